@@ -1,0 +1,11 @@
+/* CShims — gupbench's C target: the page model, real memory, the machine, the C loops. */
+#ifndef CSHIMS_H
+#define CSHIMS_H
+
+#include "gb_page.h"
+#include "gb_region.h"
+#include "gb_system.h"
+#include "gb_loops.h"
+#include "gb_calibrate.h"
+
+#endif /* CSHIMS_H */

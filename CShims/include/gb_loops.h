@@ -1,0 +1,42 @@
+/*
+ * gb_loops.h — the release strategies as C loops (--impl c), the reference the Swift loops are
+ * measured against, and the untimed pin/reference phase both share.
+ *
+ * `pages` is the caller's array of descriptor pointers, as get_user_pages() fills a struct page
+ * array; `batch` is the number of entries handed to one release call (>= 1).
+ */
+#ifndef GB_LOOPS_H
+#define GB_LOOPS_H
+
+#include "gb_page.h"
+
+/* Strategy numbers (SPEC §4 names in comments). */
+typedef enum gb_strategy {
+    GB_STRATEGY_PUT_PAGE = 0,       /* put-page */
+    GB_STRATEGY_UNPIN_EACH = 1,     /* unpin-each */
+    GB_STRATEGY_UNPIN_BATCHED = 2,  /* unpin-batched */
+    GB_STRATEGY_UNPIN_RANGE = 3,    /* unpin-range */
+} gb_strategy;
+
+/* kernel: the grab side of pin_user_pages()/get_user_pages(): try_grab_folio() once per run of
+ * consecutive entries in one folio. Untimed setup. */
+void gb_grab_pages(gb_page *_Nonnull const *_Nonnull pages, long npages, gb_foll flags,
+                   gb_tally *_Nonnull t);
+
+/* put-page: the seed's put_user_pages*() loop with put_user_page() == put_page(). */
+void gb_c_put_pages(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, int dirty,
+                    gb_tally *_Nonnull t);
+
+/* unpin-each: unpin_user_page() per entry; today's per-page loop. */
+void gb_c_unpin_each(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, int dirty,
+                     gb_tally *_Nonnull t);
+
+/* unpin-batched: unpin_user_pages_dirty_lock() — one release per run of entries in one folio. */
+void gb_c_unpin_batched(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch,
+                        int dirty, gb_tally *_Nonnull t);
+
+/* unpin-range: unpin_user_page_range_dirty_lock() over contiguous descriptors from `start`. */
+void gb_c_unpin_range(gb_page *_Nonnull start, long npages, long batch, int dirty,
+                      gb_tally *_Nonnull t);
+
+#endif /* GB_LOOPS_H */

@@ -1,0 +1,66 @@
+/// The matrix a command runs: every list option of SPEC §5, expanded as a cross product.
+public struct BenchConfig: Sendable {
+    public var sizes: [Int] = [1 << 30]
+    public var backings: [Backing] = [.fourK, .thp]
+    /// nil = the order the verified backing gives.
+    public var folioOrders: [Int?] = [nil]
+    /// Empty = `1,<all CPUs of the CPU node>`.
+    public var threads: [Int] = []
+    public var sharings: [Sharing] = [.disjoint]
+    public var layouts: [Layout] = [.sequential]
+    /// nil = local (the node of the threads).
+    public var memNodes: [Int?] = [nil]
+    /// nil = the node this process runs on.
+    public var cpuNodes: [Int?] = [nil]
+    public var memPolicies: [MemPolicy] = [.bind]
+    public var dirties: [DirtyMode] = [.none]
+    /// nil = the whole share in one call.
+    public var batches: [Int?] = [nil]
+    public var strategies: [Strategy] = Strategy.allCases
+    public var impls: [Impl] = [.swift]
+    public var repetitions = 10
+    public var warmup = 1
+
+    public init() {}
+
+    /// Checks the matrix against this machine: nodes that exist, enough CPUs, enough memory.
+    /// Usage errors (exit 2) are caught earlier, when options are parsed.
+    public func validate(on topology: Topology) throws {
+        func checkNode(_ node: Int, option: String, needsCPUs: Bool) throws {
+            let valid = topology.nodes.filter { needsCPUs ? !$0.cpus.isEmpty : $0.hasMemory }
+                .map { String($0.id) }.joined(separator: ", ")
+            guard let n = topology.node(node), needsCPUs ? !n.cpus.isEmpty : n.hasMemory else {
+                let what = needsCPUs ? "with CPUs" : "with memory"
+                throw GUPBenchError.environment(
+                    "\(option) \(node): no such NUMA node \(what) on this machine; valid: \(valid)")
+            }
+        }
+        for node in memNodes.compactMap({ $0 }) { try checkNode(node, option: "--mem-node", needsCPUs: false) }
+        for node in cpuNodes.compactMap({ $0 }) { try checkNode(node, option: "--cpu-node", needsCPUs: true) }
+        for cpuNode in cpuNodes {
+            let node = cpuNode ?? topology.localNode
+            let available = topology.node(node)?.cpus.count ?? 0
+            for t in threads where t > available {
+                throw GUPBenchError.environment(
+                    "--threads \(t): node \(node) has only \(available) CPUs this process may use, "
+                    + "and each thread needs its own; valid: 1-\(available)")
+            }
+        }
+        for size in sizes where Int64(size) + Int64(size / 64) > topology.memTotalBytes {
+            throw GUPBenchError.environment(
+                "--size \(ByteSize.format(size)) (plus its memmap) exceeds this machine's memory "
+                + "(\(ByteSize.format(Int(topology.memTotalBytes / 4096 * 4096))))")
+        }
+        for size in sizes where backings.contains(where: { $0 != .fourK }) && size % (2 << 20) != 0 {
+            throw GUPBenchError.usage(
+                "--size \(ByteSize.format(size)) is not a multiple of 2MiB, which --backing thp "
+                + "and hugetlb need")
+        }
+    }
+
+    /// Threads for a CPU node: the option's list, or 1 and all of the node's CPUs.
+    func threadCounts(cpuNodeCPUs: Int) -> [Int] {
+        if !threads.isEmpty { return threads }
+        return cpuNodeCPUs > 1 ? [1, cpuNodeCPUs] : [1]
+    }
+}

@@ -1,0 +1,128 @@
+import CShims
+import Foundation
+
+/// Runs a `BenchConfig` matrix on this machine: one real region per (size, backing, folio
+/// order, placement), one pinned thread pool per (threads, sharing, layout), and every
+/// strategy × impl measured with interleaved repetitions per (dirty, batch).
+public struct Experiment {
+    public let config: BenchConfig
+    public let topology: Topology
+    public var calibration: CalibrationFigures?
+    public var progress: Progress?
+
+    public init(config: BenchConfig, topology: Topology, calibration: CalibrationFigures? = nil,
+                progress: Progress? = nil) {
+        self.config = config
+        self.topology = topology
+        self.calibration = calibration
+        self.progress = progress
+    }
+
+    /// Loops that will be timed in one (dirty, batch) cell, for progress estimates.
+    var loopsPerCell: Int { config.strategies.count * config.impls.count }
+
+    public func run(command: String) throws -> Report {
+        try config.validate(on: topology)
+        var report = Report(command: command, topology: topology, calibration: calibration)
+        let c = config
+        let perRegion = c.threads.isEmpty ? 2 : c.threads.count
+        let cells = c.sizes.count * c.backings.count * c.folioOrders.count * c.memNodes.count
+            * c.cpuNodes.count * c.memPolicies.count * perRegion * c.sharings.count * c.layouts.count
+            * c.dirties.count * c.batches.count
+        progress?.start(total: cells * loopsPerCell * (c.repetitions + c.warmup))
+
+        for size in c.sizes {
+            for backing in c.backings {
+                for cpuNodeOption in c.cpuNodes {
+                    let cpuNode = cpuNodeOption ?? topology.localNode
+                    for memNodeOption in c.memNodes {
+                        for policy in c.memPolicies {
+                            let memNode = memNodeOption ?? cpuNode
+                            let region = try MemoryRegion(size: size, backing: backing,
+                                                          policy: policy, node: memNode)
+                            let placement = region.verifyPlacement(maxNode: topology.maxNode)
+                            for order in c.folioOrders {
+                                let model = try PageModel(region: region, forcedOrder: order)
+                                try runRegion(model: model, placement: placement, size: size,
+                                              backing: backing, memNode: policy == .interleave ? nil : memNode,
+                                              cpuNode: cpuNode, policy: policy, into: &report)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        progress?.finish()
+        return report
+    }
+
+    private func runRegion(model: PageModel, placement: PlacementReport, size: Int, backing: Backing,
+                           memNode: Int?, cpuNode: Int, policy: MemPolicy, into report: inout Report) throws
+    {
+        let nodeCPUs = topology.node(cpuNode)?.cpus ?? []
+        for threads in config.threadCounts(cpuNodeCPUs: nodeCPUs.count) {
+            for sharing in config.sharings {
+                for layout in config.layouts {
+                    let shares = PageShares(model: model, threads: threads, sharing: sharing, layout: layout)
+                    let runner = try ReleaseRunner(model: model, shares: shares,
+                                                   cpus: Array(nodeCPUs.prefix(threads)))
+                    for dirty in config.dirties {
+                        for batch in config.batches {
+                            let scenario = ScenarioKey(
+                                size: size, backing: backing, folioOrder: model.folioOrder,
+                                forcedOrder: model.forcedOrder != nil, threads: threads,
+                                sharing: sharing, layout: layout, dirty: dirty, batch: batch,
+                                memNode: memNode, cpuNode: cpuNode, memPolicy: policy)
+                            var keys: [LoopKey] = []
+                            for strategy in config.strategies {
+                                if strategy == .unpinRange && !shares.contiguous {
+                                    report.skipped.append(
+                                        "unpin-range skipped for --sharing \(sharing.rawValue) --layout "
+                                        + "\(layout.rawValue): it releases contiguous ranges, and these "
+                                        + "page arrays are not")
+                                    progress?.skip(config.impls.count * (config.repetitions + config.warmup))
+                                    continue
+                                }
+                                for impl in config.impls { keys.append(LoopKey(strategy, impl)) }
+                            }
+                            let measured = runner.measure(
+                                keys, dirty: dirty, batch: batch, repetitions: config.repetitions,
+                                warmup: config.warmup, progress: { progress?.step() })
+                            let records = measured.map {
+                                record($0, scenario: scenario, model: model, shares: shares,
+                                       placement: placement)
+                            }
+                            report.results += records
+                            report.comparisons += ComparisonRecord.pairs(in: records)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func record(_ m: LoopMeasurement, scenario: ScenarioKey, model: PageModel, shares: PageShares,
+                placement: PlacementReport) -> ResultRecord
+    {
+        let perThread = Double(max(1, shares.maxPagesPerThread))
+        let total = Double(max(1, shares.totalPages))
+        let nsPerPage = m.wallNs.map { $0 / perThread }
+        var result = ResultRecord(
+            strategy: m.key.strategy, impl: m.key.impl, scenario: scenario, pages: shares.totalPages,
+            pagesPerThread: shares.maxPagesPerThread, repetitions: m.wallNs.count,
+            nsPerPageSamples: nsPerPage, nsPerPage: Summary(nsPerPage),
+            pagesPerSecond: total / (Statistics.median(m.wallNs) / 1e9),
+            atomicsPerPage: Double(m.releaseTally.atomics) / total,
+            flagTestsPerPage: Double(m.releaseTally.flag_tests) / total,
+            rooflineNsPerPage: nil,
+            thpBackedFraction: model.thpBackedFraction, placement: placement,
+            cpus: m.cpusUsed, balanced: m.balanced, auditDetail: m.auditFailure,
+            pinsAcquired: m.pinsAcquired, pinsReleased: m.pinsReleased)
+        if let calibration {
+            result.rooflineNsPerPage = Roofline.nsPerPage(
+                strategy: m.key.strategy, scenario: scenario, atomicsPerPage: result.atomicsPerPage,
+                memmapBytes: model.pageCount * 64, calibration: calibration)
+        }
+        return result
+    }
+}

@@ -1,0 +1,107 @@
+import CShims
+import Foundation
+
+/// Where a region's pages really are, read back page by page with move_pages(2).
+public struct PlacementReport: Sendable, Equatable {
+    public let policy: MemPolicy
+    /// The node asked for; nil for interleave (all nodes).
+    public let requestedNode: Int?
+    /// Pages found on each node (index = node id), data and memmap.
+    public let dataNodePages: [Int]
+    public let memmapNodePages: [Int]
+    public let dataSampled: Int
+    public let memmapSampled: Int
+    /// 1 = every data page checked; k = every k-th page.
+    public let sampleStride: Int
+
+    /// Fraction of sampled data pages on the requested node (interleave: on any node).
+    public var verifiedFraction: Double { Self.fraction(dataNodePages, dataSampled, requestedNode) }
+    public var memmapVerifiedFraction: Double {
+        Self.fraction(memmapNodePages, memmapSampled, requestedNode)
+    }
+
+    static func fraction(_ counts: [Int], _ sampled: Int, _ node: Int?) -> Double {
+        guard sampled > 0 else { return 0 }
+        let hits = node.map { $0 < counts.count ? counts[$0] : 0 } ?? counts.reduce(0, +)
+        return Double(hits) / Double(sampled)
+    }
+}
+
+/// A real anonymous mapping of `size` bytes with its memmap of 64-byte descriptors, placed by
+/// libnuma before the first touch and faulted in from the target node. Unmapped on deinit.
+///
+/// The corresponding C functions are `gb_region_map` (mmap, madvise, mbind, first touch) and
+/// `gb_region_unmap` (munmap).
+public final class MemoryRegion: @unchecked Sendable {
+    private var region = gb_region()
+    public let backing: Backing
+    public let policy: MemPolicy
+    public let node: Int
+
+    public var size: Int { region.size }
+    public var pageCount: Int { region.npages }
+    /// The first descriptor of the memmap; valid while the region lives.
+    public var unsafeMemmap: PagePointer { region.memmap! }
+    public var unsafeData: UnsafeMutableRawPointer { region.data! }
+
+    public init(size: Int, backing: Backing, policy: MemPolicy, node: Int) throws {
+        self.backing = backing
+        self.policy = policy
+        self.node = node
+        var err = gb_region_error()
+        guard gb_region_map(&region, size, backing.cValue, policy.cValue, Int32(node), &err) == 0
+        else {
+            let call = err.call.map { String(cString: $0) } ?? "mmap"
+            let what = err.what.map { String(cString: $0) } ?? "data"
+            let sizeText = ByteSize.format(size)
+            if backing == .hugetlb && call == "mmap" && err.err == ENOMEM {
+                let needed = size / Int(GB_HUGE_PAGE_SIZE)
+                let free = Topology.meminfo()["HugePages_Free"] ?? 0
+                throw GUPBenchError.environment(
+                    "--backing hugetlb needs \(needed) free 2MiB huge pages for --size \(sizeText) "
+                    + "but HugePages_Free is \(free); reserve them with "
+                    + "'echo \(needed) > /proc/sys/vm/nr_hugepages'")
+            }
+            throw GUPBenchError.environment(
+                "\(call) of the \(what) (\(sizeText), \(backing.rawValue), \(policy.rawValue) "
+                + "node \(node)) failed: \(errnoDescription(err.err))")
+        }
+    }
+
+    deinit { gb_region_unmap(&region) }
+
+    /// For each 2 MiB chunk, whether one PMD-sized folio (THP or hugetlb) backs it.
+    /// From /proc/self/pagemap + /proc/kpageflags where readable; otherwise from smaps'
+    /// AnonHugePages, which gives only a count (then the first chunks are taken as huge).
+    public func hugeChunks() -> [Bool] {
+        let chunks = size / Int(GB_HUGE_PAGE_SIZE)
+        guard chunks > 0 else { return [] }
+        var flags = [UInt8](repeating: 0, count: chunks)
+        if gb_region_huge_chunks(&region, &flags, chunks) == 0 {
+            return flags.map { $0 != 0 }
+        }
+        if backing == .hugetlb { return Array(repeating: true, count: chunks) }
+        let huge = max(0, Int(gb_smaps_anon_huge_bytes(region.data!)) / Int(GB_HUGE_PAGE_SIZE))
+        return (0..<chunks).map { $0 < huge }
+    }
+
+    /// Reads back the node of every data page (every `stride`-th above 1 GiB) and every
+    /// memmap page.
+    public func verifyPlacement(maxNode: Int) -> PlacementReport {
+        let stride = max(1, pageCount / 262_144)
+        let slots = maxNode + 1
+        func count(_ addr: UnsafeRawPointer, _ len: Int, _ stride: Int) -> ([Int], Int) {
+            var counts = [Int](repeating: 0, count: slots)
+            var unresolved = 0
+            let sampled = gb_pages_node_counts(addr, len, stride, &counts, Int32(slots), &unresolved)
+            return (counts, max(0, sampled))
+        }
+        let (data, dataSampled) = count(region.data!, region.size, stride)
+        let (memmap, memmapSampled) = count(UnsafeRawPointer(region.memmap!),
+                                            region.memmap_mapping_size, 1)
+        return PlacementReport(
+            policy: policy, requestedNode: policy == .interleave ? nil : node,
+            dataNodePages: data, memmapNodePages: memmap, dataSampled: dataSampled,
+            memmapSampled: memmapSampled, sampleStride: stride)
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+
+extension Report {
+    /// SPEC §6, schema gupbench/1, plus the extra keys documented in the README.
+    public func json(extra: [(String, JSON)] = []) -> JSON {
+        var fields: [(String, JSON)] = [
+            ("schema", .string("gupbench/1")),
+            ("command", .string(command)),
+            ("machine", machineJSON),
+            ("calibration", calibrationJSON),
+            ("results", .array(results.map(\.json))),
+            ("comparisons", .array(comparisons.map(\.json))),
+            ("skipped", .array(skipped.map(JSON.string))),
+        ]
+        fields += extra
+        return .object(fields)
+    }
+
+    var machineJSON: JSON {
+        .object([
+            ("cpus", .int(topology.allowedCPUs.count)),
+            ("numa_nodes", .int(topology.nodes.count)),
+            ("llc_bytes", .int(topology.llcBytes)),
+            ("kernel", .string(topology.kernel)),
+            ("thp_mode", .string(topology.thpMode)),
+            ("cpu_model", .string(topology.cpuModel)),
+            ("hugepages_total", .int(topology.hugePagesTotal)),
+            ("hugepages_free", .int(topology.hugePagesFree)),
+            ("tool_version", .string(BuildInfo.version)),
+            ("git_commit", .string(BuildInfo.gitCommit)),
+        ])
+    }
+
+    var calibrationJSON: JSON {
+        guard let c = calibration else {
+            return .object([("atomic_ns", .null), ("stream_ns_per_descriptor", .null)])
+        }
+        return .object([
+            ("atomic_ns", .num(c.atomicNs)),
+            ("stream_ns_per_descriptor", .num(c.streamNsPerDescriptor)),
+            ("stream_ns_per_descriptor_in_cache", .num(c.streamNsPerDescriptorInCache)),
+            ("contended_atomic_ns", .num(c.contendedAtomicNs)),
+            ("llc_bytes", .int(c.llcBytes)),
+        ])
+    }
+}
+
+extension ScenarioKey {
+    /// Pages per release call as a number: the whole share when no batch was given.
+    func batchPages(pagesPerThread: Int) -> Int { batch ?? pagesPerThread }
+}
+
+extension ResultRecord {
+    var json: JSON {
+        let s = scenario
+        return .object([
+            ("strategy", .string(strategy.rawValue)),
+            ("impl", .string(impl.rawValue)),
+            ("backing", .string(s.backing.rawValue)),
+            ("folio_order", .int(s.folioOrder)),
+            ("folio_order_forced", .bool(s.forcedOrder)),
+            ("size_bytes", .int(s.size)),
+            ("threads", .int(s.threads)),
+            ("sharing", .string(s.sharing.rawValue)),
+            ("layout", .string(s.layout.rawValue)),
+            ("dirty", .string(s.dirty.rawValue)),
+            ("batch", .int(s.batchPages(pagesPerThread: pagesPerThread))),
+            ("mem_node", s.memNode.map(JSON.int) ?? .null),
+            ("cpu_node", .int(s.cpuNode)),
+            ("mem_policy", .string(s.memPolicy.rawValue)),
+            ("pages", .int(pages)),
+            ("pages_per_thread", .int(pagesPerThread)),
+            ("repetitions", .int(repetitions)),
+            ("ns_per_page", .object([
+                ("median", .num(nsPerPage.median)), ("min", .num(nsPerPage.min)),
+                ("max", .num(nsPerPage.max)), ("ci95_low", .num(nsPerPage.ci95Low)),
+                ("ci95_high", .num(nsPerPage.ci95High)), ("cv", .num(nsPerPage.cv)),
+                ("noisy", .bool(nsPerPage.noisy)), ("outliers", .int(nsPerPage.outliers)),
+                ("samples", .array(nsPerPageSamples.map { JSON.num($0) })),
+            ])),
+            ("pages_per_second", .object([("median", .num(pagesPerSecond))])),
+            ("atomics_per_page", .num(atomicsPerPage)),
+            ("flag_tests_per_page", .num(flagTestsPerPage)),
+            ("roofline_ns_per_page", .num(rooflineNsPerPage)),
+            ("efficiency", .num(efficiency)),
+            ("thp_backed_fraction", .num(thpBackedFraction)),
+            ("placement", placement.json),
+            ("cpus", .array(cpus.map(JSON.int))),
+            ("audit", .object([
+                ("balanced", .bool(balanced)),
+                ("pins_acquired", .int(Int(pinsAcquired))),
+                ("pins_released", .int(Int(pinsReleased))),
+                ("detail", auditDetail.map(JSON.string) ?? .null),
+            ])),
+        ])
+    }
+}
+
+extension PlacementReport {
+    var json: JSON {
+        func perNode(_ counts: [Int]) -> JSON {
+            .object(counts.enumerated().filter { $0.element > 0 }.map { (String($0.offset), .int($0.element)) })
+        }
+        return .object([
+            ("policy", .string(policy.rawValue)),
+            ("requested_node", requestedNode.map(JSON.int) ?? .null),
+            ("verified_fraction", .num(verifiedFraction)),
+            ("memmap_verified_fraction", .num(memmapVerifiedFraction)),
+            ("data_node_pages", perNode(dataNodePages)),
+            ("memmap_node_pages", perNode(memmapNodePages)),
+            ("data_pages_sampled", .int(dataSampled)),
+            ("memmap_pages_sampled", .int(memmapSampled)),
+            ("sample_stride", .int(sampleStride)),
+        ])
+    }
+}
+
+extension ComparisonRecord {
+    var json: JSON {
+        let s = scenario
+        return .object([
+            ("baseline", .string(baseline.strategy.rawValue)),
+            ("candidate", .string(candidate.strategy.rawValue)),
+            ("baseline_impl", .string(baseline.impl.rawValue)),
+            ("candidate_impl", .string(candidate.impl.rawValue)),
+            ("backing", .string(s.backing.rawValue)),
+            ("folio_order", .int(s.folioOrder)),
+            ("threads", .int(s.threads)),
+            ("sharing", .string(s.sharing.rawValue)),
+            ("layout", .string(s.layout.rawValue)),
+            ("dirty", .string(s.dirty.rawValue)),
+            ("batch", s.batch.map(JSON.int) ?? .null),
+            ("size_bytes", .int(s.size)),
+            ("speedup", .object([
+                ("median", .num(speedup)), ("ci95_low", .num(ci95Low)), ("ci95_high", .num(ci95High)),
+            ])),
+            ("p_value", .num(pValue)),
+            ("verdict", .string(verdict.rawValue)),
+        ])
+    }
+}
+
+/// The tool's version and the commit it was built from: asked of git in the directory of the
+/// executable (a build inside the checkout), else "unknown".
+public enum BuildInfo {
+    public static let version = "0.1.0"
+    public static let gitCommit: String = {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let git = Process()
+        git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        git.arguments = ["git", "-C", executable.deletingLastPathComponent().path,
+                         "rev-parse", "--short=12", "HEAD"]
+        let out = Pipe()
+        git.standardOutput = out
+        git.standardError = FileHandle.nullDevice
+        guard (try? git.run()) != nil else { return "unknown" }
+        git.waitUntilExit()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmed
+        return git.terminationStatus == 0 && !text.isEmpty ? text : "unknown"
+    }()
+}

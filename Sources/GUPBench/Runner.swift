@@ -1,0 +1,241 @@
+import CShims
+import Foundation
+
+/// One loop to time: a strategy in one implementation.
+public struct LoopKey: Hashable, Sendable {
+    public let strategy: Strategy
+    public let impl: Impl
+    public init(_ strategy: Strategy, _ impl: Impl) {
+        self.strategy = strategy
+        self.impl = impl
+    }
+}
+
+/// What the runner measured for one loop over all timed repetitions.
+public struct LoopMeasurement: Sendable {
+    public let key: LoopKey
+    /// Wall time of the parallel release section, per timed repetition (ns).
+    public var wallNs: [Double] = []
+    /// Each thread's own release time, per repetition: threadNs[rep][thread].
+    public var threadNs: [[Double]] = []
+    /// Release-side counts of one repetition (all repetitions are identical work).
+    public var releaseTally = gb_tally()
+    /// Grab-side counts of the same repetition.
+    public var grabTally = gb_tally()
+    /// Summed over every repetition, warm-ups included.
+    public var pinsAcquired: UInt64 = 0
+    public var pinsReleased: UInt64 = 0
+    /// The CPU each thread ran its releases on (sched_getcpu after the timed window).
+    public var cpusUsed: [Int] = []
+    /// Audit after every repetition; the first failure is kept.
+    public var auditFailure: String?
+
+    public var balanced: Bool { auditFailure == nil && pinsAcquired == pinsReleased }
+}
+
+/// Worker threads pinned one per CPU, started together by a spin barrier, releasing the pages
+/// of their share while the main thread waits; the main thread audits between repetitions.
+///
+/// Per repetition, untimed: each worker clears PG_dirty (when dirtying) and takes the references
+/// the strategy releases (pins, or FOLL_GET references for put-page). Timed: the release only.
+/// Untimed again: the audit of every descriptor.
+public final class ReleaseRunner: @unchecked Sendable {
+    public let model: PageModel
+    public let shares: PageShares
+    public let cpus: [Int]
+
+    private struct Job {
+        var key = LoopKey(.unpinEach, .swift)
+        var dirty = DirtyMode.none
+        var batch: Int?
+        var stop = false
+    }
+
+    /// Per-thread results, one 128-byte slot per thread so writers never share a line.
+    private struct Slot {
+        var startNs: UInt64 = 0
+        var endNs: UInt64 = 0
+        var release = gb_tally()
+        var grab = gb_tally()
+        var cpu: Int = -1
+        var pinError: Int32 = 0
+    }
+    private static let slotStride = 192
+
+    private var job = Job()
+    private let slots: UnsafeMutableRawPointer
+    private let go = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+    private let barrier: OpaquePointer
+    private var threads: [Thread] = []
+
+    public init(model: PageModel, shares: PageShares, cpus: [Int]) throws {
+        precondition(MemoryLayout<Slot>.stride <= Self.slotStride)
+        precondition(cpus.count == shares.arrays.count)
+        self.model = model
+        self.shares = shares
+        self.cpus = cpus
+        let slots = UnsafeMutableRawPointer.allocate(byteCount: Self.slotStride * cpus.count,
+                                                     alignment: 64)
+        for t in 0..<cpus.count {
+            (slots + t * Self.slotStride).bindMemory(to: Slot.self, capacity: 1).initialize(to: Slot())
+        }
+        self.slots = slots
+        barrier = gb_spin_barrier_create(Int32(cpus.count))!
+        for t in 0..<cpus.count {
+            let thread = Thread { [unowned(unsafe) self] in self.workerLoop(t) }
+            thread.stackSize = 1 << 20
+            threads.append(thread)
+            thread.start()
+        }
+        // Every worker reports whether it could pin itself before any work is handed out.
+        runPhase()
+        if let bad = (0..<cpus.count).first(where: { slot($0).pointee.pinError != 0 }) {
+            shutdown()
+            throw GUPBenchError.environment(
+                "cannot run a thread on CPU \(cpus[bad]): sched_setaffinity failed with "
+                + errnoDescription(slot(bad).pointee.pinError))
+        }
+    }
+
+    deinit { shutdown() }
+
+    private var isShutDown = false
+    private func shutdown() {
+        guard !isShutDown else { return }
+        isShutDown = true
+        job.stop = true
+        runPhase()
+        gb_spin_barrier_destroy(barrier)
+        slots.deallocate()
+    }
+
+    private func slot(_ t: Int) -> UnsafeMutablePointer<Slot> {
+        (slots + t * Self.slotStride).assumingMemoryBound(to: Slot.self)
+    }
+
+    /// Hands the current job to every worker and waits for all to finish it.
+    private func runPhase() {
+        for _ in threads { go.signal() }
+        for _ in threads { done.wait() }
+    }
+
+    private var started = false
+
+    private func workerLoop(_ t: Int) {
+        let rc = gb_pin_current_thread(Int32(cpus[t]))
+        slot(t).pointee.pinError = rc < 0 ? -rc : 0
+        let pages = shares.arrays[t]
+        while true {
+            go.wait()
+            let job = self.job  // published by the semaphore
+            if job.stop || !started || slot(t).pointee.pinError != 0 {
+                done.signal()
+                if job.stop { return }
+                continue
+            }
+            let count = pages.count
+            let base = pages.baseAddress!
+            var grab = gb_tally()
+            if job.dirty != .none {
+                for i in 0..<count { gb_clear_bit_relaxed(Int32(GB_PG_dirty), gb_compound_head(base[i]), &grab) }
+                grab = gb_tally()
+            }
+            if count > 0 { gb_grab_pages(base, count, job.key.strategy.foll, &grab) }
+            let batch = max(1, min(job.batch ?? count, max(count, 1)))
+            let dirty = job.dirty.cValue
+            var release = gb_tally()
+            gb_spin_barrier_wait(barrier)
+            let start = gb_now_ns()
+            if count > 0 {
+                Self.release(job.key, base, count, batch, dirty, &release)
+            }
+            let end = gb_now_ns()
+            let s = slot(t)
+            s.pointee.startNs = start
+            s.pointee.endNs = end
+            s.pointee.release = release
+            s.pointee.grab = grab
+            s.pointee.cpu = Int(gb_current_cpu())
+            done.signal()
+        }
+    }
+
+    /// The timed call: one strategy in one implementation.
+    @inline(__always)
+    static func release(_ key: LoopKey, _ pages: PageArray, _ count: Int, _ batch: Int,
+                        _ dirty: Int32, _ tally: inout gb_tally) {
+        switch (key.strategy, key.impl) {
+        case (.putPage, .swift): ReleaseLoops.putPages(pages, count: count, batch: batch, dirty: dirty, tally: &tally)
+        case (.unpinEach, .swift): ReleaseLoops.unpinEach(pages, count: count, batch: batch, dirty: dirty, tally: &tally)
+        case (.unpinBatched, .swift): ReleaseLoops.unpinBatched(pages, count: count, batch: batch, dirty: dirty, tally: &tally)
+        case (.unpinRange, .swift): ReleaseLoops.unpinRange(pages[0], count: count, batch: batch, dirty: dirty, tally: &tally)
+        case (.putPage, .c): gb_c_put_pages(pages, count, batch, dirty, &tally)
+        case (.unpinEach, .c): gb_c_unpin_each(pages, count, batch, dirty, &tally)
+        case (.unpinBatched, .c): gb_c_unpin_batched(pages, count, batch, dirty, &tally)
+        case (.unpinRange, .c): gb_c_unpin_range(pages[0], count, batch, dirty, &tally)
+        }
+    }
+
+    /// Times `keys` with their repetitions interleaved (A B A B …) so drift hits all alike.
+    /// `progress` is called after each repetition of each loop.
+    public func measure(_ keys: [LoopKey], dirty: DirtyMode, batch: Int?, repetitions: Int,
+                        warmup: Int, progress: (() -> Void)? = nil) -> [LoopMeasurement] {
+        started = true
+        var results = keys.map { LoopMeasurement(key: $0) }
+        for rep in 0..<(warmup + repetitions) {
+            for (k, key) in keys.enumerated() {
+                job = Job(key: key, dirty: dirty, batch: batch, stop: false)
+                runPhase()
+                record(into: &results[k], timed: rep >= warmup)
+                progress?()
+            }
+        }
+        return results
+    }
+
+    private func record(into m: inout LoopMeasurement, timed: Bool) {
+        let all = (0..<cpus.count).map { slot($0).pointee }
+        let active = all.enumerated().filter { shares.arrays[$0.offset].count > 0 }.map(\.element)
+        var release = gb_tally()
+        var grab = gb_tally()
+        for s in all {
+            release.atomics += s.release.atomics
+            release.flag_tests += s.release.flag_tests
+            release.pins_released += s.release.pins_released
+            release.refs_released += s.release.refs_released
+            grab.atomics += s.grab.atomics
+            grab.pins_acquired += s.grab.pins_acquired
+            grab.refs_acquired += s.grab.refs_acquired
+        }
+        let acquired = grab.pins_acquired + grab.refs_acquired
+        let released = release.pins_released + release.refs_released
+        m.pinsAcquired += acquired
+        m.pinsReleased += released
+        m.releaseTally = release
+        m.grabTally = grab
+        m.cpusUsed = all.map(\.cpu)
+        if m.auditFailure == nil {
+            let audit = model.audit()
+            if audit.unbalanced_pages != 0 || audit.locked_pages != 0 || acquired != released {
+                m.auditFailure = Self.describe(audit, acquired: acquired, released: released)
+            }
+        }
+        guard timed else { return }
+        let start = active.map(\.startNs).min() ?? 0
+        let end = active.map(\.endNs).max() ?? 0
+        m.wallNs.append(Double(end &- start))
+        m.threadNs.append(all.map { Double($0.endNs &- $0.startNs) })
+    }
+
+    static func describe(_ a: gb_audit_report, acquired: UInt64, released: UInt64) -> String {
+        var parts: [String] = []
+        if a.unbalanced_pages != 0 {
+            parts.append("\(a.unbalanced_pages) pages off baseline, first at index \(a.first_bad_index) "
+                + "(_refcount \(a.first_bad_refcount), _pincount \(a.first_bad_pincount))")
+        }
+        if a.locked_pages != 0 { parts.append("\(a.locked_pages) folios left locked") }
+        if acquired != released { parts.append("acquired \(acquired) but released \(released)") }
+        return parts.joined(separator: "; ")
+    }
+}

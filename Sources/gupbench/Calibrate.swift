@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import GUPBench
+
+struct Calibrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The machine's limits: atomic RMW cost, contended atomics, descriptor streaming.")
+
+    @Option(name: .customLong("mem-node"), help: "NUMA node of the streamed memory (default: local).")
+    var memNode: Int?
+
+    @Option(name: .customLong("cpu-node"), help: "NUMA node of the CPUs (default: the current one).")
+    var cpuNode: Int?
+
+    @Option(help: "Report format: table, json.")
+    var format = "table"
+
+    func validate() throws {
+        guard ["table", "json"].contains(format) else {
+            throw ValidationError("--format '\(format)' is not valid for calibrate; valid values: table, json")
+        }
+    }
+
+    func run() throws {
+        let topology = Topology.read()
+        var config = BenchConfig()
+        config.memNodes = [memNode]
+        config.cpuNodes = [cpuNode]
+        try config.validate(on: topology)
+        let cpuNode = self.cpuNode ?? topology.localNode
+        let cpus = Array((topology.node(cpuNode)?.cpus ?? []).prefix(2))
+        let c = try Calibration.measure(topology: topology, memNode: memNode ?? cpuNode, cpus: cpus)
+        var report = Report(command: "calibrate", topology: topology, calibration: c)
+        report.results = []
+        if format == "json" {
+            print(report.json().serialized())
+            return
+        }
+        print("""
+            gupbench calibrate: CPUs \(cpus.map(String.init).joined(separator: ",")) of node \(cpuNode), memory on node \(memNode ?? cpuNode)
+              atomic RMW, private line       \(Fmt.ns(c.atomicNs)) ns
+              atomic RMW, contended (\(cpus.count) CPUs) \(c.contendedAtomicNs.map { Fmt.ns($0) + " ns per op per thread" } ?? "- (one CPU)")
+              descriptor stream, in cache    \(Fmt.ns(c.streamNsPerDescriptorInCache)) ns per 64-byte descriptor
+              descriptor stream, beyond LLC  \(Fmt.ns(c.streamNsPerDescriptor)) ns per 64-byte descriptor
+              LLC                            \(ByteSize.format(c.llcBytes))
+            """)
+    }
+}

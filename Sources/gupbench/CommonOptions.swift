@@ -1,0 +1,159 @@
+import ArgumentParser
+import Foundation
+import GUPBench
+
+/// The options SPEC §5 gives every measuring command. Lists are comma-separated and expand the
+/// matrix; parsing happens in `validate()`, so a bad value is one line naming it.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "Data region size per backing, with suffix (64MiB, 1GiB); a list runs each.")
+    var size = "1GiB"
+
+    @Option(help: "Backing: \(Backing.validList).")
+    var backing = "4k,thp"
+
+    @Option(name: .customLong("folio-order"), help: "Force the model's folio order (0-18); default: from the verified backing.")
+    var folioOrder: String?
+
+    @Option(help: "Worker threads, each pinned to its own CPU of --cpu-node (default: 1 and all CPUs).")
+    var threads: String?
+
+    @Option(help: "Sharing: \(Sharing.validList).")
+    var sharing = "disjoint"
+
+    @Option(help: "Page array order: \(Layout.validList).")
+    var layout = "sequential"
+
+    @Option(name: .customLong("mem-node"), help: "NUMA node of the memory (default: local to the threads).")
+    var memNode: String?
+
+    @Option(name: .customLong("cpu-node"), help: "NUMA node of the threads (default: the node this process runs on).")
+    var cpuNode: String?
+
+    @Option(name: .customLong("mem-policy"), help: "Placement policy: \(MemPolicy.validList).")
+    var memPolicy = "bind"
+
+    @Option(help: "Dirty mode: \(DirtyMode.validList).")
+    var dirty = "none"
+
+    @Option(help: "Pages per release call (1 = one call per page; default: the whole share).")
+    var batch: String?
+
+    @Option(help: "Strategies: \(Strategy.validList).")
+    var strategies: String?
+
+    @Option(help: "Loop implementation: \(Impl.validList).")
+    var impl = "swift"
+
+    @Option(help: "Timed repetitions.")
+    var repetitions = "10"
+
+    @Option(help: "Untimed warm-up repetitions.")
+    var warmup = "1"
+
+    @Option(help: "Report format: \(OutputFormat.validList).")
+    var format = "table"
+
+    @Option(help: "Also write the report to this file.")
+    var output: String?
+
+    /// Strategies when --strategies is not given; commands with another default set it.
+    var defaultStrategies = Strategy.allCases
+
+    enum CodingKeys: String, CodingKey {
+        case size, backing, folioOrder, threads, sharing, layout, memNode, cpuNode, memPolicy
+        case dirty, batch, strategies, impl, repetitions, warmup, format, output
+    }
+
+    func validate() throws {
+        do {
+            _ = try config()
+            _ = try OutputFormat.parse(format, option: "--format")
+            if let output { try checkWritable(output) }
+        } catch let error as GUPBenchError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// Checked by validate(), so a run never sees an invalid one.
+    var outputFormat: OutputFormat { OutputFormat(rawValue: format.trimmed) ?? .table }
+
+    /// The matrix these options describe.
+    func config() throws -> BenchConfig {
+        var c = BenchConfig()
+        c.sizes = try list(size, "--size").map { try ByteSize.parse($0) }
+        c.backings = try enums(backing, "--backing")
+        if let folioOrder {
+            c.folioOrders = try ints(folioOrder, "--folio-order", range: 0...PageModel.maxOrder).map { $0 }
+        }
+        if let threads { c.threads = try ints(threads, "--threads", range: 1...4096) }
+        c.sharings = try enums(sharing, "--sharing")
+        c.layouts = try enums(layout, "--layout")
+        if let memNode { c.memNodes = try ints(memNode, "--mem-node", range: 0...4095).map { $0 } }
+        if let cpuNode { c.cpuNodes = try ints(cpuNode, "--cpu-node", range: 0...4095).map { $0 } }
+        c.memPolicies = try enums(memPolicy, "--mem-policy")
+        c.dirties = try enums(dirty, "--dirty")
+        if let batch { c.batches = try ints(batch, "--batch", range: 1...Int(Int32.max)).map { $0 } }
+        c.strategies = try strategies.map { try enums($0, "--strategies") } ?? defaultStrategies
+        c.impls = try enums(impl, "--impl")
+        c.repetitions = try ints(repetitions, "--repetitions", range: 1...100_000, single: true)[0]
+        c.warmup = try ints(warmup, "--warmup", range: 0...100_000, single: true)[0]
+        return c
+    }
+
+    func list(_ text: String, _ option: String) throws -> [String] {
+        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmed }
+        guard !items.isEmpty, !items.contains(where: \.isEmpty) else {
+            throw GUPBenchError.usage("\(option) '\(text)' has an empty item; give a comma-separated list")
+        }
+        return items
+    }
+
+    func enums<E: CaseIterable & RawRepresentable>(_ text: String, _ option: String) throws -> [E]
+    where E.RawValue == String {
+        try list(text, option).map { try E.parse($0, option: option) }
+    }
+
+    func ints(_ text: String, _ option: String, range: ClosedRange<Int>, single: Bool = false) throws -> [Int] {
+        let items = try list(text, option)
+        if single && items.count > 1 {
+            throw GUPBenchError.usage("\(option) '\(text)' takes one number, not a list")
+        }
+        return try items.map { item in
+            guard let n = Int(item) else {
+                throw GUPBenchError.usage("\(option) '\(item)' is not a whole number; valid: \(range.lowerBound)-\(range.upperBound)")
+            }
+            guard range.contains(n) else {
+                throw GUPBenchError.usage("\(option) \(n) is out of range; valid: \(range.lowerBound)-\(range.upperBound)")
+            }
+            return n
+        }
+    }
+
+    /// An unwritable --output is found before minutes of measuring, not after.
+    func checkWritable(_ path: String) throws {
+        let existed = FileManager.default.fileExists(atPath: path)
+        guard let handle = FileHandle(forWritingAtPath: path) ?? (existed ? nil : {
+            FileManager.default.createFile(atPath: path, contents: nil) ? FileHandle(forWritingAtPath: path) : nil
+        }()) else {
+            throw GUPBenchError.usage("--output '\(path)' cannot be written: \(errnoDescription(errno)); give a path in a writable directory")
+        }
+        try? handle.close()
+        if !existed { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    /// Prints the report to stdout and, with --output, to the file.
+    func emit(_ text: String) throws {
+        FileHandle.standardOutput.write(text.data(using: .utf8)!)
+        if let output {
+            do {
+                try text.write(toFile: output, atomically: true, encoding: .utf8)
+            } catch {
+                throw GUPBenchError.environment("--output '\(output)' could not be written: \(error.localizedDescription)")
+            }
+        }
+    }
+}
+
+extension String {
+    var trimmed: String { trimmingCharacters(in: .whitespaces) }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import GUPBench
+
+/// Shared by the measuring commands: calibrate on the run's node and CPUs, run the matrix,
+/// print the report, and fail (exit 1) when any audit did not balance.
+func measure(_ options: CommonOptions, command: String) throws -> Report {
+    let topology = Topology.read()
+    let config = try options.config()
+    try config.validate(on: topology)
+    let cpuNode = config.cpuNodes.first.flatMap { $0 } ?? topology.localNode
+    let memNode = config.memNodes.first.flatMap { $0 } ?? cpuNode
+    let cpus = Array((topology.node(cpuNode)?.cpus ?? []).prefix(max(2, config.threads.max() ?? 2)))
+    let calibration = try Calibration.measure(topology: topology, memNode: memNode, cpus: cpus)
+    let experiment = Experiment(config: config, topology: topology, calibration: calibration,
+                                progress: Progress())
+    return try experiment.run(command: command)
+}
+
+func finish(_ report: Report, _ options: CommonOptions, render: (Report) -> String) throws {
+    try options.emit(options.outputFormat == .table ? render(report) : report.render(options.outputFormat))
+    if !report.allBalanced {
+        throw GUPBenchError.auditFailed("an audit did not balance; the results above are invalid")
+    }
+}
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Per-page against batched release, side by side, with speedups and 95% CIs.")
+
+    @OptionGroup var options: CommonOptions
+
+    func run() throws {
+        let report = try measure(options, command: "compare")
+        try finish(report, options) { $0.renderTable() }
+    }
+}

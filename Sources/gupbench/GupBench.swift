@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import GUPBench
+
+/// `gupbench`: a laboratory for the kernel's page-release patterns (SPEC §5).
+struct GupBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gupbench",
+        abstract: "Per-page against batched release of pinned pages, on real memory, measured.",
+        discussion: """
+            Reproduces in user space what happens when pages pinned by get_user_pages() or \
+            pin_user_pages() are released: per page (put_page, unpin_user_page) or batched \
+            (unpin_user_pages, unpin_user_page_range_dirty_lock), on real mmap'd memory placed \
+            with libnuma, with a 64-byte page-descriptor model that follows the kernel's rules.
+            """,
+        version: BuildInfo.version,
+        subcommands: [Compare.self, Run.self, TopologyCommand.self, Calibrate.self],
+        defaultSubcommand: Compare.self)
+}
+
+/// The entry point: every error is one line on stderr and an exit code from SPEC §5
+/// (2 usage, 1 environment or audit); help and --version exit 0.
+@main
+enum Main {
+    static func main() {
+        do {
+            var command = try GupBench.parseAsRoot()
+            try command.run()
+        } catch let error as GUPBenchError {
+            fail(error.description, code: error.exitCode)
+        } catch let error as ExitCode {
+            exit(error.rawValue)
+        } catch {
+            if GupBench.exitCode(for: error) == .success { GupBench.exit(withError: error) }
+            let message = GupBench.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            fail(message, code: 2)
+        }
+    }
+
+    static func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write("gupbench: \(message)\n".data(using: .utf8)!)
+        exit(code)
+    }
+}

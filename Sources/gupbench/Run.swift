@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import GUPBench
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "One strategy in detail: percentiles, per-thread cost, CPUs, placement per node.",
+        discussion: "Defaults to --strategies unpin-each; any list of strategies is accepted.")
+
+    @OptionGroup var options: CommonOptions
+
+    func run() throws {
+        var options = self.options
+        options.defaultStrategies = [.unpinEach]
+        let report = try measure(options, command: "run")
+        try finish(report, options) { $0.renderDetail() }
+    }
+}
+
+extension Report {
+    /// `gupbench run`'s table: one block per result.
+    func renderDetail() -> String {
+        var out = title() + "\n"
+        for r in results {
+            let s = r.scenario
+            let xs = r.nsPerPageSamples
+            out += "\n\(r.strategy.rawValue) (\(r.impl.rawValue)) — \(r.strategy.kernelAnalogue)\n"
+            out += "  \(s.backing.rawValue), folio order \(s.folioOrder)\(s.forcedOrder ? " (forced)" : ""), "
+                + "\(ByteSize.format(s.size)), \(r.pages) pages, \(s.threads) thread(s) on CPUs "
+                + r.cpus.map(String.init).joined(separator: ",") + ", sharing \(s.sharing.rawValue), "
+                + "layout \(s.layout.rawValue), dirty \(s.dirty.rawValue)\n"
+            out += "  ns/page   median \(Fmt.ns(r.nsPerPage.median)) [95% CI \(Fmt.ns(r.nsPerPage.ci95Low))-"
+                + "\(Fmt.ns(r.nsPerPage.ci95High))]  min \(Fmt.ns(r.nsPerPage.min))  "
+                + "p90 \(Fmt.ns(Statistics.percentile(xs, 0.9)))  max \(Fmt.ns(r.nsPerPage.max))  "
+                + String(format: "CV %.1f%%", r.nsPerPage.cv * 100)
+                + (r.nsPerPage.outliers > 0 ? ", \(r.nsPerPage.outliers) outlier(s) kept" : "") + "\n"
+            out += String(format: "  aggregate %.3g pages/s; %.3f atomics and %.3f flag tests per page",
+                          r.pagesPerSecond, r.atomicsPerPage, r.flagTestsPerPage)
+            if let roof = r.rooflineNsPerPage, let eff = r.efficiency {
+                out += "; roofline \(Fmt.ns(roof)) ns, efficiency \(Fmt.ratio(eff))"
+            }
+            out += "\n"
+            let p = r.placement
+            let nodeText = { (counts: [Int]) in
+                counts.enumerated().filter { $0.element > 0 }.map { "n\($0.offset): \($0.element)" }.joined(separator: ", ")
+            }
+            out += "  placement \(p.policy.rawValue) \(p.requestedNode.map { "node \($0)" } ?? "all nodes"): "
+                + "data \(Fmt.percent(p.verifiedFraction)) verified (\(nodeText(p.dataNodePages))"
+                + (p.sampleStride > 1 ? ", every \(p.sampleStride)th page" : "") + "), memmap "
+                + "\(Fmt.percent(p.memmapVerifiedFraction)) (\(nodeText(p.memmapNodePages))); "
+                + "THP-backed \(Fmt.percent(r.thpBackedFraction))\n"
+            out += "  audit \(r.balanced ? "balanced" : "FAILED: \(r.auditDetail ?? "")"): "
+                + "\(r.pinsAcquired) acquired, \(r.pinsReleased) released\n"
+        }
+        if !comparisons.isEmpty {
+            var table = TextTable(header: ["candidate", "baseline", "scenario", "speedup [95% CI]", "p", "verdict"])
+            for c in comparisons {
+                table.add(["\(c.candidate.strategy.rawValue)/\(c.candidate.impl.rawValue)",
+                           "\(c.baseline.strategy.rawValue)/\(c.baseline.impl.rawValue)",
+                           "\(c.scenario.backing.rawValue) t\(c.scenario.threads)",
+                           Fmt.speedup(c.speedup, c.ci95Low, c.ci95High),
+                           String(format: "%.2g", c.pValue), c.verdict.rawValue])
+            }
+            out += "\n" + table.rendered() + "\n"
+        }
+        return out + "\n" + footer() + "\n"
+    }
+}
