@@ -31,7 +31,8 @@ let package = Package(
         ),
         .testTarget(
             name: "GUPBenchTests",
-            dependencies: ["GUPBench", "CShims"]
+            // gupbench too: the CLI tests run the built executable.
+            dependencies: ["GUPBench", "CShims", "gupbench"]
         ),
     ]
 )

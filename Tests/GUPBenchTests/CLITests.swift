@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+
+/// The command line as a user meets it: the built `gupbench` executable, run as a process.
+@Suite struct CLITests {
+    struct Outcome {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// The executable sits beside the test bundle in the build folder.
+    static var executable: URL {
+        if let path = ProcessInfo.processInfo.environment["GUPBENCH_BIN"] { return URL(fileURLWithPath: path) }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("gupbench")
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue {
+                return candidate
+            }
+            dir.deleteLastPathComponent()
+        }
+        return URL(fileURLWithPath: ".build/debug/gupbench")
+    }
+
+    static func run(_ args: [String]) throws -> Outcome {
+        let p = Process()
+        p.executableURL = executable
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Outcome(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                       stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    struct Bad: CustomTestStringConvertible, Sendable {
+        let args: [String]
+        let status: Int32
+        let mentions: String
+        var testDescription: String { args.joined(separator: " ") }
+    }
+
+    static let small = ["--repetitions", "1", "--warmup", "0"]
+
+    static let bad: [Bad] = [
+        Bad(args: ["compare", "--size", "0"], status: 2, mentions: "--size '0' must be greater than zero"),
+        Bad(args: ["compare", "--size=-5MiB"], status: 2, mentions: "--size '-5MiB' must be greater than zero"),
+        Bad(args: ["compare", "--size", "lots"], status: 2, mentions: "--size 'lots' is not a size"),
+        Bad(args: ["compare", "--size", "99999999TiB"], status: 2, mentions: "--size '99999999TiB' is absurdly large"),
+        Bad(args: ["compare", "--size", "5000"], status: 2, mentions: "not a whole number of 4KiB pages"),
+        Bad(args: ["compare", "--threads", "0"], status: 2, mentions: "--threads 0 is out of range"),
+        Bad(args: ["compare", "--strategies", "unpin-all"], status: 2, mentions: "--strategies 'unpin-all' is not valid; valid values: put-page, unpin-each, unpin-batched, unpin-range"),
+        Bad(args: ["compare", "--backing", "2m"], status: 2, mentions: "--backing '2m' is not valid; valid values: 4k, thp, hugetlb"),
+        Bad(args: ["compare", "--format", "yaml"], status: 2, mentions: "--format 'yaml' is not valid"),
+        Bad(args: ["run", "--folio-order", "19"], status: 2, mentions: "--folio-order 19 is out of range; valid: 0-18"),
+        Bad(args: ["compare", "--output", "/nonexistent-dir/report.json"], status: 2, mentions: "--output '/nonexistent-dir/report.json' cannot be written"),
+        Bad(args: ["compare", "--mem-node", "99"], status: 1, mentions: "--mem-node 99: no such NUMA node with memory"),
+        Bad(args: ["compare", "--cpu-node", "99"], status: 1, mentions: "--cpu-node 99: no such NUMA node with CPUs"),
+        Bad(args: ["compare", "--threads", "4096"], status: 1, mentions: "--threads 4096: node"),
+        Bad(args: ["compare", "--size", "4TiB"], status: 1, mentions: "--size 4TiB (plus its memmap) exceeds this machine's memory"),
+        Bad(args: ["compare", "--size", "3MiB", "--backing", "thp"], status: 2, mentions: "--size 3MiB is not a multiple of 2MiB"),
+        Bad(args: ["compare", "--frobnicate"], status: 2, mentions: "--frobnicate"),
+        Bad(args: ["compare", "--repetitions", "1,2"], status: 2, mentions: "--repetitions '1,2' takes one number"),
+        Bad(args: ["compare", "--dirty", "dirty,"], status: 2, mentions: "--dirty 'dirty,' has an empty item"),
+    ]
+
+    @Test(arguments: bad)
+    func invalidInvocationIsOneClearLine(_ b: Bad) throws {
+        let r = try Self.run(b.args.contains("--repetitions") ? b.args : b.args + Self.small)
+        #expect(r.status == b.status)
+        #expect(r.stdout.isEmpty)
+        let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }
+        #expect(lines.count == 1, "stderr: \(r.stderr)")
+        #expect(r.stderr.hasPrefix("gupbench: "))
+        #expect(r.stderr.contains(b.mentions), "stderr: \(r.stderr)")
+    }
+
+    @Test func jsonReportHasEveryKeyOfTheSpec() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("gupbench-cli-\(getpid()).json")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try Self.run(["compare", "--size", "8MiB", "--backing", "4k,thp", "--threads", "1",
+                              "--format", "json", "--output", out.path] + Self.small)
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let saved = try String(contentsOf: out, encoding: .utf8)
+        #expect(saved == r.stdout)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["schema"] as? String == "gupbench/1")
+        let machine = try #require(json["machine"] as? [String: Any])
+        for key in ["cpus", "numa_nodes", "llc_bytes", "kernel", "thp_mode", "cpu_model"] {
+            #expect(machine[key] != nil, "machine.\(key)")
+        }
+        let calibration = try #require(json["calibration"] as? [String: Any])
+        for key in ["atomic_ns", "stream_ns_per_descriptor"] { #expect(calibration[key] is Double || calibration[key] is Int) }
+        let results = try #require(json["results"] as? [[String: Any]])
+        #expect(results.count == 8)  // 4 strategies × 2 backings × 1 thread count
+        let resultKeys = ["strategy", "impl", "backing", "folio_order", "threads", "sharing", "layout", "dirty",
+                          "batch", "mem_node", "cpu_node", "pages", "repetitions", "ns_per_page",
+                          "pages_per_second", "atomics_per_page", "roofline_ns_per_page", "efficiency",
+                          "thp_backed_fraction", "placement", "audit"]
+        for result in results {
+            for key in resultKeys { #expect(result[key] != nil, "results[].\(key)") }
+            let ns = try #require(result["ns_per_page"] as? [String: Any])
+            for key in ["median", "min", "max", "ci95_low", "ci95_high"] { #expect(ns[key] != nil) }
+            #expect((result["pages_per_second"] as? [String: Any])?["median"] != nil)
+            let placement = try #require(result["placement"] as? [String: Any])
+            #expect(placement["requested_node"] != nil && placement["verified_fraction"] as? Double == 1.0)
+            let audit = try #require(result["audit"] as? [String: Any])
+            #expect(audit["balanced"] as? Bool == true)
+            #expect(audit["pins_acquired"] as? Int == 2048)
+            #expect(audit["pins_released"] as? Int == 2048)
+        }
+        let comparisons = try #require(json["comparisons"] as? [[String: Any]])
+        #expect(comparisons.count == 6)  // each vs put, batched vs each, range vs each, per backing
+        for c in comparisons {
+            for key in ["baseline", "candidate", "backing", "folio_order", "threads", "sharing", "dirty", "speedup", "p_value"] {
+                #expect(c[key] != nil, "comparisons[].\(key)")
+            }
+            let s = try #require(c["speedup"] as? [String: Any])
+            for key in ["median", "ci95_low", "ci95_high"] { #expect(s[key] != nil) }
+        }
+    }
+
+    @Test func csvHasOneRowPerResultUnderTheHeader() throws {
+        let r = try Self.run(["run", "--size", "4MiB", "--backing", "4k", "--threads", "1",
+                              "--strategies", "unpin-each,unpin-batched", "--impl", "swift,c", "--format", "csv"] + Self.small)
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 5)
+        #expect(lines[0].hasPrefix("strategy,impl,backing,folio_order,"))
+        let columns = lines[0].split(separator: ",").count
+        #expect(lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == columns })
+    }
+
+    @Test func helpExitsZero() throws {
+        let r = try Self.run(["--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("compare"))
+    }
+
+    @Test func topologyJSONNamesTheLocalNode() throws {
+        let r = try Self.run(["topology", "--format", "json"])
+        #expect(r.status == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let nodes = try #require(json["nodes"] as? [[String: Any]])
+        #expect(!nodes.isEmpty)
+    }
+}

@@ -1,0 +1,62 @@
+import CShims
+@testable import GUPBench
+
+/// A small real region (4 KiB pages) with its memmap laid out at a forced folio order.
+func makeModel(pages: Int = 2048, order: Int) throws -> PageModel {
+    let region = try MemoryRegion(size: pages * 4096, backing: .fourK, policy: .bind,
+                                  node: Topology.read().localNode)
+    return try PageModel(region: region, forcedOrder: order)
+}
+
+/// A page array over descriptors [start, start + count) of a model, in order.
+final class PageList {
+    let buffer: UnsafeMutableBufferPointer<PagePointer>
+    var base: PageArray { buffer.baseAddress! }
+    var count: Int { buffer.count }
+
+    init(_ model: PageModel, indices: [Int]) {
+        buffer = .allocate(capacity: max(1, indices.count))
+        for (k, i) in indices.enumerated() { buffer[k] = model.page(i) }
+    }
+
+    deinit { buffer.deallocate() }
+}
+
+/// Calls one strategy in one implementation, as the runner does.
+func release(_ strategy: Strategy, _ impl: Impl, _ list: PageList, batch: Int, dirty: DirtyMode) -> gb_tally {
+    var tally = gb_tally()
+    ReleaseRunner.release(LoopKey(strategy, impl), list.base, list.count, batch, dirty.cValue, &tally)
+    return tally
+}
+
+func grab(_ strategy: Strategy, _ list: PageList) -> gb_tally {
+    var tally = gb_tally()
+    gb_grab_pages(list.base, list.count, strategy.foll, &tally)
+    return tally
+}
+
+/// The atomics SPEC §4 says a strategy performs, worked out from folio geometry alone:
+/// per-page strategies do 1 atomic per page (2 for a subpage of a large folio when unpinning);
+/// batched strategies do that once per run of consecutive entries of one folio inside one call;
+/// dirtying adds 1 (set_bit) or 3 (lock, set, unlock) the first time a folio is seen clean.
+func expectedAtomics(_ strategy: Strategy, indices: [Int], order: Int, batch: Int, dirty: DirtyMode) -> Int {
+    let folio = { (i: Int) in i >> order }
+    let large = order > 0
+    let dirtyCost = dirty == .none ? 0 : (dirty == .dirty ? 1 : 3)
+    var dirtied = Set<Int>()
+    var atomics = 0
+    var start = 0
+    while start < indices.count {
+        let call = Array(indices[start..<min(start + batch, indices.count)])
+        var i = 0
+        while i < call.count {
+            var end = i + 1
+            if strategy.isBatched { while end < call.count && folio(call[end]) == folio(call[i]) { end += 1 } }
+            if dirtied.insert(folio(call[i])).inserted { atomics += dirtyCost }
+            atomics += strategy == .putPage ? 1 : (large ? 2 : 1)
+            i = end
+        }
+        start += batch
+    }
+    return atomics
+}

@@ -1,0 +1,138 @@
+import CShims
+import Testing
+@testable import GUPBench
+
+/// SPEC §3 rule by rule, with exact counts.
+@Suite struct PageModelTests {
+    @Test func descriptorIsOneCacheLineWithRefcountAtFiftyTwo() {
+        #expect(MemoryLayout<gb_page>.size == 64)
+        #expect(MemoryLayout<gb_page>.offset(of: \gb_page.refcount) == 52)
+        #expect(MemoryLayout<gb_page>.offset(of: \gb_page.pincount) == 24)
+    }
+
+    @Test func memmapIsSixtyFourByteAligned() throws {
+        let model = try makeModel(pages: 512, order: 0)
+        #expect(UInt(bitPattern: model.memmap) % 64 == 0)
+    }
+
+    @Test func pinOnOrderZeroPageAddsTheBias() throws {
+        let model = try makeModel(pages: 512, order: 0)
+        let page = model.page(3)
+        var t = gb_tally()
+        #expect(gb_ref_read_relaxed(page) == 1)
+        #expect(!gb_page_maybe_dma_pinned(page))
+        gb_try_grab_folio(page, 1, GB_FOLL_PIN, &t)
+        #expect(gb_ref_read_relaxed(page) == 1 + 1024)
+        #expect(gb_page_maybe_dma_pinned(page))
+        #expect(t.atomics == 1)
+        #expect(t.pins_acquired == 1)
+        _ = gb_unpin_user_page(page, &t)
+        #expect(gb_ref_read_relaxed(page) == 1)
+        #expect(!gb_page_maybe_dma_pinned(page))
+    }
+
+    @Test func orderZeroMaybePinnedIsFuzzy() throws {
+        // 1023 ordinary references look like nothing; the 1024th looks like a pin.
+        let model = try makeModel(pages: 512, order: 0)
+        let page = model.page(0)
+        var t = gb_tally()
+        gb_try_grab_folio(page, 1022, GB_FOLL_GET, &t)
+        #expect(!gb_page_maybe_dma_pinned(page))
+        gb_try_grab_folio(page, 1, GB_FOLL_GET, &t)
+        #expect(gb_ref_read_relaxed(page) == 1024)
+        #expect(gb_page_maybe_dma_pinned(page))
+    }
+
+    @Test(arguments: [1, 17, 255, 511])
+    func pinOnSubpageOfOrderNineFolioCountsOnHeadAndFirstTail(subpage: Int) throws {
+        let model = try makeModel(pages: 1024, order: 9)
+        let head = model.page(512)
+        let page = model.page(512 + subpage)
+        var t = gb_tally()
+        #expect(gb_compound_head(page) == head)
+        #expect(gb_folio_order(head) == 9)
+        gb_try_grab_folio(gb_page_folio(page), 1, GB_FOLL_PIN, &t)
+        #expect(gb_ref_read_relaxed(head) == 2)
+        #expect(gb_pincount_read_relaxed(head + 1) == 1)
+        #expect(gb_ref_read_relaxed(page) == 0)  // tails hold no references of their own
+        #expect(gb_page_maybe_dma_pinned(page))
+        #expect(gb_page_maybe_dma_pinned(model.page(512 + 400)))  // any subpage: the folio is pinned
+        #expect(!gb_page_maybe_dma_pinned(model.page(0)))          // the other folio is not
+        #expect(t.atomics == 2)
+        let r = gb_unpin_user_page(page, &t)
+        #expect(r.refcount == 1)
+        #expect(r.pincount == 0)
+        #expect(!gb_page_maybe_dma_pinned(page))
+        #expect(t.atomics == 4)
+    }
+
+    @Test func largeFolioMaybePinnedIsExact() throws {
+        // 2000 ordinary references on a large folio are not a pin: _pincount decides.
+        let model = try makeModel(pages: 512, order: 9)
+        var t = gb_tally()
+        gb_try_grab_folio(model.page(0), 2000, GB_FOLL_GET, &t)
+        #expect(!gb_page_maybe_dma_pinned(model.page(7)))
+    }
+
+    @Test func pageDirtyOnTailReadsTheHead() throws {
+        let model = try makeModel(pages: 512, order: 9)
+        let head = model.page(0), tail = model.page(100)
+        var t = gb_tally()
+        #expect(!gb_page_dirty(tail, &t))
+        gb_set_bit_relaxed(Int32(GB_PG_dirty), head, &t)
+        #expect(gb_page_dirty(tail, &t))
+        #expect(t.flag_tests == 2)
+    }
+
+    @Test func dirtyingThroughTailSetsOnlyTheHeadBit() throws {
+        let model = try makeModel(pages: 512, order: 9)
+        var t = gb_tally()
+        gb_set_page_dirty(model.page(300), &t)
+        let dirtyBit = UInt(1) << UInt(GB_PG_dirty)
+        #expect(gb_flags_read_relaxed(model.page(0)) & dirtyBit != 0)
+        for i in 1..<512 { #expect(gb_flags_read_relaxed(model.page(i)) & dirtyBit == 0) }
+        #expect(t.atomics == 1)
+    }
+
+    @Test func lockingTailLocksTheHead() throws {
+        let model = try makeModel(pages: 512, order: 9)
+        var t = gb_tally()
+        let lockBit = UInt(1) << UInt(GB_PG_locked)
+        gb_lock_page(model.page(42), &t)
+        #expect(gb_flags_read_relaxed(model.page(0)) & lockBit != 0)
+        #expect(gb_flags_read_relaxed(model.page(42)) & lockBit == 0)
+        #expect(gb_page_locked(model.page(511)))
+        gb_unlock_page(model.page(42), &t)
+        #expect(!gb_page_locked(model.page(0)))
+        #expect(t.atomics == 2)
+    }
+
+    @Test func setPageDirtyLockIsLockMarkUnlock() throws {
+        let model = try makeModel(pages: 512, order: 9)
+        var t = gb_tally()
+        gb_set_page_dirty_lock(model.page(9), &t)
+        #expect(t.atomics == 3)
+        #expect(gb_page_dirty(model.page(0), &t))
+        #expect(!gb_page_locked(model.page(0)))
+    }
+
+    @Test func auditFindsAPinLeftBehind() throws {
+        let model = try makeModel(pages: 1024, order: 9)
+        var t = gb_tally()
+        gb_try_grab_folio(model.page(512), 1, GB_FOLL_PIN, &t)
+        let report = model.audit()
+        #expect(report.unbalanced_pages == 512)
+        #expect(report.first_bad_index == 512)
+        #expect(report.first_bad_refcount == 2)
+        #expect(report.first_bad_pincount == 1)
+        _ = gb_gup_put_folio(model.page(512), 1, GB_FOLL_PIN, &t)
+        #expect(model.audit().unbalanced_pages == 0)
+    }
+
+    @Test func forcedOrderMustDivideTheRegion() throws {
+        let region = try MemoryRegion(size: 3 << 20, backing: .fourK, policy: .bind, node: Topology.read().localNode)
+        #expect(throws: GUPBenchError.usage("--size 3MiB is not a multiple of the 2MiB folio of --folio-order 9")) {
+            try PageModel(region: region, forcedOrder: 9)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import CShims
+import Testing
+@testable import GUPBench
+
+/// The runner on real threads: exact counts after many repetitions, contention included.
+@Suite(.serialized) struct RunnerTests {
+    static var cpus: [Int] {
+        let t = Topology.read()
+        return Array((t.node(t.localNode)?.cpus ?? [0]).prefix(2))
+    }
+
+    @Test(arguments: [0, 4, 9])
+    func interleavedThreadsLeaveEveryCountExact(order: Int) throws {
+        let model = try makeModel(pages: 4096, order: order)
+        let cpus = Self.cpus
+        let shares = PageShares(model: model, threads: cpus.count, sharing: .interleaved, layout: .sequential)
+        // Thread t holds pages t, t+N, …: every folio of order > 0 is shared.
+        #expect(shares.arrays[0][0] == model.page(0))
+        if cpus.count > 1 { #expect(shares.arrays[1][0] == model.page(1)) }
+        let runner = try ReleaseRunner(model: model, shares: shares, cpus: cpus)
+        let keys = [LoopKey(.unpinEach, .swift), LoopKey(.unpinBatched, .c), LoopKey(.putPage, .swift)]
+        let results = runner.measure(keys, dirty: .dirtyLock, batch: 7, repetitions: 25, warmup: 2)
+        for m in results {
+            #expect(m.auditFailure == nil, "\(m.key)")
+            #expect(m.pinsAcquired == UInt64(27 * 4096), "\(m.key)")
+            #expect(m.pinsReleased == m.pinsAcquired, "\(m.key)")
+            #expect(m.wallNs.count == 25)
+            #expect(Set(m.cpusUsed) == Set(cpus))
+        }
+        #expect(model.audit().unbalanced_pages == 0)
+    }
+
+    @Test func disjointSharesAreWholeFoliesAndCoverEveryPageOnce() throws {
+        let model = try makeModel(pages: 4096, order: 9)
+        let shares = PageShares(model: model, threads: 2, sharing: .disjoint, layout: .sequential)
+        #expect(shares.arrays.map(\.count) == [2048, 2048])
+        #expect(shares.contiguous)
+        #expect(shares.arrays[1][0] == model.page(2048))
+    }
+
+    @Test func shuffledLayoutKeepsEveryPageButNotTheOrder() throws {
+        let model = try makeModel(pages: 1024, order: 0)
+        let shares = PageShares(model: model, threads: 1, sharing: .disjoint, layout: .shuffled)
+        let indices = shares.arrays[0].map { ($0 - model.memmap) }
+        #expect(Set(indices) == Set(0..<1024))
+        #expect(indices != Array(0..<1024))
+        #expect(!shares.contiguous)
+    }
+
+    @Test func experimentSkipsUnpinRangeOnShuffledPages() throws {
+        var config = BenchConfig()
+        config.sizes = [4 << 20]
+        config.backings = [.fourK]
+        config.threads = [1]
+        config.layouts = [.shuffled]
+        config.strategies = [.unpinEach, .unpinRange]
+        config.repetitions = 2
+        config.warmup = 0
+        let report = try Experiment(config: config, topology: Topology.read()).run(command: "test")
+        #expect(report.results.map(\.strategy) == [.unpinEach])
+        #expect(report.skipped.count == 1)
+        #expect(report.allBalanced)
+    }
+}
