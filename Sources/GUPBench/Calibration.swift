@@ -38,9 +38,13 @@ public enum Calibration {
 /// The least time a release loop could take per page on this machine, from the work SPEC §4
 /// gives it and the calibrated costs (README, "Reading the numbers"):
 ///
-///     atomic bound = atomics per page × (contended ? contended atomic ns : atomic ns)
-///     memory bound = descriptors per page × stream ns per descriptor
-///     roofline     = max(atomic bound, memory bound)
+///     atomic time  = atomics per page × (contended ? contended atomic ns : atomic ns)
+///     memory time  = descriptors per page × stream ns per descriptor
+///     roofline     = atomic time + memory time
+///
+/// A sum, not the classical max: on x86 a LOCK-prefixed instruction drains the store buffer and
+/// no later load may pass it, so the descriptor reads of the next entry cannot overlap the
+/// current entry's atomic, and atomics do not overlap each other (KERNEL-FACTS, Hardware).
 ///
 /// Descriptors per page: 1 for the per-entry walks (put-page, unpin-each, unpin-batched read
 /// every entry's descriptor) plus 1/8 for the page array's 8-byte pointer; unpin-range reads the
@@ -61,8 +65,8 @@ public enum Roofline {
         let atomicNs = contended ? (calibration.contendedAtomicNs ?? calibration.atomicNs) : calibration.atomicNs
         let inCache = memmapBytes <= calibration.llcBytes / 2
         let streamNs = inCache ? calibration.streamNsPerDescriptorInCache : calibration.streamNsPerDescriptor
-        let atomicBound = atomicsPerPage * atomicNs
-        let memoryBound = descriptorsPerPage(strategy: strategy, folioOrder: scenario.folioOrder) * streamNs
-        return max(atomicBound, memoryBound)
+        let atomicTime = atomicsPerPage * atomicNs
+        let memoryTime = descriptorsPerPage(strategy: strategy, folioOrder: scenario.folioOrder) * streamNs
+        return atomicTime + memoryTime
     }
 }

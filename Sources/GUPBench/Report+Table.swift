@@ -67,22 +67,14 @@ extension Report {
         let labels = varyingLabels()
         let loops = uniqueKeys(results.map { LoopKey($0.strategy, $0.impl) })
         let comparisonKinds = uniqueStrings(comparisons.map(comparisonLabel))
-        let showEfficiency = results.contains { $0.efficiency != nil }
         var header = labels.map(\.name) + loops.map(label)
-        if showEfficiency { header += loops.map { "eff " + Self.short($0.strategy) + (label($0).contains("/") ? "/\($0.impl.rawValue)" : "") } }
         header += comparisonKinds + ["THP", "placed", "audit"]
         var table = TextTable(header: header, labelColumns: labels.count)
         for row in rows {
             var cells = labels.map { $0.value(row.scenario) }
             for key in loops {
                 let r = row.results.first { $0.strategy == key.strategy && $0.impl == key.impl }
-                cells.append(r.map { ($0.nsPerPage.noisy ? "~" : "") + Fmt.ns($0.nsPerPage.median) } ?? "-")
-            }
-            if showEfficiency {
-                for key in loops {
-                    let r = row.results.first { $0.strategy == key.strategy && $0.impl == key.impl }
-                    cells.append(r?.efficiency.map(Fmt.ratio) ?? "-")
-                }
+                cells.append(r.map(Self.costCell) ?? "-")
             }
             for kind in comparisonKinds {
                 let c = row.comparisons.first { comparisonLabel($0) == kind }
@@ -96,6 +88,12 @@ extension Report {
             table.add(cells)
         }
         return table
+    }
+
+    /// "7.15 (43%)": median ns per page, `~` when noisy, and the efficiency against the roofline.
+    static func costCell(_ r: ResultRecord) -> String {
+        let ns = (r.nsPerPage.noisy ? "~" : "") + Fmt.ns(r.nsPerPage.median)
+        return r.efficiency.map { ns + " (" + Fmt.percent($0) + ")" } ?? ns
     }
 
     /// A speedup with its CI; an implementation pair shows the time ratio instead (swift÷c time
@@ -130,8 +128,8 @@ extension Report {
         if Set(results.map(\.impl)).count == 1 { fixed.append("impl \(r.impl.rawValue)") }
         fixed.append("\(r.repetitions) reps")
         return "gupbench \(command): " + fixed.joined(separator: ", ")
-            + "\nmedian ns per 4 KiB page per thread; speedup = baseline/candidate with 95% CI"
-            + " (≈ within noise); ~ = noisy (CV > 10%)"
+            + "\nmedian ns per 4 KiB page per thread (efficiency = roofline/measured); speedup ="
+            + " baseline/candidate time with 95% CI, ≈ = within noise; ~ = noisy (CV > 10%)"
     }
 
     public func footer() -> String {

@@ -7,8 +7,9 @@ public typealias PageArray = UnsafeMutablePointer<PagePointer>
 
 /// The release loops in Swift: the product under test. Each is a plain function over unsafe
 /// pointers calling the `static inline` C primitives of `gb_page.h`; no allocation, no ARC, no
-/// bounds checks and no dynamic dispatch inside. The tally is a local so its counters stay in
-/// registers. `batch` entries go to one release call, as a caller handing the kernel a partial
+/// bounds checks and no dynamic dispatch inside. The tally is a fresh local, added to the
+/// caller's at the end, so its counters stay in registers (an increment through the caller's
+/// pointer would be a store the next LOCK instruction has to drain). `batch` entries go to one release call, as a caller handing the kernel a partial
 /// page array would.
 public enum ReleaseLoops {
     /// put-page: the 2018 seed's `put_user_pages_dirty{,_lock}()` loop with
@@ -16,7 +17,7 @@ public enum ReleaseLoops {
     @inline(never)
     public static func putPages(_ pages: PageArray, count: Int, batch: Int, dirty: Int32,
                                 tally: inout gb_tally) {
-        var local = tally
+        var local = gb_tally()
         var i = 0
         while i < count {
             let end = min(i + batch, count)
@@ -27,7 +28,7 @@ public enum ReleaseLoops {
                 i += 1
             }
         }
-        tally = local
+        tally.add(local)
     }
 
     /// unpin-each: `unpin_user_page()` per entry — the seed's `put_user_pages()` loop once
@@ -36,7 +37,7 @@ public enum ReleaseLoops {
     @inline(never)
     public static func unpinEach(_ pages: PageArray, count: Int, batch: Int, dirty: Int32,
                                  tally: inout gb_tally) {
-        var local = tally
+        var local = gb_tally()
         var i = 0
         while i < count {
             let end = min(i + batch, count)
@@ -47,7 +48,7 @@ public enum ReleaseLoops {
                 i += 1
             }
         }
-        tally = local
+        tally.add(local)
     }
 
     /// unpin-batched: `unpin_user_pages{,_dirty_lock}()` — consecutive entries of one folio
@@ -56,7 +57,7 @@ public enum ReleaseLoops {
     @inline(never)
     public static func unpinBatched(_ pages: PageArray, count: Int, batch: Int, dirty: Int32,
                                     tally: inout gb_tally) {
-        var local = tally
+        var local = gb_tally()
         var start = 0
         while start < count {
             let n = min(batch, count - start)
@@ -71,7 +72,7 @@ public enum ReleaseLoops {
             }
             start += n
         }
-        tally = local
+        tally.add(local)
     }
 
     /// unpin-range: `unpin_user_page_range_dirty_lock()` over contiguous descriptors — folio
@@ -79,7 +80,7 @@ public enum ReleaseLoops {
     @inline(never)
     public static func unpinRange(_ first: PagePointer, count: Int, batch: Int, dirty: Int32,
                                   tally: inout gb_tally) {
-        var local = tally
+        var local = gb_tally()
         var start = 0
         while start < count {
             let n = min(batch, count - start)
@@ -94,6 +95,19 @@ public enum ReleaseLoops {
             }
             start += n
         }
-        tally = local
+        tally.add(local)
+    }
+}
+
+extension gb_tally {
+    /// Adds another tally's counts to this one.
+    @inline(__always)
+    public mutating func add(_ other: gb_tally) {
+        atomics &+= other.atomics
+        flag_tests &+= other.flag_tests
+        pins_acquired &+= other.pins_acquired
+        pins_released &+= other.pins_released
+        refs_acquired &+= other.refs_acquired
+        refs_released &+= other.refs_released
     }
 }
