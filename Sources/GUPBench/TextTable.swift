@@ -74,6 +74,14 @@ public enum Fmt {
         return String(format: "%.2f", x)
     }
 
+    /// 1.4e8 pages/s → "140M/s"
+    public static func rate(_ x: Double) -> String {
+        guard x.isFinite else { return "-" }
+        if x >= 1e9 { return String(format: "%.2fG/s", x / 1e9) }
+        if x >= 1e6 { return String(format: "%.0fM/s", x / 1e6) }
+        return String(format: "%.0fk/s", x / 1e3)
+    }
+
     public static func percent(_ x: Double) -> String {
         guard x.isFinite else { return "-" }
         return String(format: "%.0f%%", x * 100)

@@ -5,8 +5,11 @@ import GUPBench
 /// Shared by the measuring commands: calibrate on the run's node and CPUs, run the matrix,
 /// print the report, and fail (exit 1) when any audit did not balance.
 func measure(_ options: CommonOptions, command: String) throws -> Report {
+    try measure(try options.config(), options, command: command)
+}
+
+func measure(_ config: BenchConfig, _ options: CommonOptions, command: String) throws -> Report {
     let topology = Topology.read()
-    let config = try options.config()
     try config.validate(on: topology)
     let cpuNode = config.cpuNodes.first.flatMap { $0 } ?? topology.localNode
     let memNode = config.memNodes.first.flatMap { $0 } ?? cpuNode
@@ -30,8 +33,31 @@ struct Compare: ParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
+    @Option(help: "A saved JSON report of the same scenarios: print the change; exit 3 if anything got slower.")
+    var baseline: String?
+
+    func validate() throws {
+        if let baseline {
+            do { _ = try BaselineComparison.load(baseline) } catch let e as GUPBenchError { throw ValidationError(e.description) }
+        }
+    }
+
     func run() throws {
         let report = try measure(options, command: "compare")
-        try finish(report, options) { $0.renderTable() }
+        guard let baseline else {
+            try finish(report, options) { $0.renderTable() }
+            return
+        }
+        let change = try BaselineComparison(report: report, baselinePath: baseline)
+        switch options.outputFormat {
+        case .json: try options.emit(report.json(extra: [("baseline", change.json)]).serialized() + "\n")
+        case .table, .markdown: try options.emit(report.render(options.outputFormat) + "\n" + change.rendered())
+        case .csv: try options.emit(report.renderCSV())
+        }
+        if !report.allBalanced { throw GUPBenchError.auditFailed("an audit did not balance; the results above are invalid") }
+        if change.anySlower {
+            FileHandle.standardError.write("gupbench: slower than baseline \(baseline) beyond noise\n".data(using: .utf8)!)
+            throw ExitCode(3)
+        }
     }
 }

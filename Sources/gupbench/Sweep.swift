@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import GUPBench
+
+struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "One parameter swept (threads, size, folio order, batch): a scaling table with bars.")
+
+    @Option(help: "The parameter: \(SweepParam.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var param: String
+
+    @Option(help: "Comma-separated values (default: a range that suits the parameter).")
+    var values: String?
+
+    @OptionGroup var options: CommonOptions
+
+    func sweepParam() throws -> SweepParam {
+        guard let p = SweepParam(rawValue: param.trimmed) else {
+            throw GUPBenchError.usage("--param '\(param)' is not valid; valid values: \(SweepParam.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let given: [SweepParam: String?] = [.threads: options.threads, .size: options.size == "1GiB" ? nil : options.size,
+                                            .folioOrder: options.folioOrder, .batch: options.batch]
+        if let clash = given[p], clash != nil {
+            throw GUPBenchError.usage("--param \(p.rawValue) sweeps --\(p.rawValue) itself; give its values with --values, not --\(p.rawValue)")
+        }
+        return p
+    }
+
+    func validate() throws {
+        do {
+            var config = try options.config()
+            _ = try sweepParam().apply(try valueList(), to: &config)
+        } catch let error as GUPBenchError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func valueList() throws -> [String] {
+        guard let values else { return try sweepParam().defaultValues(cpus: Topology.read().allowedCPUs.count) }
+        let items = values.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmed }
+        guard !items.contains(where: \.isEmpty) else {
+            throw GUPBenchError.usage("--values '\(values)' has an empty item; give a comma-separated list")
+        }
+        return items
+    }
+
+    func run() throws {
+        let p = try sweepParam()
+        var config = try options.config()
+        let swept = try p.apply(try valueList(), to: &config)
+        let report = try measure(config, options, command: "sweep")
+        let extra: [(String, JSON)] = [("sweep", .object([("param", .string(p.rawValue)), ("values", .array(swept.map(JSON.int)))]))]
+        try options.emit(options.outputFormat == .table ? report.renderSweep(p)
+                         : options.outputFormat == .json ? report.json(extra: extra).serialized() + "\n"
+                         : report.render(options.outputFormat))
+        if !report.allBalanced { throw GUPBenchError.auditFailed("an audit did not balance; the results above are invalid") }
+    }
+}
