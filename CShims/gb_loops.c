@@ -1,85 +1,124 @@
 /* gb_loops.c — the C reference release loops. Each copies the tally into a local so the counts
- * stay in registers; the Swift loops in Sources/GUPBench/Strategies do the same work. */
+ * stay in registers; the Swift loops in Sources/GUPBench/Strategies do the same work.
+ *
+ * Every loop body is inlined into a switch over the detection mode, so each mode gets its own
+ * copy with the checks of other modes compiled out: `off` pays nothing for `ledger` existing. */
 #include "gb_loops.h"
 
-void gb_grab_pages(gb_page *const *pages, long npages, gb_foll flags, gb_tally *t) {
+#define GB_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/* Expands `BODY(mode)` once per detection mode. */
+#define GB_FOR_EACH_DETECT(detect, BODY)                                                        \
+    switch (detect) {                                                                            \
+    case GB_DETECT_UNDERFLOW: BODY(GB_DETECT_UNDERFLOW); break;                                  \
+    case GB_DETECT_LEDGER: BODY(GB_DETECT_LEDGER); break;                                        \
+    default: BODY(GB_DETECT_OFF); break;                                                         \
+    }
+
+void gb_grab_pages(gb_page *const *pages, long npages, gb_foll flags, gb_ledger *ledger,
+                   gb_tally *t) {
     gb_tally local = *t;
     long nr;
     for (long i = 0; i < npages; i += nr) {
         gb_page *folio = gb_gup_folio_next(pages, npages, i, &nr);
         gb_try_grab_folio(folio, (int)nr, flags, &local);
+        if (ledger)
+            for (long k = i; k < i + nr; k++)
+                gb_ledger_grab(ledger, pages[k], 1, flags);
     }
     *t = local;
 }
 
-/* kernel (2018 seed): put_user_pages_dirty{,_lock}() with put_user_page() == put_page() */
-static void put_user_pages_call(gb_page *const *pages, long n, int dirty, gb_tally *t) {
-    for (long i = 0; i < n; i++) {
-        gb_dirty_if_clean(pages[i], dirty, t);
-        gb_put_page(pages[i], t);
+/* put-page: kernel (2018 seed) put_user_pages_dirty{,_lock}() with put_user_page() == put_page() */
+GB_INLINE void put_pages_body(gb_page *const *pages, long npages, long batch, int dirty,
+                              int detect, gb_ledger *ledger, gb_tally *t) {
+    for (long i = 0; i < npages; i += batch) {
+        long n = GB_MIN(npages - i, batch);
+        for (long k = i; k < i + n; k++) { /* one put_user_pages() call */
+            gb_detect_entries(detect, ledger, pages + k, 1, GB_CALL_PUT_PAGE, t);
+            gb_dirty_if_clean(pages[k], dirty, t);
+            gb_detect_result(detect, gb_put_page(pages[k], t), t);
+        }
     }
 }
 
-void gb_c_put_pages(gb_page *const *pages, long npages, long batch, int dirty, gb_tally *t) {
+void gb_c_put_pages(gb_page *const *pages, long npages, long batch, int dirty, int detect,
+                    gb_ledger *ledger, gb_tally *t) {
     gb_tally local = *t;
-    for (long i = 0; i < npages; i += batch) {
-        long n = npages - i < batch ? npages - i : batch;
-        put_user_pages_call(pages + i, n, dirty, &local);
-    }
+#define BODY(mode) put_pages_body(pages, npages, batch, dirty, mode, ledger, &local)
+    GB_FOR_EACH_DETECT(detect, BODY)
+#undef BODY
     *t = local;
 }
 
-/* kernel: unpin_user_page() per entry, dirtying as the seed's loop does */
-static void unpin_each_call(gb_page *const *pages, long n, int dirty, gb_tally *t) {
-    for (long i = 0; i < n; i++) {
-        gb_dirty_if_clean(pages[i], dirty, t);
-        gb_unpin_user_page(pages[i], t);
+/* unpin-each: kernel unpin_user_page() per entry, dirtying as the seed's loop does */
+GB_INLINE void unpin_each_body(gb_page *const *pages, long npages, long batch, int dirty,
+                               int detect, gb_ledger *ledger, gb_tally *t) {
+    for (long i = 0; i < npages; i += batch) {
+        long n = GB_MIN(npages - i, batch);
+        for (long k = i; k < i + n; k++) {
+            gb_detect_entries(detect, ledger, pages + k, 1, GB_CALL_UNPIN_USER_PAGE, t);
+            gb_dirty_if_clean(pages[k], dirty, t);
+            gb_detect_result(detect, gb_unpin_user_page(pages[k], t), t);
+        }
     }
 }
 
-void gb_c_unpin_each(gb_page *const *pages, long npages, long batch, int dirty, gb_tally *t) {
+void gb_c_unpin_each(gb_page *const *pages, long npages, long batch, int dirty, int detect,
+                     gb_ledger *ledger, gb_tally *t) {
     gb_tally local = *t;
-    for (long i = 0; i < npages; i += batch) {
-        long n = npages - i < batch ? npages - i : batch;
-        unpin_each_call(pages + i, n, dirty, &local);
-    }
+#define BODY(mode) unpin_each_body(pages, npages, batch, dirty, mode, ledger, &local)
+    GB_FOR_EACH_DETECT(detect, BODY)
+#undef BODY
     *t = local;
 }
 
-/* kernel: unpin_user_pages_dirty_lock() (and unpin_user_pages() when not dirtying) */
-static void unpin_user_pages_call(gb_page *const *pages, long n, int dirty, gb_tally *t) {
-    long nr;
-    for (long i = 0; i < n; i += nr) {
-        gb_page *folio = gb_gup_folio_next(pages, n, i, &nr);
-        gb_dirty_if_clean(folio, dirty, t);
-        gb_gup_put_folio(folio, (int)nr, GB_FOLL_PIN, t);
+/* unpin-batched: kernel unpin_user_pages_dirty_lock() (unpin_user_pages() when not dirtying) */
+GB_INLINE void unpin_batched_body(gb_page *const *pages, long npages, long batch, int dirty,
+                                  int detect, gb_ledger *ledger, gb_tally *t) {
+    for (long i = 0; i < npages; i += batch) {
+        long n = GB_MIN(npages - i, batch);
+        gb_page *const *call = pages + i;
+        long nr;
+        for (long k = 0; k < n; k += nr) {
+            gb_page *folio = gb_gup_folio_next(call, n, k, &nr);
+            gb_detect_entries(detect, ledger, call + k, nr, GB_CALL_UNPIN_USER_PAGE, t);
+            gb_dirty_if_clean(folio, dirty, t);
+            gb_detect_result(detect, gb_gup_put_folio(folio, (int)nr, GB_FOLL_PIN, t), t);
+        }
     }
 }
 
-void gb_c_unpin_batched(gb_page *const *pages, long npages, long batch, int dirty, gb_tally *t) {
+void gb_c_unpin_batched(gb_page *const *pages, long npages, long batch, int dirty, int detect,
+                        gb_ledger *ledger, gb_tally *t) {
     gb_tally local = *t;
-    for (long i = 0; i < npages; i += batch) {
-        long n = npages - i < batch ? npages - i : batch;
-        unpin_user_pages_call(pages + i, n, dirty, &local);
-    }
+#define BODY(mode) unpin_batched_body(pages, npages, batch, dirty, mode, ledger, &local)
+    GB_FOR_EACH_DETECT(detect, BODY)
+#undef BODY
     *t = local;
 }
 
-/* kernel: unpin_user_page_range_dirty_lock() */
-static void unpin_range_call(gb_page *start, long n, int dirty, gb_tally *t) {
-    long nr;
-    for (long i = 0; i < n; i += nr) {
-        gb_page *folio = gb_gup_folio_range_next(start, n, i, &nr);
-        gb_dirty_if_clean(folio, dirty, t);
-        gb_gup_put_folio(folio, (int)nr, GB_FOLL_PIN, t);
+/* unpin-range: kernel unpin_user_page_range_dirty_lock() */
+GB_INLINE void unpin_range_body(gb_page *start, long npages, long batch, int dirty, int detect,
+                                gb_ledger *ledger, gb_tally *t) {
+    for (long i = 0; i < npages; i += batch) {
+        long n = GB_MIN(npages - i, batch);
+        gb_page *call = start + i;
+        long nr;
+        for (long k = 0; k < n; k += nr) {
+            gb_page *folio = gb_gup_folio_range_next(call, n, k, &nr);
+            gb_detect_range(detect, ledger, call + k, nr, GB_CALL_UNPIN_USER_PAGE, t);
+            gb_dirty_if_clean(folio, dirty, t);
+            gb_detect_result(detect, gb_gup_put_folio(folio, (int)nr, GB_FOLL_PIN, t), t);
+        }
     }
 }
 
-void gb_c_unpin_range(gb_page *start, long npages, long batch, int dirty, gb_tally *t) {
+void gb_c_unpin_range(gb_page *start, long npages, long batch, int dirty, int detect,
+                      gb_ledger *ledger, gb_tally *t) {
     gb_tally local = *t;
-    for (long i = 0; i < npages; i += batch) {
-        long n = npages - i < batch ? npages - i : batch;
-        unpin_range_call(start + i, n, dirty, &local);
-    }
+#define BODY(mode) unpin_range_body(start, npages, batch, dirty, mode, ledger, &local)
+    GB_FOR_EACH_DETECT(detect, BODY)
+#undef BODY
     *t = local;
 }

@@ -7,5 +7,6 @@
 #include "gb_system.h"
 #include "gb_loops.h"
 #include "gb_calibrate.h"
+#include "gb_ledger.h"
 
 #endif /* CSHIMS_H */

@@ -3,12 +3,13 @@
  * measured against, and the untimed pin/reference phase both share.
  *
  * `pages` is the caller's array of descriptor pointers, as get_user_pages() fills a struct page
- * array; `batch` is the number of entries handed to one release call (>= 1).
+ * array; `batch` is the number of entries handed to one release call (>= 1); `dirty` a GB_DIRTY_*
+ * mode; `detect` a GB_DETECT_* mode, with `ledger` non-null for GB_DETECT_LEDGER.
  */
 #ifndef GB_LOOPS_H
 #define GB_LOOPS_H
 
-#include "gb_page.h"
+#include "gb_ledger.h"
 
 /* Strategy numbers (SPEC §4 names in comments). */
 typedef enum gb_strategy {
@@ -19,24 +20,24 @@ typedef enum gb_strategy {
 } gb_strategy;
 
 /* kernel: the grab side of pin_user_pages()/get_user_pages(): try_grab_folio() once per run of
- * consecutive entries in one folio. Untimed setup. */
+ * consecutive entries in one folio; recorded in the ledger when one is given. Untimed setup. */
 void gb_grab_pages(gb_page *_Nonnull const *_Nonnull pages, long npages, gb_foll flags,
-                   gb_tally *_Nonnull t);
+                   gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
 /* put-page: the seed's put_user_pages*() loop with put_user_page() == put_page(). */
 void gb_c_put_pages(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, int dirty,
-                    gb_tally *_Nonnull t);
+                    int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
 /* unpin-each: unpin_user_page() per entry; today's per-page loop. */
 void gb_c_unpin_each(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, int dirty,
-                     gb_tally *_Nonnull t);
+                     int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
 /* unpin-batched: unpin_user_pages_dirty_lock() — one release per run of entries in one folio. */
 void gb_c_unpin_batched(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch,
-                        int dirty, gb_tally *_Nonnull t);
+                        int dirty, int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
 /* unpin-range: unpin_user_page_range_dirty_lock() over contiguous descriptors from `start`. */
 void gb_c_unpin_range(gb_page *_Nonnull start, long npages, long batch, int dirty,
-                      gb_tally *_Nonnull t);
+                      int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
 #endif /* GB_LOOPS_H */

@@ -83,10 +83,13 @@ _Static_assert(offsetof(gb_page, refcount) == 52, "_refcount at 52, as in struct
 typedef struct gb_tally {
     uint64_t atomics;        /* atomic read-modify-writes performed */
     uint64_t flag_tests;     /* plain reads of a flag word (PageDirty) */
+    uint64_t flag_atomics;   /* the atomics that were flag operations (set/clear/lock/unlock) */
     uint64_t pins_acquired;  /* per 4 KiB page, as /proc/vmstat nr_foll_pin_acquired counts */
     uint64_t pins_released;  /* per 4 KiB page, as nr_foll_pin_released counts */
     uint64_t refs_acquired;  /* FOLL_GET references taken */
     uint64_t refs_released;  /* FOLL_GET references dropped */
+    uint64_t underflows;     /* releases whose atomic returned a count below zero (--detect) */
+    int64_t thread;          /* which worker this tally belongs to (for the ledger) */
 } gb_tally;
 
 /* ---- atomic helpers: each names its memory ordering, none is sequentially consistent ---- */
@@ -135,24 +138,28 @@ GB_INLINE bool gb_test_bit_relaxed(int bit, gb_page *_Nonnull p, gb_tally *_Nonn
 /* kernel: set_bit() — atomic, unordered. */
 GB_INLINE void gb_set_bit_relaxed(int bit, gb_page *_Nonnull p, gb_tally *_Nonnull t) {
     t->atomics++;
+    t->flag_atomics++;
     atomic_fetch_or_explicit(GB_ATOMIC(unsigned long, p->flags), 1UL << bit, memory_order_relaxed);
 }
 
 /* kernel: clear_bit() — atomic, unordered. */
 GB_INLINE void gb_clear_bit_relaxed(int bit, gb_page *_Nonnull p, gb_tally *_Nonnull t) {
     t->atomics++;
+    t->flag_atomics++;
     atomic_fetch_and_explicit(GB_ATOMIC(unsigned long, p->flags), ~(1UL << bit), memory_order_relaxed);
 }
 
 /* kernel: test_and_set_bit_lock() — acquire on success. Returns the old bit. */
 GB_INLINE bool gb_test_and_set_bit_acquire(int bit, gb_page *_Nonnull p, gb_tally *_Nonnull t) {
     t->atomics++;
+    t->flag_atomics++;
     return (atomic_fetch_or_explicit(GB_ATOMIC(unsigned long, p->flags), 1UL << bit, memory_order_acquire) >> bit) & 1UL;
 }
 
 /* kernel: clear_bit_unlock() — release. */
 GB_INLINE void gb_clear_bit_release(int bit, gb_page *_Nonnull p, gb_tally *_Nonnull t) {
     t->atomics++;
+    t->flag_atomics++;
     atomic_fetch_and_explicit(GB_ATOMIC(unsigned long, p->flags), ~(1UL << bit), memory_order_release);
 }
 
@@ -350,6 +357,16 @@ GB_INLINE void gb_dirty_if_clean(gb_page *_Nonnull p, int dirty_mode, gb_tally *
         gb_set_page_dirty_lock(p, t);
     else
         gb_set_page_dirty(p, t);
+}
+
+/*
+ * --detect underflow: the check the release path can make for free with the values its atomics
+ * return. A _pincount or _refcount below zero after a release means a release without a matching
+ * grab (kernel: the WARN_ON_ONCE / VM_BUG_ON_FOLIO checks of a DEBUG_VM build). Branchless:
+ * counted, never aborting.
+ */
+GB_INLINE void gb_check_underflow(gb_put_result r, gb_tally *_Nonnull t) {
+    t->underflows += (uint64_t)((r.refcount < 0) | (r.pincount < 0));
 }
 
 #endif /* GB_PAGE_H */

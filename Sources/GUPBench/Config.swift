@@ -18,6 +18,7 @@ public struct BenchConfig: Sendable {
     public var batches: [Int?] = [nil]
     public var strategies: [Strategy] = Strategy.allCases
     public var impls: [Impl] = [.swift]
+    public var detects: [DetectMode] = [.off]
     public var repetitions = 10
     public var warmup = 1
 

@@ -19,7 +19,7 @@ public struct Experiment {
     }
 
     /// Loops that will be timed in one (dirty, batch) cell, for progress estimates.
-    var loopsPerCell: Int { config.strategies.count * config.impls.count }
+    var loopsPerCell: Int { config.strategies.count * config.impls.count * config.detects.count }
 
     public func run(command: String) throws -> Report {
         try config.validate(on: topology)
@@ -80,10 +80,13 @@ public struct Experiment {
                                         "unpin-range skipped for --sharing \(sharing.rawValue) --layout "
                                         + "\(layout.rawValue): it releases contiguous ranges, and these "
                                         + "page arrays are not")
-                                    progress?.skip(config.impls.count * (config.repetitions + config.warmup))
+                                    progress?.skip(config.impls.count * config.detects.count
+                                                   * (config.repetitions + config.warmup))
                                     continue
                                 }
-                                for impl in config.impls { keys.append(LoopKey(strategy, impl)) }
+                                for impl in config.impls {
+                                    for detect in config.detects { keys.append(LoopKey(strategy, impl, detect)) }
+                                }
                             }
                             let measured = runner.measure(
                                 keys, dirty: dirty, batch: batch, repetitions: config.repetitions,
@@ -108,7 +111,7 @@ public struct Experiment {
         let total = Double(max(1, shares.totalPages))
         let nsPerPage = m.wallNs.map { $0 / perThread }
         var result = ResultRecord(
-            strategy: m.key.strategy, impl: m.key.impl, scenario: scenario, pages: shares.totalPages,
+            strategy: m.key.strategy, impl: m.key.impl, detect: m.key.detect, scenario: scenario, pages: shares.totalPages,
             pagesPerThread: shares.maxPagesPerThread, repetitions: m.wallNs.count,
             nsPerPageSamples: nsPerPage, nsPerPage: Summary(nsPerPage),
             pagesPerSecond: total / (Statistics.median(m.wallNs) / 1e9),
@@ -117,7 +120,8 @@ public struct Experiment {
             rooflineNsPerPage: nil,
             thpBackedFraction: model.thpBackedFraction, placement: placement,
             cpus: m.cpusUsed, balanced: m.balanced, auditDetail: m.auditFailure,
-            pinsAcquired: m.pinsAcquired, pinsReleased: m.pinsReleased)
+            pinsAcquired: m.pinsAcquired, pinsReleased: m.pinsReleased,
+            underflows: m.underflows, ledgerViolations: m.ledgerViolations)
         if let calibration {
             result.rooflineNsPerPage = Roofline.nsPerPage(
                 strategy: m.key.strategy, scenario: scenario, atomicsPerPage: result.atomicsPerPage,

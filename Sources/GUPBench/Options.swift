@@ -86,6 +86,29 @@ public enum Impl: String, CaseIterable, Sendable, Codable {
     case c
 }
 
+/// Run-time detection of a wrong release call (--detect); each mode includes the ones before it.
+public enum DetectMode: String, CaseIterable, Sendable, Codable, Comparable {
+    /// The model only.
+    case off
+    /// The end-of-run scan: residue of _refcount modulo the bias, _pincount against pins held.
+    case audit
+    /// Plus a check of the value each release's atomic returns: below zero is an underflow.
+    case underflow
+    /// Plus a shadow record of who holds what, naming the first wrong call as it happens.
+    case ledger
+
+    var cValue: Int32 {
+        switch self {
+        case .off: return Int32(GB_DETECT_OFF)
+        case .audit: return Int32(GB_DETECT_AUDIT)
+        case .underflow: return Int32(GB_DETECT_UNDERFLOW)
+        case .ledger: return Int32(GB_DETECT_LEDGER)
+        }
+    }
+
+    public static func < (a: DetectMode, b: DetectMode) -> Bool { a.cValue < b.cValue }
+}
+
 public enum OutputFormat: String, CaseIterable, Sendable, Codable {
     case table, json, csv, markdown
 }

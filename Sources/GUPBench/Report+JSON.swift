@@ -56,6 +56,7 @@ extension ResultRecord {
         return .object([
             ("strategy", .string(strategy.rawValue)),
             ("impl", .string(impl.rawValue)),
+            ("detect", .string(detect.rawValue)),
             ("backing", .string(s.backing.rawValue)),
             ("folio_order", .int(s.folioOrder)),
             ("folio_order_forced", .bool(s.forcedOrder)),
@@ -91,6 +92,8 @@ extension ResultRecord {
                 ("pins_acquired", .int(Int(pinsAcquired))),
                 ("pins_released", .int(Int(pinsReleased))),
                 ("detail", auditDetail.map(JSON.string) ?? .null),
+                ("underflows", .int(Int(underflows))),
+                ("ledger_violations", .int(ledgerViolations)),
             ])),
         ])
     }
@@ -123,6 +126,8 @@ extension ComparisonRecord {
             ("candidate", .string(candidate.strategy.rawValue)),
             ("baseline_impl", .string(baseline.impl.rawValue)),
             ("candidate_impl", .string(candidate.impl.rawValue)),
+            ("baseline_detect", .string(baseline.detect.rawValue)),
+            ("candidate_detect", .string(candidate.detect.rawValue)),
             ("backing", .string(s.backing.rawValue)),
             ("folio_order", .int(s.folioOrder)),
             ("threads", .int(s.threads)),

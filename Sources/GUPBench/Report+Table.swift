@@ -40,9 +40,13 @@ extension Report {
         return candidates.filter { c in always.contains(c.0) || Set(scenarios.map(c.1)).count > 1 }
     }
 
-    /// Column label for a loop: the strategy, plus the impl when more than one was run.
+    /// Column label for a loop: the strategy, plus the impl and the detection mode when more
+    /// than one of them was run.
     func label(_ key: LoopKey) -> String {
-        Set(results.map(\.impl)).count > 1 ? "\(key.strategy.rawValue)/\(key.impl.rawValue)" : key.strategy.rawValue
+        var text = key.strategy.rawValue
+        if Set(results.map(\.impl)).count > 1 { text += "/" + key.impl.rawValue }
+        if Set(results.map(\.detect)).count > 1 { text += "/" + key.detect.rawValue }
+        return text
     }
 
     static func short(_ s: Strategy) -> String {
@@ -55,6 +59,10 @@ extension Report {
     }
 
     func comparisonLabel(_ c: ComparisonRecord) -> String {
+        if c.baseline.detect != c.candidate.detect {
+            return "\(c.candidate.detect.rawValue)÷off time \(Self.short(c.candidate.strategy))"
+                + (Set(results.map(\.impl)).count > 1 ? " (\(c.candidate.impl.rawValue))" : "")
+        }
         if c.baseline.strategy == c.candidate.strategy {
             return "\(c.candidate.impl.rawValue)÷\(c.baseline.impl.rawValue) time \(Self.short(c.candidate.strategy))"
         }
@@ -65,7 +73,7 @@ extension Report {
     /// ns per page per loop, speedups with CIs, THP, placement and audit, a row per scenario.
     public func compareTable() -> TextTable {
         let labels = varyingLabels()
-        let loops = uniqueKeys(results.map { LoopKey($0.strategy, $0.impl) })
+        let loops = uniqueKeys(results.map(\.key))
         let comparisonKinds = uniqueStrings(comparisons.map(comparisonLabel))
         var header = labels.map(\.name) + loops.map(label)
         header += comparisonKinds + ["THP", "placed", "audit"]
@@ -73,7 +81,7 @@ extension Report {
         for row in rows {
             var cells = labels.map { $0.value(row.scenario) }
             for key in loops {
-                let r = row.results.first { $0.strategy == key.strategy && $0.impl == key.impl }
+                let r = row.results.first { $0.key == key }
                 cells.append(r.map(Self.costCell) ?? "-")
             }
             for kind in comparisonKinds {
@@ -99,7 +107,7 @@ extension Report {
     /// A speedup with its CI; an implementation pair shows the time ratio instead (swift÷c time
     /// 1.03x = the Swift loop takes 3% longer), the inverse of its speedup.
     static func comparisonCell(_ c: ComparisonRecord) -> String {
-        if c.baseline.strategy == c.candidate.strategy {
+        if c.baseline.strategy == c.candidate.strategy {  // impl or detection pair: a time ratio
             return Fmt.speedup(1 / c.speedup, 1 / c.ci95High, 1 / c.ci95Low)
         }
         return Fmt.speedup(c.speedup, c.ci95Low, c.ci95High) + mark(c.verdict)

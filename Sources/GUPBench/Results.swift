@@ -38,6 +38,7 @@ public struct Summary: Sendable {
 public struct ResultRecord: Sendable {
     public let strategy: Strategy
     public let impl: Impl
+    public let detect: DetectMode
     public let scenario: ScenarioKey
     public let pages: Int
     public let pagesPerThread: Int
@@ -59,6 +60,11 @@ public struct ResultRecord: Sendable {
     public let auditDetail: String?
     public let pinsAcquired: UInt64
     public let pinsReleased: UInt64
+    /// --detect underflow/ledger findings (0 in a correct run).
+    public let underflows: UInt64
+    public let ledgerViolations: Int
+
+    public var key: LoopKey { LoopKey(strategy, impl, detect) }
 }
 
 /// A candidate loop against a baseline loop on the same scenario.
@@ -74,8 +80,8 @@ public struct ComparisonRecord: Sendable {
     public var verdict: Verdict { Verdict.decide(speedup: speedup, ciLow: ci95Low, ciHigh: ci95High) }
 
     public init(baseline: ResultRecord, candidate: ResultRecord) {
-        self.baseline = LoopKey(baseline.strategy, baseline.impl)
-        self.candidate = LoopKey(candidate.strategy, candidate.impl)
+        self.baseline = baseline.key
+        self.candidate = candidate.key
         scenario = candidate.scenario
         let s = Statistics.speedup(baseline: baseline.nsPerPageSamples,
                                    candidate: candidate.nsPerPageSamples)
@@ -84,22 +90,25 @@ public struct ComparisonRecord: Sendable {
     }
 
     /// Which pairs a report compares: each batched strategy against unpin-each, unpin-each
-    /// against put-page, and every Swift loop against its C twin.
+    /// against put-page (per impl and detection mode), every Swift loop against its C twin, and
+    /// every detection mode against `off`.
     public static func pairs(in results: [ResultRecord]) -> [ComparisonRecord] {
         var out: [ComparisonRecord] = []
-        func find(_ s: Strategy, _ i: Impl) -> ResultRecord? { results.first { $0.strategy == s && $0.impl == i } }
-        for impl in Impl.allCases {
-            if let each = find(.unpinEach, impl) {
-                if let put = find(.putPage, impl) { out.append(.init(baseline: put, candidate: each)) }
+        func find(_ s: Strategy, _ i: Impl, _ d: DetectMode) -> ResultRecord? { results.first { $0.key == LoopKey(s, i, d) } }
+        for detect in DetectMode.allCases {
+            for impl in Impl.allCases {
+                guard let each = find(.unpinEach, impl, detect) else { continue }
+                if let put = find(.putPage, impl, detect) { out.append(.init(baseline: put, candidate: each)) }
                 for s in [Strategy.unpinBatched, .unpinRange] {
-                    if let batched = find(s, impl) { out.append(.init(baseline: each, candidate: batched)) }
+                    if let batched = find(s, impl, detect) { out.append(.init(baseline: each, candidate: batched)) }
                 }
             }
         }
-        for s in Strategy.allCases {
-            if let c = find(s, .c), let swift = find(s, .swift) {
-                out.append(.init(baseline: c, candidate: swift))
-            }
+        for r in results where r.impl == .swift {
+            if let c = find(r.strategy, .c, r.detect) { out.append(.init(baseline: c, candidate: r)) }
+        }
+        for r in results where r.detect != .off {
+            if let off = find(r.strategy, r.impl, .off) { out.append(.init(baseline: off, candidate: r)) }
         }
         return out
     }

@@ -5,9 +5,11 @@ import Foundation
 public struct LoopKey: Hashable, Sendable {
     public let strategy: Strategy
     public let impl: Impl
-    public init(_ strategy: Strategy, _ impl: Impl) {
+    public let detect: DetectMode
+    public init(_ strategy: Strategy, _ impl: Impl, _ detect: DetectMode = .off) {
         self.strategy = strategy
         self.impl = impl
+        self.detect = detect
     }
 }
 
@@ -29,6 +31,9 @@ public struct LoopMeasurement: Sendable {
     public var cpusUsed: [Int] = []
     /// Audit after every repetition; the first failure is kept.
     public var auditFailure: String?
+    /// --detect underflow and ledger: releases whose atomic went below zero, ledger violations.
+    public var underflows: UInt64 = 0
+    public var ledgerViolations: Int = 0
 
     public var balanced: Bool { auditFailure == nil && pinsAcquired == pinsReleased }
 }
@@ -68,6 +73,8 @@ public final class ReleaseRunner: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let barrier: OpaquePointer
     private var threads: [Thread] = []
+    /// The shadow record of --detect ledger, allocated on first use.
+    private var ledger: LedgerPointer?
 
     public init(model: PageModel, shares: PageShares, cpus: [Int]) throws {
         precondition(MemoryLayout<Slot>.stride <= Self.slotStride)
@@ -108,6 +115,10 @@ public final class ReleaseRunner: @unchecked Sendable {
         runPhase()
         gb_spin_barrier_destroy(barrier)
         slots.deallocate()
+        if let ledger {
+            gb_ledger_free(ledger)
+            ledger.deallocate()
+        }
     }
 
     private func slot(_ t: Int) -> UnsafeMutablePointer<Slot> {
@@ -141,14 +152,16 @@ public final class ReleaseRunner: @unchecked Sendable {
                 for i in 0..<count { gb_clear_bit_relaxed(Int32(GB_PG_dirty), gb_compound_head(base[i]), &grab) }
                 grab = gb_tally()
             }
-            if count > 0 { gb_grab_pages(base, count, job.key.strategy.foll, &grab) }
+            let ledger = job.key.detect == .ledger ? self.ledger : nil
+            if count > 0 { gb_grab_pages(base, count, job.key.strategy.foll, ledger, &grab) }
             let batch = max(1, min(job.batch ?? count, max(count, 1)))
             let dirty = job.dirty.cValue
             var release = gb_tally()
+            release.thread = Int64(t)
             gb_spin_barrier_wait(barrier)
             let start = gb_now_ns()
             if count > 0 {
-                Self.release(job.key, base, count, batch, dirty, &release)
+                Self.release(job.key, base, count, batch, dirty, ledger, &release)
             }
             let end = gb_now_ns()
             let s = slot(t)
@@ -164,17 +177,31 @@ public final class ReleaseRunner: @unchecked Sendable {
     /// The timed call: one strategy in one implementation.
     @inline(__always)
     static func release(_ key: LoopKey, _ pages: PageArray, _ count: Int, _ batch: Int,
-                        _ dirty: Int32, _ tally: inout gb_tally) {
+                        _ dirty: Int32, _ ledger: LedgerPointer?, _ tally: inout gb_tally) {
+        let d = key.detect
         switch (key.strategy, key.impl) {
-        case (.putPage, .swift): ReleaseLoops.putPages(pages, count: count, batch: batch, dirty: dirty, tally: &tally)
-        case (.unpinEach, .swift): ReleaseLoops.unpinEach(pages, count: count, batch: batch, dirty: dirty, tally: &tally)
-        case (.unpinBatched, .swift): ReleaseLoops.unpinBatched(pages, count: count, batch: batch, dirty: dirty, tally: &tally)
-        case (.unpinRange, .swift): ReleaseLoops.unpinRange(pages[0], count: count, batch: batch, dirty: dirty, tally: &tally)
-        case (.putPage, .c): gb_c_put_pages(pages, count, batch, dirty, &tally)
-        case (.unpinEach, .c): gb_c_unpin_each(pages, count, batch, dirty, &tally)
-        case (.unpinBatched, .c): gb_c_unpin_batched(pages, count, batch, dirty, &tally)
-        case (.unpinRange, .c): gb_c_unpin_range(pages[0], count, batch, dirty, &tally)
+        case (.putPage, .swift):
+            ReleaseLoops.putPages(pages, count: count, batch: batch, dirty: dirty, detect: d, ledger: ledger, tally: &tally)
+        case (.unpinEach, .swift):
+            ReleaseLoops.unpinEach(pages, count: count, batch: batch, dirty: dirty, detect: d, ledger: ledger, tally: &tally)
+        case (.unpinBatched, .swift):
+            ReleaseLoops.unpinBatched(pages, count: count, batch: batch, dirty: dirty, detect: d, ledger: ledger, tally: &tally)
+        case (.unpinRange, .swift):
+            ReleaseLoops.unpinRange(pages[0], count: count, batch: batch, dirty: dirty, detect: d, ledger: ledger, tally: &tally)
+        case (.putPage, .c): gb_c_put_pages(pages, count, batch, dirty, d.cValue, ledger, &tally)
+        case (.unpinEach, .c): gb_c_unpin_each(pages, count, batch, dirty, d.cValue, ledger, &tally)
+        case (.unpinBatched, .c): gb_c_unpin_batched(pages, count, batch, dirty, d.cValue, ledger, &tally)
+        case (.unpinRange, .c): gb_c_unpin_range(pages[0], count, batch, dirty, d.cValue, ledger, &tally)
         }
+    }
+
+    /// Allocates the ledger for --detect ledger (once; reused and balanced between runs).
+    private func ensureLedger() {
+        guard ledger == nil else { return }
+        let l = LedgerPointer.allocate(capacity: 1)
+        l.initialize(to: gb_ledger())
+        precondition(gb_ledger_init(l, model.memmap, model.pageCount) == 0, "out of memory for the ledger")
+        ledger = l
     }
 
     /// Times `keys` with their repetitions interleaved (A B A B …) so drift hits all alike.
@@ -182,6 +209,7 @@ public final class ReleaseRunner: @unchecked Sendable {
     public func measure(_ keys: [LoopKey], dirty: DirtyMode, batch: Int?, repetitions: Int,
                         warmup: Int, progress: (() -> Void)? = nil) -> [LoopMeasurement] {
         started = true
+        if keys.contains(where: { $0.detect == .ledger }) { ensureLedger() }
         var results = keys.map { LoopMeasurement(key: $0) }
         for rep in 0..<(warmup + repetitions) {
             for (k, key) in keys.enumerated() {
@@ -200,13 +228,8 @@ public final class ReleaseRunner: @unchecked Sendable {
         var release = gb_tally()
         var grab = gb_tally()
         for s in all {
-            release.atomics += s.release.atomics
-            release.flag_tests += s.release.flag_tests
-            release.pins_released += s.release.pins_released
-            release.refs_released += s.release.refs_released
-            grab.atomics += s.grab.atomics
-            grab.pins_acquired += s.grab.pins_acquired
-            grab.refs_acquired += s.grab.refs_acquired
+            release.add(s.release)
+            grab.add(s.grab)
         }
         let acquired = grab.pins_acquired + grab.refs_acquired
         let released = release.pins_released + release.refs_released
@@ -214,6 +237,8 @@ public final class ReleaseRunner: @unchecked Sendable {
         m.pinsReleased += released
         m.releaseTally = release
         m.grabTally = grab
+        m.underflows += release.underflows
+        if m.key.detect == .ledger, let ledger { m.ledgerViolations = ledger.pointee.violations }
         m.cpusUsed = all.map(\.cpu)
         if m.auditFailure == nil {
             let audit = model.audit()

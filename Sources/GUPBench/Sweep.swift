@@ -67,14 +67,14 @@ extension Report {
         var table = TextTable(header: header, labelColumns: 2)
         var groups: [String] = []
         for r in results {
-            let g = "\(r.scenario.backing.rawValue) \(label(LoopKey(r.strategy, r.impl)))"
+            let g = "\(r.scenario.backing.rawValue) \(label(r.key))"
             if !groups.contains(g) { groups.append(g) }
         }
         for g in groups {
-            let rs = results.filter { "\($0.scenario.backing.rawValue) \(label(LoopKey($0.strategy, $0.impl)))" == g }
+            let rs = results.filter { "\($0.scenario.backing.rawValue) \(label($0.key))" == g }
             let one = rs.first { $0.scenario.threads == 1 }
             for (k, r) in rs.enumerated() {
-                var cells = [k == 0 ? r.scenario.backing.rawValue : "", k == 0 ? label(LoopKey(r.strategy, r.impl)) : "",
+                var cells = [k == 0 ? r.scenario.backing.rawValue : "", k == 0 ? label(r.key) : "",
                              param.format(param.value(of: r)), Self.costCell(r),
                              "\(Fmt.ns(r.nsPerPage.ci95Low))-\(Fmt.ns(r.nsPerPage.ci95High))"]
                 if threadSweep {
@@ -83,7 +83,7 @@ extension Report {
                               linear.map { Fmt.percent(r.pagesPerSecond / $0) } ?? "-"]
                 }
                 let vsEach = comparisons.first {
-                    $0.scenario == r.scenario && $0.candidate == LoopKey(r.strategy, r.impl) && $0.baseline.strategy == .unpinEach
+                    $0.scenario == r.scenario && $0.candidate == r.key && $0.baseline.strategy == .unpinEach && $0.baseline.detect == r.detect
                 }
                 cells.append(vsEach.map(Self.comparisonCell) ?? "")
                 cells.append(Self.bar(r.nsPerPage.median / slowest, width: 24))

@@ -44,6 +44,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Loop implementation: \(Impl.validList).")
     var impl = "swift"
 
+    @Option(help: "Run-time detection of wrong release calls: \(DetectMode.validList); a list compares them.")
+    var detect = "off"
+
     @Option(help: "Timed repetitions.")
     var repetitions = "10"
 
@@ -61,7 +64,7 @@ struct CommonOptions: ParsableArguments {
 
     enum CodingKeys: String, CodingKey {
         case size, backing, folioOrder, threads, sharing, layout, memNode, cpuNode, memPolicy
-        case dirty, batch, strategies, impl, repetitions, warmup, format, output
+        case dirty, batch, strategies, impl, detect, repetitions, warmup, format, output
     }
 
     func validate() throws {
@@ -95,6 +98,7 @@ struct CommonOptions: ParsableArguments {
         if let batch { c.batches = try ints(batch, "--batch", range: 1...Int(Int32.max)).map { $0 } }
         c.strategies = try strategies.map { try enums($0, "--strategies") } ?? defaultStrategies
         c.impls = try enums(impl, "--impl")
+        c.detects = try enums(detect, "--detect")
         c.repetitions = try ints(repetitions, "--repetitions", range: 1...100_000, single: true)[0]
         c.warmup = try ints(warmup, "--warmup", range: 0...100_000, single: true)[0]
         return c
@@ -129,27 +133,32 @@ struct CommonOptions: ParsableArguments {
         }
     }
 
-    /// An unwritable --output is found before minutes of measuring, not after.
-    func checkWritable(_ path: String) throws {
-        let existed = FileManager.default.fileExists(atPath: path)
-        guard let handle = FileHandle(forWritingAtPath: path) ?? (existed ? nil : {
-            FileManager.default.createFile(atPath: path, contents: nil) ? FileHandle(forWritingAtPath: path) : nil
-        }()) else {
-            throw GUPBenchError.usage("--output '\(path)' cannot be written: \(errnoDescription(errno)); give a path in a writable directory")
-        }
-        try? handle.close()
-        if !existed { try? FileManager.default.removeItem(atPath: path) }
-    }
+    func checkWritable(_ path: String) throws { try gupbench.checkWritable(path) }
 
     /// Prints the report to stdout and, with --output, to the file.
-    func emit(_ text: String) throws {
-        FileHandle.standardOutput.write(text.data(using: .utf8)!)
-        if let output {
-            do {
-                try text.write(toFile: output, atomically: true, encoding: .utf8)
-            } catch {
-                throw GUPBenchError.environment("--output '\(output)' could not be written: \(error.localizedDescription)")
-            }
+    func emit(_ text: String) throws { try gupbench.emit(text, output: output) }
+}
+
+/// An unwritable --output is found before minutes of measuring, not after.
+func checkWritable(_ path: String) throws {
+    let existed = FileManager.default.fileExists(atPath: path)
+    guard let handle = FileHandle(forWritingAtPath: path) ?? (existed ? nil : {
+        FileManager.default.createFile(atPath: path, contents: nil) ? FileHandle(forWritingAtPath: path) : nil
+    }()) else {
+        throw GUPBenchError.usage("--output '\(path)' cannot be written: \(errnoDescription(errno)); give a path in a writable directory")
+    }
+    try? handle.close()
+    if !existed { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Prints a report to stdout and, when `output` is given, to that file.
+func emit(_ text: String, output: String?) throws {
+    FileHandle.standardOutput.write(text.data(using: .utf8)!)
+    if let output {
+        do {
+            try text.write(toFile: output, atomically: true, encoding: .utf8)
+        } catch {
+            throw GUPBenchError.environment("--output '\(output)' could not be written: \(error.localizedDescription)")
         }
     }
 }

@@ -25,13 +25,13 @@ final class PageList {
 /// Calls one strategy in one implementation, as the runner does.
 func release(_ strategy: Strategy, _ impl: Impl, _ list: PageList, batch: Int, dirty: DirtyMode) -> gb_tally {
     var tally = gb_tally()
-    ReleaseRunner.release(LoopKey(strategy, impl), list.base, list.count, batch, dirty.cValue, &tally)
+    ReleaseRunner.release(LoopKey(strategy, impl), list.base, list.count, batch, dirty.cValue, nil, &tally)
     return tally
 }
 
 func grab(_ strategy: Strategy, _ list: PageList) -> gb_tally {
     var tally = gb_tally()
-    gb_grab_pages(list.base, list.count, strategy.foll, &tally)
+    gb_grab_pages(list.base, list.count, strategy.foll, nil, &tally)
     return tally
 }
 
