@@ -151,3 +151,87 @@ import Testing
         #expect(!nodes.isEmpty)
     }
 }
+
+/// Sweep, baseline and misuse at the command line.
+@Suite struct CLIReportTests {
+    static let small = ["--repetitions", "2", "--warmup", "0"]
+
+    struct Bad: CustomTestStringConvertible, Sendable {
+        let args: [String]
+        let mentions: String
+        var testDescription: String { args.joined(separator: " ") }
+    }
+
+    @Test(arguments: [
+        Bad(args: ["sweep", "--param", "bogus"], mentions: "--param 'bogus' is not valid; valid values: threads, size, folio-order, batch"),
+        Bad(args: ["sweep", "--param", "threads", "--threads", "1"], mentions: "--param threads sweeps --threads itself"),
+        Bad(args: ["sweep", "--param", "threads", "--values", "0,1"], mentions: "--values '0' is not valid for --param threads"),
+        Bad(args: ["sweep", "--param", "size", "--values", "1MiB,,2MiB"], mentions: "--values '1MiB,,2MiB' has an empty item"),
+        Bad(args: ["compare", "--baseline", "/nonexistent/old.json"], mentions: "--baseline '/nonexistent/old.json' cannot be read"),
+        Bad(args: ["misuse", "--detect", "paranoid"], mentions: "--detect 'paranoid' is not valid; valid values: off, audit, underflow, ledger"),
+    ])
+    func badReportInvocationExitsTwo(_ b: Bad) throws {
+        let r = try CLITests.run(b.args)
+        #expect(r.status == 2)
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(r.stderr.contains(b.mentions), "stderr: \(r.stderr)")
+    }
+
+    @Test func baselineWithOtherScenariosIsAClearError() throws {
+        let old = FileManager.default.temporaryDirectory.appendingPathComponent("gupbench-base-\(getpid()).json")
+        defer { try? FileManager.default.removeItem(at: old) }
+        let first = try CLITests.run(["compare", "--size", "4MiB", "--backing", "4k", "--threads", "1",
+                                      "--format", "json", "--output", old.path] + Self.small)
+        #expect(first.status == 0)
+        let same = try CLITests.run(["compare", "--size", "4MiB", "--backing", "4k", "--threads", "1",
+                                     "--baseline", old.path] + Self.small)
+        #expect(same.status == 0 || same.status == 3)  // which one depends on timing; both are verdicts
+        #expect(same.stdout.contains("against baseline \(old.path)"))
+        let other = try CLITests.run(["compare", "--size", "8MiB", "--backing", "4k", "--threads", "1",
+                                      "--baseline", old.path] + Self.small)
+        #expect(other.status == 2)
+        #expect(other.stderr.contains("has different scenarios: nothing matches put-page/swift 4k 8MiB 1 thread(s)"))
+    }
+
+    @Test func sweepJSONNamesItsParameterAndValues() throws {
+        let r = try CLITests.run(["sweep", "--param", "size", "--values", "2MiB,4MiB", "--backing", "4k",
+                                  "--threads", "1", "--strategies", "unpin-each", "--format", "json"] + Self.small)
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let sweep = try #require(json["sweep"] as? [String: Any])
+        #expect(sweep["param"] as? String == "size")
+        #expect(sweep["values"] as? [Int] == [2 << 20, 4 << 20])
+        #expect((json["results"] as? [Any])?.count == 2)
+    }
+
+    @Test func markdownIsAPipeTableWithOneRowPerScenario() throws {
+        let r = try CLITests.run(["compare", "--size", "4MiB", "--backing", "4k,thp", "--threads", "1",
+                                  "--format", "markdown"] + Self.small)
+        #expect(r.status == 0)
+        let rows = r.stdout.split(separator: "\n").filter { $0.hasPrefix("|") }
+        #expect(rows.count == 4)  // header, separator, 4k, thp
+        #expect(rows[1].allSatisfy { "|-: ".contains($0) })
+        let columns = rows[0].split(separator: "|").count
+        #expect(rows.allSatisfy { $0.split(separator: "|").count == columns })
+    }
+
+    @Test func misuseJSONHasTheMatrixAndTheCosts() throws {
+        let r = try CLITests.run(["misuse", "--size", "4MiB", "--backing", "4k", "--repetitions", "2", "--warmup", "0",
+                                  "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let misuse = try #require(json["misuse"] as? [[String: Any]])
+        #expect(misuse.count == 4 * 2 * 4)  // scenarios × orders × modes
+        for m in misuse {
+            for key in ["scenario", "folio_order", "mode", "detected", "symptom"] { #expect(m[key] != nil) }
+            #expect(["at-call", "at-audit", "never"].contains(m["detected"] as? String ?? ""))
+        }
+        let costs = try #require(json["detection_cost"] as? [[String: Any]])
+        #expect(costs.count == 3 * 2)  // audit, underflow, ledger × unpin-each, unpin-batched on 4k
+        for c in costs {
+            for key in ["mode", "strategy", "backing", "ratio_to_off"] { #expect(c[key] != nil) }
+            let ratio = try #require(c["ratio_to_off"] as? [String: Any])
+            for key in ["median", "ci95_low", "ci95_high"] { #expect(ratio[key] != nil) }
+        }
+    }
+}
