@@ -119,7 +119,11 @@ public struct Experiment {
             flagTestsPerPage: Double(m.releaseTally.flag_tests) / total,
             rooflineNsPerPage: nil,
             thpBackedFraction: model.thpBackedFraction, placement: placement,
-            cpus: m.cpusUsed, balanced: m.balanced, auditDetail: m.auditFailure,
+            cpus: m.cpusUsed,
+            perThreadNsPerPage: shares.arrays.indices.map { t in
+                Statistics.median(m.threadNs.map { $0[t] / Double(max(1, shares.arrays[t].count)) })
+            },
+            balanced: m.balanced, auditDetail: m.auditFailure,
             pinsAcquired: m.pinsAcquired, pinsReleased: m.pinsReleased,
             underflows: m.underflows, ledgerViolations: m.ledgerViolations)
         if let calibration {

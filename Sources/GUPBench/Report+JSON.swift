@@ -87,6 +87,7 @@ extension ResultRecord {
             ("thp_backed_fraction", .num(thpBackedFraction)),
             ("placement", placement.json),
             ("cpus", .array(cpus.map(JSON.int))),
+            ("per_thread_ns_per_page", .array(perThreadNsPerPage.map { JSON.num($0) })),
             ("audit", .object([
                 ("balanced", .bool(balanced)),
                 ("pins_acquired", .int(Int(pinsAcquired))),

@@ -56,6 +56,8 @@ public struct ResultRecord: Sendable {
     public let thpBackedFraction: Double
     public let placement: PlacementReport
     public let cpus: [Int]
+    /// Each thread's own median ns per page (its release time over its own pages).
+    public let perThreadNsPerPage: [Double]
     public let balanced: Bool
     public let auditDetail: String?
     public let pinsAcquired: UInt64

@@ -40,6 +40,11 @@ extension Report {
                 out += "; roofline \(Fmt.ns(roof)) ns, efficiency \(Fmt.ratio(eff))"
             }
             out += "\n"
+            if r.perThreadNsPerPage.count > 1 {
+                out += "  per thread: " + zip(r.cpus, r.perThreadNsPerPage).enumerated().map {
+                    "t\($0.offset) on CPU \($0.element.0) \(Fmt.ns($0.element.1)) ns/page"
+                }.joined(separator: ", ") + "\n"
+            }
             let p = r.placement
             let nodeText = { (counts: [Int]) in
                 counts.enumerated().filter { $0.element > 0 }.map { "n\($0.offset): \($0.element)" }.joined(separator: ", ")
