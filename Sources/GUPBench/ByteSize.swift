@@ -1,3 +1,5 @@
+import Foundation
+
 /// Sizes as people write them: `64MiB`, `1GiB`, `2M`, `4096`.
 public enum ByteSize {
     static let units: [(suffix: String, shift: Int)] = [
@@ -42,5 +44,3 @@ public enum ByteSize {
         return "\(bytes)B"
     }
 }
-
-import Foundation

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What went wrong, sorted by who can fix it. Each message is one line that names the value and
 /// what would be valid; the command-line tool maps the case to its exit code.
 public enum GUPBenchError: Error, Equatable, CustomStringConvertible {
@@ -31,7 +33,3 @@ public func errnoDescription(_ err: Int32) -> String {
     let text = String(cString: strerror(err))
     return "\(names[err] ?? "errno \(err)") (\(text))"
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

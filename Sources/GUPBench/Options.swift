@@ -1,4 +1,5 @@
 import CShims
+import Foundation
 
 /// The named choices of SPEC §4–5. Raw values are the command-line spellings and JSON values.
 public enum Backing: String, CaseIterable, Sendable, Codable {
@@ -126,5 +127,3 @@ extension CaseIterable where Self: RawRepresentable, RawValue == String {
         return value
     }
 }
-
-import Foundation

@@ -1,3 +1,5 @@
+import Foundation
+
 /// `gupbench sweep`: one parameter over a list of values, everything else fixed.
 public enum SweepParam: String, CaseIterable, Sendable {
     case threads, size
@@ -101,5 +103,3 @@ extension Report {
         return String(repeating: "█", count: eighths / 8) + blocks[eighths % 8]
     }
 }
-
-import Foundation

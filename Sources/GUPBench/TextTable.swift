@@ -1,3 +1,5 @@
+import Foundation
+
 /// A plain text table: a header row, data rows, columns padded; numbers right-aligned.
 public struct TextTable {
     public var header: [String]
@@ -87,5 +89,3 @@ public enum Fmt {
         return String(format: "%.0f%%", x * 100)
     }
 }
-
-import Foundation
