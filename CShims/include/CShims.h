@@ -7,5 +7,6 @@
 #include "gb_system.h"
 #include "gb_loops.h"
 #include "gb_calibrate.h"
+#include "gb_kernel.h"
 
 #endif /* CSHIMS_H */
