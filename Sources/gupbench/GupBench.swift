@@ -14,7 +14,7 @@ struct GupBench: ParsableCommand {
             with libnuma, with a 64-byte page-descriptor model that follows the kernel's rules.
             """,
         version: BuildInfo.version,
-        subcommands: [Compare.self, Run.self, TopologyCommand.self, Calibrate.self],
+        subcommands: [Compare.self, Run.self, TopologyCommand.self, Calibrate.self, Kernel.self],
         defaultSubcommand: Compare.self)
 }
 
