@@ -103,6 +103,37 @@ int gb_thread_drop_cap_ipc_lock(void) {
     return syscall(SYS_capset, &hdr, data) == 0 ? 0 : -errno;
 }
 
+long gb_pfn_adjacent_pairs(const void *addr, size_t npages) {
+    enum { BATCH = 4096 };
+    const uint64_t present = 1ULL << 63, pfn_mask = (1ULL << 55) - 1;
+    uint64_t entries[BATCH];
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    long adjacent = 0;
+    uint64_t prev = 0;
+    off_t first = (off_t)((uintptr_t)addr / 4096 * 8);
+    for (size_t i = 0; i < npages; i += BATCH) {
+        size_t n = npages - i < BATCH ? npages - i : BATCH;
+        if (pread(fd, entries, n * 8, first + (off_t)(i * 8)) != (ssize_t)(n * 8)) {
+            close(fd);
+            return -EIO;
+        }
+        for (size_t j = 0; j < n; j++) {
+            uint64_t pfn = entries[j] & pfn_mask;
+            if ((entries[j] & present) && pfn == 0) { /* PFNs hidden from this process */
+                close(fd);
+                return -EPERM;
+            }
+            if (i + j > 0 && (entries[j] & present) && pfn == prev + 1)
+                adjacent++;
+            prev = (entries[j] & present) ? pfn : 0;
+        }
+    }
+    close(fd);
+    return adjacent;
+}
+
 uint64_t gb_memlock_limit(void) {
     struct rlimit r;
     if (getrlimit(RLIMIT_MEMLOCK, &r) != 0)

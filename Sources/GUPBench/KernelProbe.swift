@@ -21,6 +21,10 @@ public struct KernelMeasurement: Sendable {
     /// Folios of the region as verified (one per THP/hugetlb-backed 2 MiB chunk, else per page).
     public let folios: Int
     public let thpBackedFraction: Double
+    /// Share of neighbouring 4 KiB pages at consecutive page frames (nil: PFNs hidden). The
+    /// kernel's struct pages are indexed by frame, so a low share means its unpin loop walks
+    /// scattered descriptors while the model's memmap is in virtual order.
+    public let framesAdjacentFraction: Double?
     public let placement: PlacementReport
     public let warmup: Int
     /// ns per 4 KiB page of IORING_REGISTER_BUFFERS (pin) and IORING_UNREGISTER_BUFFERS (unpin),
@@ -68,6 +72,7 @@ public enum KernelProbe {
         let region = try MemoryRegion(size: size, backing: backing, policy: .bind, node: node)
         let placement = region.verifyPlacement(maxNode: topology.maxNode)
         let model = try PageModel(region: region)
+        let adjacent = gb_pfn_adjacent_pairs(region.unsafeData, region.pageCount)
         let ring = try FixedBufferRing()
         if let cpu { _ = gb_pin_current_thread(Int32(cpu)) }
         defer { Calibration.restoreAffinity(topology) }
@@ -93,7 +98,10 @@ public enum KernelProbe {
         }
         return KernelMeasurement(
             backing: backing, size: size, pages: region.pageCount, folios: model.folioStarts().count,
-            thpBackedFraction: model.thpBackedFraction, placement: placement, warmup: warmup,
+            thpBackedFraction: model.thpBackedFraction,
+            framesAdjacentFraction: adjacent >= 0 && region.pageCount > 1
+                ? Double(adjacent) / Double(region.pageCount - 1) : nil,
+            placement: placement, warmup: warmup,
             pinNsPerPage: pinNs, unpinNsPerPage: unpinNs, cycles: cycles, vmstatExact: exact,
             cpu: Int(gb_current_cpu()))
     }

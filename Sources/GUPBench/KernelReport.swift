@@ -10,6 +10,9 @@ public struct KernelComparison: Sendable {
         /// folio on coalesced THP/hugetlb (model: unpin-range, one descriptor per folio).
         public let modelStrategy: Strategy
         public let model: ResultRecord?
+        /// Per-page strategies only: the same loop over a shuffled page array, i.e. descriptors
+        /// visited in random order, as the kernel's struct pages are over scattered frames.
+        public let modelShuffled: ResultRecord?
     }
 
     /// A speedup (baseline time / candidate time) with its bootstrap 95% CI.
@@ -25,8 +28,11 @@ public struct KernelComparison: Sendable {
         public let baseline: Backing, candidate: Backing
         public let kernelUnpin: Speedup, kernelPin: Speedup
         public let model: Speedup?
+        /// The model's speedup with the 4k loop over a shuffled page array.
+        public let modelShuffled: Speedup?
         /// Kernel unpin speedup over the model's: 1 = the model predicts the kernel's gain.
         public var kernelOverModel: Double? { model.map { kernelUnpin.median / $0.median } }
+        public var kernelOverModelShuffled: Double? { modelShuffled.map { kernelUnpin.median / $0.median } }
     }
 
     public let rows: [Row]
@@ -39,24 +45,29 @@ public struct KernelComparison: Sendable {
     public init(kernel: [KernelMeasurement], model: Report) {
         rows = kernel.map { k in
             let strategy = Self.modelStrategy(for: k.backing)
-            let record = model.results.first {
-                $0.scenario.backing == k.backing && $0.strategy == strategy && $0.scenario.threads == 1
+            func find(_ layout: Layout) -> ResultRecord? {
+                model.results.first {
+                    $0.scenario.backing == k.backing && $0.strategy == strategy
+                        && $0.scenario.threads == 1 && $0.scenario.layout == layout
+                }
             }
-            return Row(kernel: k, modelStrategy: strategy, model: record)
+            return Row(kernel: k, modelStrategy: strategy, model: find(.sequential),
+                       modelShuffled: strategy == .unpinRange ? nil : find(.shuffled))
         }
         guard let base = rows.first(where: { $0.kernel.backing == .fourK }) else {
             speedups = []
             return
         }
         speedups = rows.filter { $0.kernel.backing != .fourK }.map { row in
-            var model: Speedup?
-            if let m0 = base.model, let m1 = row.model {
-                model = Speedup(m0.nsPerPageSamples, m1.nsPerPageSamples)
+            func speedup(_ baseline: ResultRecord?) -> Speedup? {
+                guard let baseline, let candidate = row.model else { return nil }
+                return Speedup(baseline.nsPerPageSamples, candidate.nsPerPageSamples)
             }
             return BackingSpeedup(
                 baseline: .fourK, candidate: row.kernel.backing,
                 kernelUnpin: Speedup(base.kernel.unpinNsPerPage, row.kernel.unpinNsPerPage),
-                kernelPin: Speedup(base.kernel.pinNsPerPage, row.kernel.pinNsPerPage), model: model)
+                kernelPin: Speedup(base.kernel.pinNsPerPage, row.kernel.pinNsPerPage),
+                model: speedup(base.model), modelShuffled: speedup(base.modelShuffled))
         }
     }
 
@@ -87,10 +98,13 @@ extension KernelComparison.Speedup {
 extension KernelComparison.Row {
     var json: JSON {
         let k = kernel
-        let modelJSON: JSON = model.map { m in
-            .object([("strategy", .string(m.strategy.rawValue)), ("impl", .string(m.impl.rawValue)),
-                     ("ns_per_page", m.nsPerPage.json), ("thp_backed_fraction", .num(m.thpBackedFraction))])
-        } ?? .null
+        func modelJSON(_ record: ResultRecord?) -> JSON {
+            record.map { m in
+                .object([("strategy", .string(m.strategy.rawValue)), ("impl", .string(m.impl.rawValue)),
+                         ("layout", .string(m.scenario.layout.rawValue)),
+                         ("ns_per_page", m.nsPerPage.json), ("thp_backed_fraction", .num(m.thpBackedFraction))])
+            } ?? .null
+        }
         return .object([
             ("backing", .string(k.backing.rawValue)),
             ("size_bytes", .int(k.size)),
@@ -111,9 +125,11 @@ extension KernelComparison.Row {
             ("repetitions", .int(k.pinNsPerPage.count)),
             ("warmup", .int(k.warmup)),
             ("thp_backed_fraction", .num(k.thpBackedFraction)),
+            ("frames_adjacent_fraction", .num(k.framesAdjacentFraction)),
             ("placement", k.placement.json),
             ("cpu", .int(k.cpu)),
-            ("model", modelJSON),
+            ("model", modelJSON(model)),
+            ("model_shuffled", modelJSON(modelShuffled)),
             ("model_over_kernel_unpin", .num(model.map { $0.nsPerPage.median / k.unpin.median })),
         ])
     }
@@ -125,9 +141,11 @@ extension KernelComparison.BackingSpeedup {
             ("baseline", .string(baseline.rawValue)), ("candidate", .string(candidate.rawValue)),
             ("kernel_unpin", kernelUnpin.json), ("kernel_pin", kernelPin.json),
             ("model_unpin", model?.json ?? .null),
+            ("model_unpin_shuffled_baseline", modelShuffled?.json ?? .null),
             ("model_baseline_strategy", .string(KernelComparison.modelStrategy(for: baseline).rawValue)),
             ("model_candidate_strategy", .string(KernelComparison.modelStrategy(for: candidate).rawValue)),
             ("kernel_over_model", .num(kernelOverModel)),
+            ("kernel_over_model_shuffled_baseline", .num(kernelOverModelShuffled)),
         ])
     }
 }
@@ -142,9 +160,10 @@ extension KernelComparison {
         var out = "gupbench kernel: io_uring fixed buffers, \(size) per backing, \(reps) reps\n"
             + "median ns per 4 KiB page [95% CI]; pin = IORING_REGISTER_BUFFERS "
             + "(pin_user_pages_fast FOLL_LONGTERM), unpin = IORING_UNREGISTER_BUFFERS\n\n"
-        var table = TextTable(header: ["backing", "pages", "folios", "THP", "kernel pin",
-                                       "kernel unpin", "model unpin", "vmstat acquired",
-                                       "released at reg+unreg", ""], labelColumns: 1)
+        var table = TextTable(header: ["backing", "pages", "folios", "THP", "frames adj.",
+                                       "kernel pin", "kernel unpin", "model unpin",
+                                       "model shuffled", "vmstat acquired",
+                                       "released reg+unreg", "proof"], labelColumns: 1)
         for row in rows {
             let k = row.kernel
             let modelCell = row.model.map {
@@ -152,7 +171,9 @@ extension KernelComparison {
             } ?? "-"
             table.add([
                 k.backing.rawValue, String(k.pages), String(k.folios), Fmt.percent(k.thpBackedFraction),
-                Self.ci(k.pin), Self.ci(k.unpin), modelCell, String(k.vmstatPinsAcquired),
+                k.framesAdjacentFraction.map(Fmt.percent) ?? "-",
+                Self.ci(k.pin), Self.ci(k.unpin), modelCell,
+                row.modelShuffled.map { Self.ci($0.nsPerPage) } ?? "-", String(k.vmstatPinsAcquired),
                 "\(k.vmstatReleasedAtRegister)+\(k.vmstatReleasedAtUnregister)",
                 k.vmstatComplete ? "ok" : "SHORT",
             ])
@@ -161,13 +182,16 @@ extension KernelComparison {
         if !speedups.isEmpty {
             out += "\n"
             var s = TextTable(header: ["speedup", "kernel unpin", "kernel pin", "model unpin",
-                                       "kernel ÷ model"], labelColumns: 1)
+                                       "kernel ÷ model", "model, 4k shuffled", "kernel ÷ model"],
+                              labelColumns: 1)
             for x in speedups {
                 s.add(["\(x.candidate.rawValue) over \(x.baseline.rawValue)",
                        Fmt.speedup(x.kernelUnpin.median, x.kernelUnpin.low, x.kernelUnpin.high),
                        Fmt.speedup(x.kernelPin.median, x.kernelPin.low, x.kernelPin.high),
                        x.model.map { Fmt.speedup($0.median, $0.low, $0.high) } ?? "-",
-                       x.kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-"])
+                       x.kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-",
+                       x.modelShuffled.map { Fmt.speedup($0.median, $0.low, $0.high) } ?? "-",
+                       x.kernelOverModelShuffled.map { Fmt.ratio($0) + "x" } ?? "-"])
             }
             out += s.rendered() + "\n"
         }
@@ -187,6 +211,9 @@ extension KernelComparison {
             + "rest during registration, so unregistration releases once per folio",
             "model unpin: one thread, 'each' = unpin-each (unpin_user_page() per page), 'range' = "
             + "unpin-range (folio arithmetic), on a region of the same size and backing",
+            "model shuffled: unpin-each over a shuffled page array, descriptors in random order as "
+            + "the kernel's struct pages are when frames are scattered; frames adj. = share of "
+            + "neighbouring pages at consecutive page frames (/proc/self/pagemap)",
         ]
         if rows.contains(where: { !$0.kernel.vmstatExact }) {
             lines.append("vmstat could not be refreshed (/proc/sys/vm/stat_refresh needs root): "

@@ -86,6 +86,8 @@ struct Kernel: ParsableCommand {
         config.backings = s.backings
         config.threads = [1]
         config.strategies = [.unpinEach, .unpinRange]
+        // Shuffled: descriptors in random order, as the kernel's are over scattered frames.
+        config.layouts = [.sequential, .shuffled]
         config.repetitions = s.repetitions
         config.warmup = s.warmup
         try config.validate(on: topology)      // memory, 2 MiB multiples: before mapping anything

@@ -90,6 +90,10 @@ struct KernelProbeTests {
         #expect(c.register.released >= UInt64(m.pages - m.folios))
         #expect(c.unregister.released >= 4)
         #expect(c.unregister.released < UInt64(m.pages))
+        // Within a folio the frames are consecutive: at least pages - folios neighbouring pairs.
+        if let adjacent = m.framesAdjacentFraction {
+            #expect(adjacent * Double(m.pages - 1) >= Double(m.pages - m.folios) - 0.5)
+        }
     }
 
     @Test("the JSON report carries SPEC §6's kernel keys",
