@@ -22,8 +22,8 @@ public struct KernelMeasurement: Sendable {
     public let folios: Int
     public let thpBackedFraction: Double
     /// Share of neighbouring 4 KiB pages at consecutive page frames (nil: PFNs hidden). The
-    /// kernel's struct pages are indexed by frame, so a low share means its unpin loop walks
-    /// scattered descriptors while the model's memmap is in virtual order.
+    /// kernel's struct pages are indexed by frame, so a low share would mean its unpin loop
+    /// walks scattered descriptors while the model's memmap is in virtual order.
     public let framesAdjacentFraction: Double?
     public let placement: PlacementReport
     public let warmup: Int

@@ -182,7 +182,7 @@ extension KernelComparison {
         if !speedups.isEmpty {
             out += "\n"
             var s = TextTable(header: ["speedup", "kernel unpin", "kernel pin", "model unpin",
-                                       "kernel ÷ model", "model, 4k shuffled", "kernel ÷ model"],
+                                       "kernel ÷ model", "model, 4k shuffled", "kernel ÷ shuffled"],
                               labelColumns: 1)
             for x in speedups {
                 s.add(["\(x.candidate.rawValue) over \(x.baseline.rawValue)",
@@ -211,9 +211,10 @@ extension KernelComparison {
             + "rest during registration, so unregistration releases once per folio",
             "model unpin: one thread, 'each' = unpin-each (unpin_user_page() per page), 'range' = "
             + "unpin-range (folio arithmetic), on a region of the same size and backing",
-            "model shuffled: unpin-each over a shuffled page array, descriptors in random order as "
-            + "the kernel's struct pages are when frames are scattered; frames adj. = share of "
-            + "neighbouring pages at consecutive page frames (/proc/self/pagemap)",
+            "model shuffled: unpin-each over a shuffled page array, descriptors in random order: "
+            + "what per-page release costs when the descriptors are scattered; frames adj. = share "
+            + "of neighbouring pages at consecutive page frames (/proc/self/pagemap), i.e. how "
+            + "scattered the kernel's own struct pages for this region are",
         ]
         if rows.contains(where: { !$0.kernel.vmstatExact }) {
             lines.append("vmstat could not be refreshed (/proc/sys/vm/stat_refresh needs root): "

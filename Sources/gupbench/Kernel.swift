@@ -86,7 +86,7 @@ struct Kernel: ParsableCommand {
         config.backings = s.backings
         config.threads = [1]
         config.strategies = [.unpinEach, .unpinRange]
-        // Shuffled: descriptors in random order, as the kernel's are over scattered frames.
+        // Shuffled: descriptors in random order, the cost if the kernel's were scattered.
         config.layouts = [.sequential, .shuffled]
         config.repetitions = s.repetitions
         config.warmup = s.warmup
