@@ -8,5 +8,6 @@
 #include "gb_loops.h"
 #include "gb_calibrate.h"
 #include "gb_ledger.h"
+#include "gb_kernel.h"
 
 #endif /* CSHIMS_H */

@@ -14,7 +14,8 @@ struct GupBench: ParsableCommand {
             with libnuma, with a 64-byte page-descriptor model that follows the kernel's rules.
             """,
         version: BuildInfo.version,
-        subcommands: [Compare.self, Run.self, Sweep.self, TopologyCommand.self, Calibrate.self, MisuseCommand.self],
+        subcommands: [Compare.self, Run.self, Sweep.self, TopologyCommand.self, Calibrate.self,
+                      MisuseCommand.self, Kernel.self],
         defaultSubcommand: Compare.self)
 }
 

@@ -1,0 +1,108 @@
+import CShims
+import Foundation
+
+/// What /proc/vmstat said about one register + unregister cycle (deltas, per 4 KiB page).
+public struct PinCycle: Sendable, Equatable {
+    /// Around IORING_REGISTER_BUFFERS: pins taken (kernel: pin_user_pages_fast, one per page)
+    /// and released (io_coalesce_buffer() keeps one pin per large folio and drops the rest).
+    public var register: FollPinCounters
+    /// Around IORING_UNREGISTER_BUFFERS: one release per bvec (per folio when coalesced).
+    public var unregister: FollPinCounters
+
+    public var acquired: UInt64 { register.acquired + unregister.acquired }
+    public var released: UInt64 { register.released + unregister.released }
+}
+
+/// The real kernel pinning and unpinning one region, timed per 4 KiB page.
+public struct KernelMeasurement: Sendable {
+    public let backing: Backing
+    public let size: Int
+    public let pages: Int
+    /// Folios of the region as verified (one per THP/hugetlb-backed 2 MiB chunk, else per page).
+    public let folios: Int
+    public let thpBackedFraction: Double
+    /// Share of neighbouring 4 KiB pages at consecutive page frames (nil: PFNs hidden). The
+    /// kernel's struct pages are indexed by frame, so a low share would mean its unpin loop
+    /// walks scattered descriptors while the model's memmap is in virtual order.
+    public let framesAdjacentFraction: Double?
+    public let placement: PlacementReport
+    public let warmup: Int
+    /// ns per 4 KiB page of IORING_REGISTER_BUFFERS (pin) and IORING_UNREGISTER_BUFFERS (unpin),
+    /// one value per timed repetition.
+    public let pinNsPerPage: [Double]
+    public let unpinNsPerPage: [Double]
+    /// Every cycle, warm-ups included.
+    public let cycles: [PinCycle]
+    /// True when the per-CPU vmstat deltas were folded before each read (root).
+    public let vmstatExact: Bool
+    /// The CPU the probe ran on.
+    public let cpu: Int
+
+    public var pin: Summary { Summary(pinNsPerPage) }
+    public var unpin: Summary { Summary(unpinNsPerPage) }
+
+    /// The smallest count over cycles: every cycle did at least this much.
+    public var vmstatPinsAcquired: UInt64 { cycles.map(\.acquired).min() ?? 0 }
+    public var vmstatPinsReleased: UInt64 { cycles.map(\.released).min() ?? 0 }
+    public var vmstatReleasedAtRegister: UInt64 { cycles.map(\.register.released).min() ?? 0 }
+    public var vmstatReleasedAtUnregister: UInt64 { cycles.map(\.unregister.released).min() ?? 0 }
+
+    /// Each cycle pinned and released at least every page (others' pins may add a little).
+    public var vmstatComplete: Bool {
+        !cycles.isEmpty && cycles.allSatisfy { $0.acquired >= UInt64(pages) && $0.released >= UInt64(pages) }
+    }
+}
+
+/// `gupbench kernel`'s measurement: map and fault in a region as the rest of gupbench does,
+/// verify its placement and THP backing, then register and unregister it as io_uring fixed
+/// buffers, timing each call and reading /proc/vmstat around it (outside the timed window).
+public enum KernelProbe {
+    /// Throws `.environment` when io_uring cannot be used, before anything is mapped.
+    public static func checkAvailable() throws {
+        if let reason = FixedBufferRing.unavailableReason() { throw GUPBenchError.environment(reason) }
+    }
+
+    public static func measure(size: Int, backing: Backing, node: Int, cpu: Int?, repetitions: Int,
+                               warmup: Int, topology: Topology) throws -> KernelMeasurement {
+        // A size beyond the machine's memory would map (MAP_NORESERVE) and then be killed while
+        // faulting in: refuse it first, as every command does.
+        var check = BenchConfig()
+        (check.sizes, check.backings, check.threads, check.memNodes) = ([size], [backing], [1], [node])
+        try check.validate(on: topology)
+        let region = try MemoryRegion(size: size, backing: backing, policy: .bind, node: node)
+        let placement = region.verifyPlacement(maxNode: topology.maxNode)
+        let model = try PageModel(region: region)
+        let adjacent = gb_pfn_adjacent_pairs(region.unsafeData, region.pageCount)
+        let ring = try FixedBufferRing()
+        if let cpu { _ = gb_pin_current_thread(Int32(cpu)) }
+        defer { Calibration.restoreAffinity(topology) }
+
+        let exact = FollPinCounters.canRefresh
+        let pages = Double(region.pageCount)
+        var pinNs: [Double] = [], unpinNs: [Double] = [], cycles: [PinCycle] = []
+        for rep in 0..<(warmup + repetitions) {
+            let before = try FollPinCounters.read(refresh: exact)
+            let t0 = gb_now_ns()
+            try ring.register(region)          // kernel: pin_user_pages_fast(FOLL_LONGTERM)
+            let t1 = gb_now_ns()
+            let registered = try FollPinCounters.read(refresh: exact)
+            let t2 = gb_now_ns()
+            try ring.unregister()              // kernel: unpin_user_folio() per bvec
+            let t3 = gb_now_ns()
+            let after = try FollPinCounters.read(refresh: exact)
+            cycles.append(PinCycle(register: registered - before, unregister: after - registered))
+            if rep >= warmup {
+                pinNs.append(Double(t1 - t0) / pages)
+                unpinNs.append(Double(t3 - t2) / pages)
+            }
+        }
+        return KernelMeasurement(
+            backing: backing, size: size, pages: region.pageCount, folios: model.folioStarts().count,
+            thpBackedFraction: model.thpBackedFraction,
+            framesAdjacentFraction: adjacent >= 0 && region.pageCount > 1
+                ? Double(adjacent) / Double(region.pageCount - 1) : nil,
+            placement: placement, warmup: warmup,
+            pinNsPerPage: pinNs, unpinNsPerPage: unpinNs, cycles: cycles, vmstatExact: exact,
+            cpu: Int(gb_current_cpu()))
+    }
+}

@@ -1,0 +1,140 @@
+import CShims
+import Foundation
+
+/// The system-wide FOLL_PIN counters of /proc/vmstat, per 4 KiB page
+/// (kernel: `NR_FOLL_PIN_ACQUIRED` / `NR_FOLL_PIN_RELEASED`, bumped by try_grab_folio() and
+/// gup_put_folio()). Other processes' pins count too.
+public struct FollPinCounters: Sendable, Equatable {
+    public var acquired: UInt64
+    public var released: UInt64
+
+    /// Reads both counters. With `refresh`, first folds every CPU's pending deltas
+    /// (/proc/sys/vm/stat_refresh) so the read is exact rather than up to a stat threshold
+    /// per CPU behind. The corresponding C functions are `gb_vmstat_refresh` and
+    /// `gb_vmstat_foll_pins`.
+    public static func read(refresh: Bool) throws -> FollPinCounters {
+        if refresh { _ = gb_vmstat_refresh() }
+        var c = FollPinCounters(acquired: 0, released: 0)
+        let rc = gb_vmstat_foll_pins(&c.acquired, &c.released)
+        guard rc == 0 else {
+            throw GUPBenchError.environment(
+                "/proc/vmstat has no nr_foll_pin_acquired/nr_foll_pin_released "
+                + "(\(errnoDescription(-rc))); a kernel of 5.7 or later counts FOLL_PIN pins there")
+        }
+        return c
+    }
+
+    /// Whether this process may fold the per-CPU counters (root): then deltas are exact.
+    public static var canRefresh: Bool { gb_vmstat_refresh() == 0 }
+
+    public static func - (a: FollPinCounters, b: FollPinCounters) -> FollPinCounters {
+        FollPinCounters(acquired: a.acquired &- b.acquired, released: a.released &- b.released)
+    }
+}
+
+/// An io_uring instance used for one thing: registering a region as fixed buffers, which makes
+/// the kernel pin every page, and unregistering them, which makes it unpin. Owns the ring fd
+/// and the region it registered; deinit unregisters (synchronously) and closes.
+///
+/// The corresponding C functions are `gb_io_uring_setup`, `gb_io_uring_register_buffers`,
+/// `gb_io_uring_unregister_buffers` and `gb_close_fd`.
+public final class FixedBufferRing {
+    private let fd: Int32
+    /// Kept alive while registered: its pages must not be unmapped under the pins.
+    private var registered: MemoryRegion?
+
+    /// io_uring_setup with one entry. Throws `.environment` naming why io_uring is refused and
+    /// how to allow it.
+    public init() throws {
+        let rc = gb_io_uring_setup(1)
+        guard rc >= 0 else { throw Self.setupError(-rc) }
+        fd = rc
+    }
+
+    deinit {
+        if registered != nil { _ = gb_io_uring_unregister_buffers(fd) }
+        _ = gb_close_fd(fd)
+    }
+
+    /// IORING_REGISTER_BUFFERS over the whole region (iovecs of at most 1 GiB).
+    public func register(_ region: MemoryRegion) throws {
+        precondition(registered == nil, "one registration at a time")
+        let rc = gb_io_uring_register_buffers(fd, region.unsafeData, region.size)
+        guard rc == 0 else { throw Self.registerError(-rc, size: region.size) }
+        registered = region
+    }
+
+    /// IORING_UNREGISTER_BUFFERS: the kernel unpins before the call returns.
+    public func unregister() throws {
+        guard registered != nil else { return }
+        let rc = gb_io_uring_unregister_buffers(fd)
+        registered = nil
+        guard rc == 0 else {
+            throw GUPBenchError.environment(
+                "IORING_UNREGISTER_BUFFERS failed: \(errnoDescription(-rc))")
+        }
+    }
+
+    /// nil when this process can create an io_uring instance; otherwise the reason, one line.
+    public static func unavailableReason() -> String? {
+        do {
+            _ = try FixedBufferRing()
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// /proc/sys/kernel/io_uring_disabled: 0 allowed, 1 restricted to io_uring_group and
+    /// CAP_SYS_ADMIN, 2 disabled; nil when the file is absent (kernels before 6.6).
+    static func disabledSetting() -> Int? {
+        Topology.readFile("/proc/sys/kernel/io_uring_disabled").flatMap { Int($0.trimmed) }
+    }
+
+    static func setupError(_ err: Int32) -> GUPBenchError {
+        setupError(err, disabled: disabledSetting(),
+                   group: Topology.readFile("/proc/sys/kernel/io_uring_group")?.trimmed)
+    }
+
+    /// Why io_uring_setup failed with `err` given the io_uring_disabled setting, and how to allow it.
+    public static func setupError(_ err: Int32, disabled: Int?, group: String?) -> GUPBenchError {
+        let allow = "allow it with 'sysctl -w kernel.io_uring_disabled=0' as root"
+        if disabled == 2 {
+            return .environment(
+                "io_uring is disabled on this machine (/proc/sys/kernel/io_uring_disabled = 2); \(allow)")
+        }
+        if err == EPERM && disabled == 1 {
+            return .environment(
+                "io_uring is restricted (/proc/sys/kernel/io_uring_disabled = 1) and this user is "
+                + "neither in kernel.io_uring_group (gid \(group ?? "?")) nor CAP_SYS_ADMIN; \(allow) "
+                + "or add the user to that group")
+        }
+        if err == EPERM {
+            return .environment(
+                "io_uring_setup was refused (EPERM) although io_uring_disabled is "
+                + "\(disabled.map(String.init) ?? "absent"): a seccomp filter (container runtime) "
+                + "blocks it; run outside the sandbox or allow io_uring_setup and io_uring_register")
+        }
+        if err == ENOSYS {
+            return .environment(
+                "this kernel has no io_uring (io_uring_setup: ENOSYS); it needs CONFIG_IO_URING=y")
+        }
+        return .environment("io_uring_setup failed: \(errnoDescription(err))")
+    }
+
+    static func registerError(_ err: Int32, size: Int) -> GUPBenchError {
+        let what = "the kernel would not pin \(ByteSize.format(size)) as io_uring fixed buffers "
+            + "(IORING_REGISTER_BUFFERS: \(errnoDescription(err)))"
+        if err == ENOMEM && gb_thread_has_cap_ipc_lock() == 0 {
+            let limit = gb_memlock_limit()
+            let text = limit == UInt64.max ? "unlimited" : ByteSize.format(Int(limit))
+            return .environment(
+                "\(what): RLIMIT_MEMLOCK is \(text) and this user lacks CAP_IPC_LOCK; raise it with "
+                + "'ulimit -l unlimited' (or a memlock line in /etc/security/limits.conf), or run with CAP_IPC_LOCK (as root)")
+        }
+        if err == ENOMEM {
+            return .environment("\(what): the machine ran out of memory; try a smaller --size")
+        }
+        return .environment(what)
+    }
+}

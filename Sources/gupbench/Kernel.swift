@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import GUPBench
+
+/// `gupbench kernel`: the real kernel pins and unpins the same kind of memory through io_uring
+/// fixed buffers, and the model does the corresponding release beside it (SPEC §5, §6).
+struct Kernel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The real kernel pinning and unpinning the same memory (io_uring fixed buffers), beside the model.",
+        discussion: """
+            For each backing: map and fault in a region, register it with an io_uring instance \
+            (IORING_REGISTER_BUFFERS: pin_user_pages_fast with FOLL_LONGTERM, large folios \
+            coalesced) and unregister it (IORING_UNREGISTER_BUFFERS: unpin), timing both and \
+            reading /proc/vmstat nr_foll_pin_acquired/released around each. Then the model's \
+            unpin-each (4k) and unpin-range (thp) on a region of the same size, one thread, and \
+            the speedup of thp over 4k for kernel and model.
+            """)
+
+    @Option(help: "Region size per backing, with suffix (64MiB, 1GiB).")
+    var size = "1GiB"
+
+    @Option(help: "Backings, comma-separated: \(Backing.validList).")
+    var backing = "4k,thp"
+
+    @Option(help: "Timed repetitions.")
+    var repetitions = "10"
+
+    @Option(help: "Untimed warm-up repetitions.")
+    var warmup = "1"
+
+    @Option(help: "Report format: table, json.")
+    var format = "table"
+
+    @Option(help: "Also write the report to this file.")
+    var output: String?
+
+    /// The parsed options; validate() has already rejected anything invalid.
+    struct Settings {
+        var size: Int
+        var backings: [Backing]
+        var repetitions: Int
+        var warmup: Int
+        var json: Bool
+    }
+
+    func settings() throws -> Settings {
+        let sizeBytes = try ByteSize.parse(size)
+        let items = backing.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard !items.contains(where: { $0.trimmed.isEmpty }) else {
+            throw GUPBenchError.usage("--backing '\(backing)' has an empty item; give a comma-separated list")
+        }
+        var backings: [Backing] = []
+        for b in try items.map({ try Backing.parse($0, option: "--backing") }) where !backings.contains(b) {
+            backings.append(b)
+        }
+        func count(_ text: String, _ option: String, _ range: ClosedRange<Int>) throws -> Int {
+            guard let n = Int(text.trimmed), range.contains(n) else {
+                throw GUPBenchError.usage(
+                    "\(option) '\(text)' is not valid; give a whole number \(range.lowerBound)-\(range.upperBound)")
+            }
+            return n
+        }
+        guard ["table", "json"].contains(format.trimmed) else {
+            throw GUPBenchError.usage("--format '\(format)' is not valid for kernel; valid values: table, json")
+        }
+        return Settings(size: sizeBytes, backings: backings,
+                        repetitions: try count(repetitions, "--repetitions", 1...100_000),
+                        warmup: try count(warmup, "--warmup", 0...100_000), json: format.trimmed == "json")
+    }
+
+    func validate() throws {
+        do {
+            _ = try settings()
+            if let output { try CommonOptions.parse([]).checkWritable(output) }  // defaults: always valid
+        } catch let error as GUPBenchError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func run() throws {
+        let s = try settings()
+        let topology = Topology.read()
+        // The model's matrix: one thread, the two loops that mirror the kernel's release.
+        var config = BenchConfig()
+        config.sizes = [s.size]
+        config.backings = s.backings
+        config.threads = [1]
+        config.strategies = [.unpinEach, .unpinRange]
+        // Shuffled: descriptors in random order, the cost if the kernel's were scattered.
+        config.layouts = [.sequential, .shuffled]
+        config.repetitions = s.repetitions
+        config.warmup = s.warmup
+        try config.validate(on: topology)      // memory, 2 MiB multiples: before mapping anything
+        try KernelProbe.checkAvailable()        // io_uring refused: one line, nothing mapped
+
+        let node = topology.localNode
+        let cpu = topology.node(node)?.cpus.first
+        var kernel: [KernelMeasurement] = []
+        for b in s.backings {
+            progress("kernel: registering and unregistering \(ByteSize.format(s.size)) of \(b.rawValue) memory")
+            kernel.append(try KernelProbe.measure(size: s.size, backing: b, node: node, cpu: cpu,
+                                                  repetitions: s.repetitions, warmup: s.warmup,
+                                                  topology: topology))
+        }
+        progress("model: unpin-each and unpin-range on the same size and backings")
+        let cpus = Array((topology.node(node)?.cpus ?? []).prefix(2))
+        let calibration = try Calibration.measure(topology: topology, memNode: node, cpus: cpus)
+        let report = try Experiment(config: config, topology: topology, calibration: calibration,
+                                    progress: Progress()).run(command: "kernel")
+        let comparison = KernelComparison(kernel: kernel, model: report)
+
+        let text = s.json
+            ? report.json(extra: comparison.jsonFields).serialized() + "\n"
+            : comparison.renderTable(model: report) + "\nthe model's full comparison:\n\n"
+                + report.compareTable().rendered() + "\n\n" + report.footer() + "\n"
+        try emit(text)
+        if !report.allBalanced {
+            throw GUPBenchError.auditFailed("a model audit did not balance; the results above are invalid")
+        }
+        if !comparison.vmstatComplete {
+            throw GUPBenchError.auditFailed(
+                "the kernel's FOLL_PIN counters fell short of the pages registered; see SHORT above")
+        }
+    }
+
+    func progress(_ line: String) {
+        FileHandle.standardError.write("gupbench: \(line)\n".data(using: .utf8)!)
+    }
+
+    /// Prints the report to stdout and, with --output, to the file.
+    func emit(_ text: String) throws {
+        FileHandle.standardOutput.write(text.data(using: .utf8)!)
+        guard let output else { return }
+        do {
+            try text.write(toFile: output, atomically: true, encoding: .utf8)
+        } catch {
+            throw GUPBenchError.environment("--output '\(output)' could not be written: \(error.localizedDescription)")
+        }
+    }
+}
