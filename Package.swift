@@ -5,7 +5,9 @@ let package = Package(
     name: "gupbench",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "GUPBench", targets: ["GUPBench"]),
+        // CShims too: GUPBench's public API speaks its types (gb_page, gb_tally), and the
+        // benchmark package (Benchmarks/) takes pins with its primitives.
+        .library(name: "GUPBench", targets: ["GUPBench", "CShims"]),
         .executable(name: "gupbench", targets: ["gupbench"]),
     ],
     dependencies: [
