@@ -65,8 +65,9 @@ public struct MisuseReport: Sendable {
     }
 
     static func describe(_ v: gb_ledger_violation) -> String {
-        "page \(v.page_index), thread \(v.thread): called \(callName(v.call_made)), expected \(callName(v.call_expected)) "
-            + "(held: \(v.gets_held) references, \(v.pins_held) pins)"
+        func count(_ n: Int32, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+        return "page \(v.page_index), thread \(v.thread): called \(callName(v.call_made)), expected "
+            + "\(callName(v.call_expected)) (it held \(count(v.gets_held, "reference")) and \(count(v.pins_held, "pin")))"
     }
 
     public func renderTable() -> String {

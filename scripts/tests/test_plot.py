@@ -4,8 +4,8 @@
 
 Runs the real entry point (bash scripts/plot, which creates .venv-plot/ with matplotlib on first
 use). samples/small-report.json is a real `gupbench compare --size 64MiB --repetitions 5
---format json`; samples/synthetic-sweep-threads.json is a real `compare --threads 1,2` run with
-the "sweep" key that `gupbench sweep` will add put in by hand. Stdlib only.
+--format json`; samples/sweep-threads.json is a real `gupbench sweep --param threads
+--size 64MiB --repetitions 5 --format json`. Stdlib only.
 """
 
 import json
@@ -23,7 +23,7 @@ SCRIPTS = os.path.dirname(HERE)
 PLOT = os.path.join(SCRIPTS, "plot")
 SAMPLES = os.path.join(HERE, "samples")
 SMALL = os.path.join(SAMPLES, "small-report.json")
-SWEEP = os.path.join(SAMPLES, "synthetic-sweep-threads.json")
+SWEEP = os.path.join(SAMPLES, "sweep-threads.json")
 
 sys.path.insert(0, SCRIPTS)
 import plot_report  # noqa: E402  (the pure helpers need no matplotlib)
