@@ -89,7 +89,7 @@ let benchmarks: @Sendable () -> Void = {
                 let count = pages.count
 
                 var grab = gb_tally()
-                gb_grab_pages(base, count, foll, &grab)
+                gb_grab_pages(base, count, foll, nil, &grab)
                 var tally = gb_tally()
 
                 benchmark.startMeasurement()
