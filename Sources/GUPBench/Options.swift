@@ -23,7 +23,7 @@ public enum Strategy: String, CaseIterable, Sendable, Codable {
     case unpinRange = "unpin-range"
 
     /// The kind of reference the strategy releases: put-page drops FOLL_GET references.
-    var foll: gb_foll { self == .putPage ? GB_FOLL_GET : GB_FOLL_PIN }
+    public var foll: gb_foll { self == .putPage ? GB_FOLL_GET : GB_FOLL_PIN }
 
     /// The kernel function it mirrors, for tables and the README.
     public var kernelAnalogue: String {

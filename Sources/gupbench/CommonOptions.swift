@@ -5,8 +5,8 @@ import GUPBench
 /// The options SPEC §5 gives every measuring command. Lists are comma-separated and expand the
 /// matrix; parsing happens in `validate()`, so a bad value is one line naming it.
 struct CommonOptions: ParsableArguments {
-    @Option(help: "Data region size per backing, with suffix (64MiB, 1GiB); a list runs each.")
-    var size = "1GiB"
+    @Option(help: "Data region size per backing, with suffix (64MiB, 1GiB); a list runs each (default: 1GiB).")
+    var size: String?
 
     @Option(help: "Backing: \(Backing.validList).")
     var backing = "4k,thp"
@@ -80,10 +80,20 @@ struct CommonOptions: ParsableArguments {
     /// Checked by validate(), so a run never sees an invalid one.
     var outputFormat: OutputFormat { OutputFormat(rawValue: format.trimmed) ?? .table }
 
+    /// For commands that take a few of these options under defaults of their own: a bad value
+    /// comes back as one usage line, not as the parser's wrapped error.
+    static func parsing(_ arguments: [String]) throws -> CommonOptions {
+        do {
+            return try parse(arguments)
+        } catch {
+            throw GUPBenchError.usage(message(for: error))
+        }
+    }
+
     /// The matrix these options describe.
     func config() throws -> BenchConfig {
         var c = BenchConfig()
-        c.sizes = try list(size, "--size").map { try ByteSize.parse($0) }
+        if let size { c.sizes = try list(size, "--size").map { try ByteSize.parse($0) } }
         c.backings = try enums(backing, "--backing")
         if let folioOrder {
             c.folioOrders = try ints(folioOrder, "--folio-order", range: 0...PageModel.maxOrder).map { $0 }

@@ -22,6 +22,12 @@ func measure(_ config: BenchConfig, _ options: CommonOptions, command: String) t
 
 func finish(_ report: Report, _ options: CommonOptions, render: (Report) -> String) throws {
     try options.emit(options.outputFormat == .table ? render(report) : report.render(options.outputFormat))
+    try requireBalanced(report)
+}
+
+/// SPEC §3: a run whose audit did not balance is invalid, and the command says so (exit 1)
+/// after printing what it measured.
+func requireBalanced(_ report: Report) throws {
     if !report.allBalanced {
         throw GUPBenchError.auditFailed("an audit did not balance; the results above are invalid")
     }
@@ -54,7 +60,7 @@ struct Compare: ParsableCommand {
         case .table, .markdown: try options.emit(report.render(options.outputFormat) + "\n" + change.rendered())
         case .csv: try options.emit(report.renderCSV())
         }
-        if !report.allBalanced { throw GUPBenchError.auditFailed("an audit did not balance; the results above are invalid") }
+        try requireBalanced(report)
         if change.anySlower {
             FileHandle.standardError.write("gupbench: slower than baseline \(baseline) beyond noise\n".data(using: .utf8)!)
             throw ExitCode(3)

@@ -43,35 +43,27 @@ struct Kernel: ParsableCommand {
         var json: Bool
     }
 
+    /// Parsed the way every measuring command parses these options (CommonOptions).
     func settings() throws -> Settings {
-        let sizeBytes = try ByteSize.parse(size)
-        let items = backing.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        guard !items.contains(where: { $0.trimmed.isEmpty }) else {
-            throw GUPBenchError.usage("--backing '\(backing)' has an empty item; give a comma-separated list")
-        }
-        var backings: [Backing] = []
-        for b in try items.map({ try Backing.parse($0, option: "--backing") }) where !backings.contains(b) {
-            backings.append(b)
-        }
-        func count(_ text: String, _ option: String, _ range: ClosedRange<Int>) throws -> Int {
-            guard let n = Int(text.trimmed), range.contains(n) else {
-                throw GUPBenchError.usage(
-                    "\(option) '\(text)' is not valid; give a whole number \(range.lowerBound)-\(range.upperBound)")
-            }
-            return n
+        let options = try CommonOptions.parsing(["--size", size, "--backing", backing,
+                                               "--repetitions", repetitions, "--warmup", warmup])
+        let config = try options.config()
+        guard config.sizes.count == 1 else {
+            throw GUPBenchError.usage("--size '\(size)' takes one size for kernel, not a list")
         }
         guard ["table", "json"].contains(format.trimmed) else {
             throw GUPBenchError.usage("--format '\(format)' is not valid for kernel; valid values: table, json")
         }
-        return Settings(size: sizeBytes, backings: backings,
-                        repetitions: try count(repetitions, "--repetitions", 1...100_000),
-                        warmup: try count(warmup, "--warmup", 0...100_000), json: format.trimmed == "json")
+        var backings: [Backing] = []
+        for b in config.backings where !backings.contains(b) { backings.append(b) }
+        return Settings(size: config.sizes[0], backings: backings, repetitions: config.repetitions,
+                        warmup: config.warmup, json: format.trimmed == "json")
     }
 
     func validate() throws {
         do {
             _ = try settings()
-            if let output { try CommonOptions.parse([]).checkWritable(output) }  // defaults: always valid
+            if let output { try checkWritable(output) }
         } catch let error as GUPBenchError {
             throw ValidationError(error.description)
         }
@@ -113,10 +105,8 @@ struct Kernel: ParsableCommand {
             ? report.json(extra: comparison.jsonFields).serialized() + "\n"
             : comparison.renderTable(model: report) + "\nthe model's full comparison:\n\n"
                 + report.compareTable().rendered() + "\n\n" + report.footer() + "\n"
-        try emit(text)
-        if !report.allBalanced {
-            throw GUPBenchError.auditFailed("a model audit did not balance; the results above are invalid")
-        }
+        try emit(text, output: output)
+        try requireBalanced(report)
         if !comparison.vmstatComplete {
             throw GUPBenchError.auditFailed(
                 "the kernel's FOLL_PIN counters fell short of the pages registered; see SHORT above")
@@ -125,16 +115,5 @@ struct Kernel: ParsableCommand {
 
     func progress(_ line: String) {
         FileHandle.standardError.write("gupbench: \(line)\n".data(using: .utf8)!)
-    }
-
-    /// Prints the report to stdout and, with --output, to the file.
-    func emit(_ text: String) throws {
-        FileHandle.standardOutput.write(text.data(using: .utf8)!)
-        guard let output else { return }
-        do {
-            try text.write(toFile: output, atomically: true, encoding: .utf8)
-        } catch {
-            throw GUPBenchError.environment("--output '\(output)' could not be written: \(error.localizedDescription)")
-        }
     }
 }

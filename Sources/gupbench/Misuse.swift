@@ -29,9 +29,8 @@ struct MisuseCommand: ParsableCommand {
     var output: String?
 
     func parsed() throws -> (BenchConfig, [DetectMode]) {
-        var options = try CommonOptions.parse(["--size", size, "--backing", backing, "--detect", detect,
+        let options = try CommonOptions.parsing(["--size", size, "--backing", backing, "--detect", detect,
                                                "--repetitions", repetitions, "--warmup", warmup])
-        options.output = nil
         let config = try options.config()
         guard ["table", "json"].contains(format) else {
             throw GUPBenchError.usage("--format '\(format)' is not valid for misuse; valid values: table, json")
@@ -57,8 +56,6 @@ struct MisuseCommand: ParsableCommand {
                                                   cpus: Array((topology.node(node)?.cpus ?? []).prefix(2)))
         let report = try MisuseReport.run(topology: topology, config: config, calibration: calibration, modes: modes)
         try emit(format == "json" ? report.json().serialized() + "\n" : report.renderTable(), output: output)
-        if !report.report.allBalanced {
-            throw GUPBenchError.auditFailed("an audit of the cost runs did not balance; the results above are invalid")
-        }
+        try requireBalanced(report.report)
     }
 }

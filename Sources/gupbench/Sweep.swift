@@ -18,7 +18,7 @@ struct Sweep: ParsableCommand {
         guard let p = SweepParam(rawValue: param.trimmed) else {
             throw GUPBenchError.usage("--param '\(param)' is not valid; valid values: \(SweepParam.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let given: [SweepParam: String?] = [.threads: options.threads, .size: options.size == "1GiB" ? nil : options.size,
+        let given: [SweepParam: String?] = [.threads: options.threads, .size: options.size,
                                             .folioOrder: options.folioOrder, .batch: options.batch]
         if let clash = given[p], clash != nil {
             throw GUPBenchError.usage("--param \(p.rawValue) sweeps --\(p.rawValue) itself; give its values with --values, not --\(p.rawValue)")
@@ -53,6 +53,6 @@ struct Sweep: ParsableCommand {
         try options.emit(options.outputFormat == .table ? report.renderSweep(p)
                          : options.outputFormat == .json ? report.json(extra: extra).serialized() + "\n"
                          : report.render(options.outputFormat))
-        if !report.allBalanced { throw GUPBenchError.auditFailed("an audit did not balance; the results above are invalid") }
+        try requireBalanced(report)
     }
 }

@@ -169,12 +169,15 @@ import Testing
         Bad(args: ["sweep", "--param", "size", "--values", "1MiB,,2MiB"], mentions: "--values '1MiB,,2MiB' has an empty item"),
         Bad(args: ["compare", "--baseline", "/nonexistent/old.json"], mentions: "--baseline '/nonexistent/old.json' cannot be read"),
         Bad(args: ["misuse", "--detect", "paranoid"], mentions: "--detect 'paranoid' is not valid; valid values: off, audit, underflow, ledger"),
+        Bad(args: ["kernel", "--repetitions", "0"], mentions: "--repetitions 0 is out of range; valid: 1-100000"),
+        Bad(args: ["kernel", "--size", "1MiB,2MiB"], mentions: "--size '1MiB,2MiB' takes one size for kernel, not a list"),
+        Bad(args: ["sweep", "--param", "size", "--size", "1GiB"], mentions: "--param size sweeps --size itself"),
     ])
     func badReportInvocationExitsTwo(_ b: Bad) throws {
         let r = try CLITests.run(b.args)
         #expect(r.status == 2)
         #expect(r.stderr.split(separator: "\n").count == 1)
-        #expect(r.stderr.contains(b.mentions), "stderr: \(r.stderr)")
+        #expect(r.stderr.hasPrefix("gupbench: " + b.mentions), "stderr: \(r.stderr)")
     }
 
     @Test func baselineWithOtherScenariosIsAClearError() throws {

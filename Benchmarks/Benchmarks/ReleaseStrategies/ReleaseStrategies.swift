@@ -77,8 +77,7 @@ let benchmarks: @Sendable () -> Void = {
 
     for backing in [Backing.fourK, .thp] {
         for strategy in Strategy.allCases {
-            // put-page releases FOLL_GET references; the unpin strategies release FOLL_PIN pins.
-            let foll = strategy == .putPage ? GB_FOLL_GET : GB_FOLL_PIN
+            let foll = strategy.foll  // FOLL_GET for put-page, FOLL_PIN for the unpins
             Benchmark("\(strategy.rawValue) \(backing.rawValue) \(regionBytes >> 20)MiB") { benchmark, fixture in
                 if let reason = fixture.unusable(for: backing) {
                     benchmark.error(reason)
