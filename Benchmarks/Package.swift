@@ -1,5 +1,5 @@
 // swift-tools-version: 6.1
-// package-benchmark suites for gupbench (SPEC §2: `Benchmarks/`). A package of its own, beside
+// package-benchmark suites for gupbench (`Benchmarks/`). A package of its own, beside
 // the root one, so `swift build` and `swift test` of gupbench never compile package-benchmark
 // and its dependencies. Run from the repository root:
 //

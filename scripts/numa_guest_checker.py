@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks what gupbench reported inside the two-node QEMU guest (issue 6).
+"""Checks what gupbench reported inside the two-node QEMU guest.
 
 The guest's /init (written by scripts/numa-guest-check) runs `gupbench topology` and one
 `gupbench run` per case below, and prints each command's stdout between markers on the serial

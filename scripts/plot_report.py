@@ -1,4 +1,4 @@
-"""Plots of a gupbench JSON report (schema gupbench/1, SPEC section 6).
+"""Plots of a gupbench JSON report (schema gupbench/1, docs/report-schema.md).
 
     python plot_report.py REPORT.json [--out DIR]
 
@@ -18,7 +18,7 @@ import sys
 
 SCHEMA = "gupbench/1"
 
-# SPEC section 4, in the order a reader compares them: per-page first, then batched.
+# The strategies of docs/model.md, in the order a reader compares them: per-page first, then batched.
 STRATEGIES = ["put-page", "unpin-each", "unpin-batched", "unpin-range"]
 KERNEL_ANALOGUE = {
     "put-page": "put_page() per page",

@@ -11,7 +11,7 @@
 
 #include "gb_ledger.h"
 
-/* Strategy numbers (SPEC §4 names in comments). */
+/* Strategy numbers (the command-line names of docs/model.md in comments). */
 typedef enum gb_strategy {
     GB_STRATEGY_PUT_PAGE = 0,       /* put-page */
     GB_STRATEGY_UNPIN_EACH = 1,     /* unpin-each */

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import GUPBench
 
-/// The options SPEC §5 gives every measuring command. Lists are comma-separated and expand the
+/// The options every measuring command shares. Lists are comma-separated and expand the
 /// matrix; parsing happens in `validate()`, so a bad value is one line naming it.
 struct CommonOptions: ParsableArguments {
     @Option(help: "Data region size per backing, with suffix (64MiB, 1GiB); a list runs each (default: 1GiB).")

@@ -25,7 +25,7 @@ func finish(_ report: Report, _ options: CommonOptions, render: (Report) -> Stri
     try requireBalanced(report)
 }
 
-/// SPEC §3: a run whose audit did not balance is invalid, and the command says so (exit 1)
+/// A run whose audit did not balance is invalid, and the command says so (exit 1)
 /// after printing what it measured.
 func requireBalanced(_ report: Report) throws {
     if !report.allBalanced {

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import GUPBench
 
-/// `gupbench`: a laboratory for the kernel's page-release patterns (SPEC §5).
+/// `gupbench`: a laboratory for the kernel's page-release patterns.
 struct GupBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gupbench",
@@ -19,7 +19,7 @@ struct GupBench: ParsableCommand {
         defaultSubcommand: Compare.self)
 }
 
-/// The entry point: every error is one line on stderr and an exit code from SPEC §5
+/// The entry point: every error is one line on stderr and an exit code (0 ok, 1 environment, 2 usage, 3 slower than a baseline)
 /// (2 usage, 1 environment or audit); help and --version exit 0.
 @main
 enum Main {

@@ -3,7 +3,7 @@ import Foundation
 import GUPBench
 
 /// `gupbench kernel`: the real kernel pins and unpins the same kind of memory through io_uring
-/// fixed buffers, and the model does the corresponding release beside it (SPEC §5, §6).
+/// fixed buffers, and the model does the corresponding release beside it.
 struct Kernel: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The real kernel pinning and unpinning the same memory (io_uring fixed buffers), beside the model.",

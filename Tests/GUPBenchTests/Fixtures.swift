@@ -35,7 +35,7 @@ func grab(_ strategy: Strategy, _ list: PageList) -> gb_tally {
     return tally
 }
 
-/// The atomics SPEC §4 says a strategy performs, worked out from folio geometry alone:
+/// The atomics docs/model.md says a strategy performs, worked out from folio geometry alone:
 /// per-page strategies do 1 atomic per page (2 for a subpage of a large folio when unpinning);
 /// batched strategies do that once per run of consecutive entries of one folio inside one call;
 /// dirtying adds 1 (set_bit) or 3 (lock, set, unlock) the first time a folio is seen clean.

@@ -96,7 +96,7 @@ struct KernelProbeTests {
         }
     }
 
-    @Test("the JSON report carries SPEC §6's kernel keys",
+    @Test("the JSON report carries the kernel keys of docs/report-schema.md",
           .enabled(if: ioUringUnavailable == nil, "io_uring unavailable: \(ioUringUnavailable ?? "")"))
     func jsonKeys() throws {
         let m = try probe(4 << 20, .fourK, repetitions: 1)

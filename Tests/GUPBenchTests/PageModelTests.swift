@@ -2,7 +2,7 @@ import CShims
 import Testing
 @testable import GUPBench
 
-/// SPEC §3 rule by rule, with exact counts.
+/// The model rules of docs/model.md rule by rule, with exact counts.
 @Suite struct PageModelTests {
     @Test func descriptorIsOneCacheLineWithRefcountAtFiftyTwo() {
         #expect(MemoryLayout<gb_page>.size == 64)

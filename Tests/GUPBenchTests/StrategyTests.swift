@@ -4,7 +4,7 @@ import Testing
 @testable import GUPBench
 
 /// Every strategy × dirty mode × impl releases exactly what was pinned and performs the atomics
-/// SPEC §4 states; the Swift and C loops leave byte-identical memmaps.
+/// The states docs/model.md gives each strategy; the Swift and C loops leave byte-identical memmaps.
 @Suite struct StrategyTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let order: Int

@@ -1,4 +1,4 @@
-// The four release strategies of SPEC §4 on both backings, as package-benchmark suites: one
+// The release strategies of the registry (docs/model.md) on both backings, as package-benchmark suites: one
 // benchmark per strategy × backing over a fixed 64 MiB region (16,384 pages; 32 THP folios), so
 // `swift package benchmark baseline compare` can tell a regression in a release loop from noise.
 //

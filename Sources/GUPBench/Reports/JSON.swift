@@ -1,6 +1,6 @@
 import Foundation
 
-/// A JSON value with ordered keys, so reports read in the order SPEC §6 lists them.
+/// A JSON value with ordered keys, so reports read in the order docs/report-schema.md lists them.
 public indirect enum JSON: Equatable, Sendable {
     case null
     case bool(Bool)

@@ -75,7 +75,7 @@ public struct KernelComparison: Sendable {
     public var vmstatComplete: Bool { rows.allSatisfy(\.kernel.vmstatComplete) }
 }
 
-// MARK: - JSON (SPEC §6: "kernel": [ { backing, pages, pin_ns_per_page, unpin_ns_per_page,
+// MARK: - JSON (docs/report-schema.md: "kernel": [ { backing, pages, pin_ns_per_page, unpin_ns_per_page,
 // vmstat_pins_acquired, vmstat_pins_released, ... } ])
 
 extension KernelComparison {

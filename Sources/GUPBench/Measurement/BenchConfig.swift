@@ -1,4 +1,4 @@
-/// The matrix a command runs: every list option of SPEC §5, expanded as a cross product.
+/// The matrix a command runs: every list option of the measuring commands, expanded as a cross product.
 public struct BenchConfig: Sendable {
     public var sizes: [Int] = [1 << 30]
     public var backings: [Backing] = [.fourK, .thp]

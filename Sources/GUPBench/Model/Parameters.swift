@@ -1,7 +1,7 @@
 import CShims
 import Foundation
 
-/// The named choices of SPEC §4–5. Raw values are the command-line spellings and JSON values.
+/// The named choices of the command line. Raw values are the command-line spellings and JSON values.
 public enum Backing: String, CaseIterable, Sendable, Codable {
     case fourK = "4k"
     case thp
@@ -14,29 +14,6 @@ public enum Backing: String, CaseIterable, Sendable, Codable {
         case .hugetlb: return Int32(GB_BACKING_HUGETLB.rawValue)
         }
     }
-}
-
-public enum Strategy: String, CaseIterable, Sendable, Codable {
-    case putPage = "put-page"
-    case unpinEach = "unpin-each"
-    case unpinBatched = "unpin-batched"
-    case unpinRange = "unpin-range"
-
-    /// The kind of reference the strategy releases: put-page drops FOLL_GET references.
-    public var foll: gb_foll { self == .putPage ? GB_FOLL_GET : GB_FOLL_PIN }
-
-    /// The kernel function it mirrors, for tables and the README.
-    public var kernelAnalogue: String {
-        switch self {
-        case .putPage: return "put_page() per page (FOLL_GET)"
-        case .unpinEach: return "unpin_user_page() per page"
-        case .unpinBatched: return "unpin_user_pages(): one release per folio run"
-        case .unpinRange: return "unpin_user_page_range_dirty_lock(): folio arithmetic"
-        }
-    }
-
-    /// Whether the strategy batches by folio (compared against unpin-each).
-    var isBatched: Bool { self == .unpinBatched || self == .unpinRange }
 }
 
 public enum DirtyMode: String, CaseIterable, Sendable, Codable {
@@ -108,22 +85,4 @@ public enum DetectMode: String, CaseIterable, Sendable, Codable, Comparable {
     }
 
     public static func < (a: DetectMode, b: DetectMode) -> Bool { a.cValue < b.cValue }
-}
-
-public enum OutputFormat: String, CaseIterable, Sendable, Codable {
-    case table, json, csv, markdown
-}
-
-extension CaseIterable where Self: RawRepresentable, RawValue == String {
-    /// "4k, thp, hugetlb": the valid spellings, for error messages.
-    public static var validList: String { allCases.map(\.rawValue).joined(separator: ", ") }
-
-    /// Parses one spelling or throws a usage error naming the option, the value and the choices.
-    public static func parse(_ text: String, option: String) throws -> Self {
-        guard let value = Self(rawValue: text.trimmingCharacters(in: .whitespaces)) else {
-            throw GUPBenchError.usage(
-                "\(option) '\(text)' is not valid; valid values: \(validList)")
-        }
-        return value
-    }
 }

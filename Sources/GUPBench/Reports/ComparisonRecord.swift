@@ -1,0 +1,46 @@
+/// A candidate loop against a baseline loop on the same scenario.
+public struct ComparisonRecord: Sendable {
+    public let baseline: LoopKey
+    public let candidate: LoopKey
+    public let scenario: ScenarioKey
+    /// Baseline time over candidate time: above 1 = the candidate is faster.
+    public let speedup: Double
+    public let ci95Low: Double
+    public let ci95High: Double
+    public let pValue: Double
+    public var verdict: Verdict { Verdict.decide(speedup: speedup, ciLow: ci95Low, ciHigh: ci95High) }
+
+    public init(baseline: ResultRecord, candidate: ResultRecord) {
+        self.baseline = baseline.key
+        self.candidate = candidate.key
+        scenario = candidate.scenario
+        let s = Statistics.speedup(baseline: baseline.nsPerPageSamples,
+                                   candidate: candidate.nsPerPageSamples)
+        (speedup, ci95Low, ci95High) = s
+        pValue = Statistics.mannWhitneyU(baseline.nsPerPageSamples, candidate.nsPerPageSamples).p
+    }
+
+    /// Which pairs a report compares: each batched strategy against unpin-each, unpin-each
+    /// against put-page (per impl and detection mode), every Swift loop against its C twin, and
+    /// every detection mode against `off`.
+    public static func pairs(in results: [ResultRecord]) -> [ComparisonRecord] {
+        var out: [ComparisonRecord] = []
+        func find(_ s: Strategy, _ i: Impl, _ d: DetectMode) -> ResultRecord? { results.first { $0.key == LoopKey(s, i, d) } }
+        for detect in DetectMode.allCases {
+            for impl in Impl.allCases {
+                guard let each = find(.unpinEach, impl, detect) else { continue }
+                if let put = find(.putPage, impl, detect) { out.append(.init(baseline: put, candidate: each)) }
+                for s in [Strategy.unpinBatched, .unpinRange] {
+                    if let batched = find(s, impl, detect) { out.append(.init(baseline: each, candidate: batched)) }
+                }
+            }
+        }
+        for r in results where r.impl == .swift {
+            if let c = find(r.strategy, .c, r.detect) { out.append(.init(baseline: c, candidate: r)) }
+        }
+        for r in results where r.detect != .off {
+            if let off = find(r.strategy, r.impl, .off) { out.append(.init(baseline: off, candidate: r)) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+/// Number formats shared by every renderer.
+public enum Fmt {
+    /// ns with three significant figures: 0.123, 5.21, 38.4, 412.
+    public static func ns(_ x: Double) -> String {
+        guard x.isFinite else { return "-" }
+        if x >= 100 { return String(format: "%.0f", x) }
+        if x >= 10 { return String(format: "%.1f", x) }
+        if x >= 1 { return String(format: "%.2f", x) }
+        return String(format: "%.3f", x)
+    }
+
+    /// 3.81x [3.70-3.93]
+    public static func speedup(_ m: Double, _ lo: Double, _ hi: Double) -> String {
+        "\(ratio(m))x [\(ratio(lo))-\(ratio(hi))]"
+    }
+
+    public static func ratio(_ x: Double) -> String {
+        guard x.isFinite else { return "-" }
+        if x >= 100 { return String(format: "%.0f", x) }
+        if x >= 10 { return String(format: "%.1f", x) }
+        return String(format: "%.2f", x)
+    }
+
+    /// 1.4e8 pages/s → "140M/s"
+    public static func rate(_ x: Double) -> String {
+        guard x.isFinite else { return "-" }
+        if x >= 1e9 { return String(format: "%.2fG/s", x / 1e9) }
+        if x >= 1e6 { return String(format: "%.0fM/s", x / 1e6) }
+        return String(format: "%.0fk/s", x / 1e3)
+    }
+
+    public static func percent(_ x: Double) -> String {
+        guard x.isFinite else { return "-" }
+        return String(format: "%.0f%%", x * 100)
+    }
+}

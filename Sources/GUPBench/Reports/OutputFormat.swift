@@ -1,0 +1,3 @@
+public enum OutputFormat: String, CaseIterable, Sendable, Codable {
+    case table, json, csv, markdown
+}
