@@ -48,12 +48,7 @@ let psPerPage = BenchmarkMetric.custom("ps/page", polarity: .prefersSmaller, use
 @inline(__always)
 func release(_ strategy: Strategy, _ pages: PageArray, _ count: Int, _ tally: inout gb_tally) {
     let dirty = Int32(GB_DIRTY_NONE)
-    switch strategy {
-    case .putPage: ReleaseLoops.putPages(pages, count: count, batch: count, dirty: dirty, tally: &tally)
-    case .unpinEach: ReleaseLoops.unpinEach(pages, count: count, batch: count, dirty: dirty, tally: &tally)
-    case .unpinBatched: ReleaseLoops.unpinBatched(pages, count: count, batch: count, dirty: dirty, tally: &tally)
-    case .unpinRange: ReleaseLoops.unpinRange(pages[0], count: count, batch: count, dirty: dirty, tally: &tally)
-    }
+    strategy.swiftLoop(pages, count, count, dirty, .off, nil, &tally)
 }
 
 let benchmarks: @Sendable () -> Void = {

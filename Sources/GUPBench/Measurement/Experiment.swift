@@ -75,9 +75,9 @@ public struct Experiment {
                                 memNode: memNode, cpuNode: cpuNode, memPolicy: policy)
                             var keys: [LoopKey] = []
                             for strategy in config.strategies {
-                                if strategy == .unpinRange && !shares.contiguous {
+                                if strategy.needsContiguousPages && !shares.contiguous {
                                     report.skipped.append(
-                                        "unpin-range skipped for --sharing \(sharing.rawValue) --layout "
+                                        "\(strategy.rawValue) skipped for --sharing \(sharing.rawValue) --layout "
                                         + "\(layout.rawValue): it releases contiguous ranges, and these "
                                         + "page arrays are not")
                                     progress?.skip(config.impls.count * config.detects.count

@@ -18,9 +18,9 @@ import CShims
 /// threads share folios (`interleaved`, more than one thread).
 public enum Roofline {
     public static func descriptorsPerPage(strategy: Strategy, folioOrder: Int) -> Double {
-        switch strategy {
-        case .putPage, .unpinEach, .unpinBatched: return 1 + 1.0 / 8
-        case .unpinRange: return folioOrder == 0 ? 1 : 2.0 / Double(1 << folioOrder)
+        switch strategy.access {
+        case .entryWalk: return 1 + 1.0 / 8
+        case .folioArithmetic: return folioOrder == 0 ? 1 : 2.0 / Double(1 << folioOrder)
         }
     }
 

@@ -137,25 +137,11 @@ public final class ReleaseRunner: @unchecked Sendable {
         }
     }
 
-    /// The timed call: one strategy in one implementation.
+    /// The timed call: one strategy in one implementation, through the registry.
     @inline(__always)
     static func release(_ key: LoopKey, _ pages: PageArray, _ count: Int, _ batch: Int,
                         _ dirty: Int32, _ ledger: LedgerPointer?, _ tally: inout gb_tally) {
-        let d = key.detect
-        switch (key.strategy, key.impl) {
-        case (.putPage, .swift):
-            ReleaseLoops.putPages(pages, count: count, batch: batch, dirty: dirty, detect: d, ledger: ledger, tally: &tally)
-        case (.unpinEach, .swift):
-            ReleaseLoops.unpinEach(pages, count: count, batch: batch, dirty: dirty, detect: d, ledger: ledger, tally: &tally)
-        case (.unpinBatched, .swift):
-            ReleaseLoops.unpinBatched(pages, count: count, batch: batch, dirty: dirty, detect: d, ledger: ledger, tally: &tally)
-        case (.unpinRange, .swift):
-            ReleaseLoops.unpinRange(pages[0], count: count, batch: batch, dirty: dirty, detect: d, ledger: ledger, tally: &tally)
-        case (.putPage, .c): gb_c_put_pages(pages, count, batch, dirty, d.cValue, ledger, &tally)
-        case (.unpinEach, .c): gb_c_unpin_each(pages, count, batch, dirty, d.cValue, ledger, &tally)
-        case (.unpinBatched, .c): gb_c_unpin_batched(pages, count, batch, dirty, d.cValue, ledger, &tally)
-        case (.unpinRange, .c): gb_c_unpin_range(pages[0], count, batch, dirty, d.cValue, ledger, &tally)
-        }
+        key.strategy.loop(key.impl)(pages, count, batch, dirty, key.detect, ledger, &tally)
     }
 
     /// Allocates the ledger for --detect ledger (once; reused and balanced between runs).

@@ -20,18 +20,18 @@ public struct ComparisonRecord: Sendable {
         pValue = Statistics.mannWhitneyU(baseline.nsPerPageSamples, candidate.nsPerPageSamples).p
     }
 
-    /// Which pairs a report compares: each batched strategy against unpin-each, unpin-each
-    /// against put-page (per impl and detection mode), every Swift loop against its C twin, and
+    /// Which pairs a report compares: each strategy against the one its registry entry names
+    /// (batched against unpin-each, unpin-each against put-page; per impl and detection mode), every Swift loop against its C twin, and
     /// every detection mode against `off`.
     public static func pairs(in results: [ResultRecord]) -> [ComparisonRecord] {
         var out: [ComparisonRecord] = []
         func find(_ s: Strategy, _ i: Impl, _ d: DetectMode) -> ResultRecord? { results.first { $0.key == LoopKey(s, i, d) } }
         for detect in DetectMode.allCases {
             for impl in Impl.allCases {
-                guard let each = find(.unpinEach, impl, detect) else { continue }
-                if let put = find(.putPage, impl, detect) { out.append(.init(baseline: put, candidate: each)) }
-                for s in [Strategy.unpinBatched, .unpinRange] {
-                    if let batched = find(s, impl, detect) { out.append(.init(baseline: each, candidate: batched)) }
+                for s in Strategy.allCases {
+                    guard let base = s.comparedWith.flatMap(Strategy.init(rawValue:)),
+                          let baseline = find(base, impl, detect), let candidate = find(s, impl, detect) else { continue }
+                    out.append(.init(baseline: baseline, candidate: candidate))
                 }
             }
         }

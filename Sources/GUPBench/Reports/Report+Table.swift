@@ -49,14 +49,7 @@ extension Report {
         return text
     }
 
-    static func short(_ s: Strategy) -> String {
-        switch s {
-        case .putPage: return "put"
-        case .unpinEach: return "each"
-        case .unpinBatched: return "batched"
-        case .unpinRange: return "range"
-        }
-    }
+    static func short(_ s: Strategy) -> String { s.shortName }
 
     func comparisonLabel(_ c: ComparisonRecord) -> String {
         if c.baseline.detect != c.candidate.detect {

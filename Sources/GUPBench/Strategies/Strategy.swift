@@ -1,25 +1,80 @@
 import CShims
-import Foundation
 
-public enum Strategy: String, CaseIterable, Sendable, Codable {
-    case putPage = "put-page"
-    case unpinEach = "unpin-each"
-    case unpinBatched = "unpin-batched"
-    case unpinRange = "unpin-range"
-
-    /// The kind of reference the strategy releases: put-page drops FOLL_GET references.
-    public var foll: gb_foll { self == .putPage ? GB_FOLL_GET : GB_FOLL_PIN }
-
+/// A release strategy: one way to drop the references a get_user_pages()/pin_user_pages() call
+/// took. Everything about a strategy is in its registry entry (this type's static properties,
+/// one file per strategy in this folder): its name on the command line and in reports, the
+/// kernel function it mirrors, the reference kind it releases, its Swift and C loops, and the
+/// memory access pattern the roofline charges. The runner, the benchmark suite and the tests
+/// iterate `Strategy.allCases`; nothing else switches on a strategy.
+///
+/// Adding a strategy: write `Strategies/<Name>.swift` (its loop and `static let`), add the C twin
+/// to `CShims/gb_loops.c`, and list it in `allCases` below. See README, "Adding a strategy".
+public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, CustomStringConvertible {
+    /// The command-line spelling and JSON value: `unpin-batched`.
+    public let rawValue: String
     /// The kernel function it mirrors, for tables and the README.
-    public var kernelAnalogue: String {
-        switch self {
-        case .putPage: return "put_page() per page (FOLL_GET)"
-        case .unpinEach: return "unpin_user_page() per page"
-        case .unpinBatched: return "unpin_user_pages(): one release per folio run"
-        case .unpinRange: return "unpin_user_page_range_dirty_lock(): folio arithmetic"
-        }
-    }
+    public let kernelAnalogue: String
+    /// A short name for table headers: `batched`.
+    public let shortName: String
+    /// The kind of reference it releases (put-page drops FOLL_GET references).
+    public let foll: gb_foll
+    /// The strategy a report compares it against (its speedup is measured over that one).
+    public let comparedWith: String?
+    /// Releases contiguous descriptors (a range), so it runs only on contiguous page arrays.
+    public let needsContiguousPages: Bool
+    /// Consecutive entries of one folio go to one release call (a batched strategy).
+    public let releasesFolioRuns: Bool
+    /// What the loop reads per page, for the roofline.
+    public let access: AccessPattern
+    /// The Swift loop (the product under test) and its C twin (`--impl c`).
+    public let swiftLoop: ReleaseLoop
+    public let cLoop: ReleaseLoop
+
+    public var description: String { rawValue }
+    public static func == (a: Strategy, b: Strategy) -> Bool { a.rawValue == b.rawValue }
+    public func hash(into h: inout Hasher) { h.combine(rawValue) }
+
+    /// The loop of one implementation.
+    public func loop(_ impl: Impl) -> ReleaseLoop { impl == .swift ? swiftLoop : cLoop }
 
     /// Whether the strategy batches by folio (compared against unpin-each).
-    var isBatched: Bool { self == .unpinBatched || self == .unpinRange }
+    public var isBatched: Bool { releasesFolioRuns }
+
+    /// The registry, in the order reports list strategies: per-page first, then batched.
+    public static let allCases: [Strategy] = [.putPage, .unpinEach, .unpinBatched, .unpinRange]
+
+    public init?(rawValue: String) {
+        guard let s = Self.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
+        self = s
+    }
+
+    init(rawValue: String, kernelAnalogue: String, shortName: String, foll: gb_foll,
+         comparedWith: String?, needsContiguousPages: Bool = false, releasesFolioRuns: Bool,
+         access: AccessPattern, swiftLoop: @escaping ReleaseLoop, cLoop: @escaping ReleaseLoop) {
+        self.rawValue = rawValue
+        self.kernelAnalogue = kernelAnalogue
+        self.shortName = shortName
+        self.foll = foll
+        self.comparedWith = comparedWith
+        self.needsContiguousPages = needsContiguousPages
+        self.releasesFolioRuns = releasesFolioRuns
+        self.access = access
+        self.swiftLoop = swiftLoop
+        self.cLoop = cLoop
+    }
 }
+
+/// What a release loop reads, which decides what the roofline charges for memory.
+public enum AccessPattern: String, Sendable {
+    /// Every entry's descriptor, reached through the page array in order (put_page() per entry,
+    /// gup_folio_next()): a stream the prefetcher follows.
+    case entryWalk
+    /// One folio head (and its page[1]) per folio, found by folio arithmetic
+    /// (gup_folio_range_next()): a jump of one folio's memmap per step.
+    case folioArithmetic
+}
+
+/// A release loop: `(pages, count, batch, dirty, detect, ledger, tally)`. `batch` entries go to
+/// one release call; the loop adds its counts to `tally`.
+public typealias ReleaseLoop = @Sendable (PageArray, Int, Int, Int32, DetectMode, LedgerPointer?,
+                                          inout gb_tally) -> Void

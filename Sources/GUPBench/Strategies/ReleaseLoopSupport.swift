@@ -1,0 +1,55 @@
+import CShims
+
+/// What every Swift release loop shares: the detection-mode dispatch and the local tally.
+///
+/// Each public loop switches once on the detection mode here and runs its always-inlined body
+/// with the mode as a constant, so the checks of other modes compile out of each copy. The tally
+/// is a fresh local, added to the caller's at the end, so its counters stay in registers (an
+/// increment through the caller's pointer would be a store the next LOCK instruction drains).
+enum ReleaseLoopSupport {
+    @inline(__always)
+    static func run(_ detect: DetectMode, _ tally: inout gb_tally,
+                    _ body: (Int32, inout gb_tally) -> Void) {
+        var local = gb_tally()
+        local.thread = tally.thread
+        switch detect {
+        case .off, .audit: body(Int32(GB_DETECT_OFF), &local)
+        case .underflow: body(Int32(GB_DETECT_UNDERFLOW), &local)
+        case .ledger: body(Int32(GB_DETECT_LEDGER), &local)
+        }
+        tally.add(local)
+    }
+
+    /// One release per entry (put-page, unpin-each): `release` drops the entry's reference.
+    @inline(__always)
+    static func perEntry(_ pages: PageArray, _ count: Int, _ batch: Int, _ dirty: Int32,
+                         _ detect: Int32, _ ledger: LedgerPointer?, _ call: Int32,
+                         _ t: inout gb_tally,
+                         _ release: (PagePointer, inout gb_tally) -> gb_put_result) {
+        var i = 0
+        while i < count {
+            let end = min(i + batch, count)
+            while i < end {  // one release call of `batch` entries
+                gb_detect_entries(detect, ledger, pages + i, 1, call, &t)
+                gb_dirty_if_clean(pages[i], dirty, &t)
+                gb_detect_result(detect, release(pages[i], &t), &t)
+                i += 1
+            }
+        }
+    }
+}
+
+extension gb_tally {
+    /// Adds another tally's counts to this one (the thread stays this tally's).
+    @inline(__always)
+    public mutating func add(_ other: gb_tally) {
+        atomics &+= other.atomics
+        flag_tests &+= other.flag_tests
+        flag_atomics &+= other.flag_atomics
+        pins_acquired &+= other.pins_acquired
+        pins_released &+= other.pins_released
+        refs_acquired &+= other.refs_acquired
+        refs_released &+= other.refs_released
+        underflows &+= other.underflows
+    }
+}

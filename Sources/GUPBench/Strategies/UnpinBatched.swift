@@ -1,0 +1,42 @@
+import CShims
+
+extension Strategy {
+    /// unpin-batched: `unpin_user_pages{,_dirty_lock}()` (mm/gup.c) — consecutive entries of one
+    /// folio (found by `gup_folio_next()`, which reads each entry's descriptor) are released with
+    /// one subtraction, and dirtied once per run.
+    public static let unpinBatched = Strategy(
+        rawValue: "unpin-batched", kernelAnalogue: "unpin_user_pages(): one release per folio run",
+        shortName: "batched", foll: GB_FOLL_PIN, comparedWith: "unpin-each", releasesFolioRuns: true,
+        access: .entryWalk,
+        swiftLoop: { ReleaseLoops.unpinBatched($0, count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, tally: &$6) },
+        cLoop: { gb_c_unpin_batched($0, $1, $2, $3, $4.cValue, $5, &$6) })
+}
+
+extension ReleaseLoops {
+    @inline(never)
+    public static func unpinBatched(_ pages: PageArray, count: Int, batch: Int, dirty: Int32,
+                                    detect: DetectMode = .off, ledger: LedgerPointer? = nil,
+                                    tally: inout gb_tally) {
+        ReleaseLoopSupport.run(detect, &tally) { d, t in unpinBatchedBody(pages, count, batch, dirty, d, ledger, &t) }
+    }
+
+    @inline(__always)
+    static func unpinBatchedBody(_ pages: PageArray, _ count: Int, _ batch: Int, _ dirty: Int32,
+                                 _ detect: Int32, _ ledger: LedgerPointer?, _ t: inout gb_tally) {
+        var start = 0
+        while start < count {
+            let n = min(batch, count - start)
+            let call = pages + start
+            var i = 0
+            var run = 0
+            while i < n {  // one unpin_user_pages() call
+                let folio = gb_gup_folio_next(call, n, i, &run)
+                gb_detect_entries(detect, ledger, call + i, run, Int32(GB_CALL_UNPIN_USER_PAGE), &t)
+                gb_dirty_if_clean(folio, dirty, &t)
+                gb_detect_result(detect, gb_gup_put_folio(folio, Int32(truncatingIfNeeded: run), GB_FOLL_PIN, &t), &t)
+                i += run
+            }
+            start += n
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import CShims
+
+extension Strategy {
+    /// unpin-each: `unpin_user_page()` per entry (mm/gup.c) — the seed's `put_user_pages()` loop
+    /// once put_user_page() became pin-aware: one atomic for an order-0 page, two for a subpage of
+    /// a large folio (_pincount in page[1], then _refcount).
+    public static let unpinEach = Strategy(
+        rawValue: "unpin-each", kernelAnalogue: "unpin_user_page() per page", shortName: "each",
+        foll: GB_FOLL_PIN, comparedWith: "put-page", releasesFolioRuns: false, access: .entryWalk,
+        swiftLoop: { ReleaseLoops.unpinEach($0, count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, tally: &$6) },
+        cLoop: { gb_c_unpin_each($0, $1, $2, $3, $4.cValue, $5, &$6) })
+}
+
+extension ReleaseLoops {
+    @inline(never)
+    public static func unpinEach(_ pages: PageArray, count: Int, batch: Int, dirty: Int32,
+                                 detect: DetectMode = .off, ledger: LedgerPointer? = nil,
+                                 tally: inout gb_tally) {
+        ReleaseLoopSupport.run(detect, &tally) { d, t in
+            ReleaseLoopSupport.perEntry(pages, count, batch, dirty, d, ledger, Int32(GB_CALL_UNPIN_USER_PAGE), &t) {
+                gb_unpin_user_page($0, &$1)
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import CShims
+
+extension Strategy {
+    /// unpin-range: `unpin_user_page_range_dirty_lock()` (mm/gup.c) over contiguous descriptors —
+    /// folio arithmetic (`gup_folio_range_next()`), one descriptor touched per folio. Runs on the
+    /// first entry's descriptor and the ones after it, so the page array must be contiguous.
+    public static let unpinRange = Strategy(
+        rawValue: "unpin-range", kernelAnalogue: "unpin_user_page_range_dirty_lock(): folio arithmetic",
+        shortName: "range", foll: GB_FOLL_PIN, comparedWith: "unpin-each", needsContiguousPages: true,
+        releasesFolioRuns: true, access: .folioArithmetic,
+        swiftLoop: { ReleaseLoops.unpinRange($0[0], count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, tally: &$6) },
+        cLoop: { gb_c_unpin_range($0[0], $1, $2, $3, $4.cValue, $5, &$6) })
+}
+
+extension ReleaseLoops {
+    @inline(never)
+    public static func unpinRange(_ first: PagePointer, count: Int, batch: Int, dirty: Int32,
+                                  detect: DetectMode = .off, ledger: LedgerPointer? = nil,
+                                  tally: inout gb_tally) {
+        ReleaseLoopSupport.run(detect, &tally) { d, t in unpinRangeBody(first, count, batch, dirty, d, ledger, &t) }
+    }
+
+    @inline(__always)
+    static func unpinRangeBody(_ first: PagePointer, _ count: Int, _ batch: Int, _ dirty: Int32,
+                               _ detect: Int32, _ ledger: LedgerPointer?, _ t: inout gb_tally) {
+        var start = 0
+        while start < count {
+            let n = min(batch, count - start)
+            let call = first + start
+            var i = 0
+            var run = 0
+            while i < n {
+                let folio = gb_gup_folio_range_next(call, n, i, &run)
+                gb_detect_range(detect, ledger, call + i, run, Int32(GB_CALL_UNPIN_USER_PAGE), &t)
+                gb_dirty_if_clean(folio, dirty, &t)
+                gb_detect_result(detect, gb_gup_put_folio(folio, Int32(truncatingIfNeeded: run), GB_FOLL_PIN, &t), &t)
+                i += run
+            }
+            start += n
+        }
+    }
+}
