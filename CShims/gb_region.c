@@ -250,12 +250,23 @@ void gb_memmap_init_folios(gb_page *memmap, size_t first, size_t count, unsigned
     for (size_t i = first; i < first + count; i += nr) {
         gb_page *head = memmap + i;
         memset(head, 0, nr * sizeof(gb_page));
+        /* The mapping's own reference (kernel: taken at fault, dropped at unmap). */
         atomic_store_explicit(GB_ATOMIC(int, head->refcount), 1, memory_order_relaxed);
-        atomic_store_explicit(GB_ATOMIC(int, head->mapcount), 0, memory_order_relaxed);
-        if (order == 0)
+        if (order == 0) {
+            /* kernel: _mapcount 0 = mapped by one PTE */
+            atomic_store_explicit(GB_ATOMIC(int, head->mapcount), 0, memory_order_relaxed);
             continue;
+        }
+        /* kernel: prep_compound_page() / prep_compound_head(), then one PMD mapping
+         * (folio_add_new_anon_rmap() at RMAP_LEVEL_PMD): _entire_mapcount and _large_mapcount
+         * 0 (= mapped once), per-page _mapcount -1 (no PTE maps a page of it). */
         atomic_store_explicit(GB_ATOMIC(unsigned long, head->flags), 1UL << GB_PG_head, memory_order_relaxed);
-        head[1].folio_order = (unsigned char)order;
+        atomic_store_explicit(GB_ATOMIC(unsigned long, head[1].flags), (unsigned long)order & GB_FOLIO_ORDER_MASK,
+                              memory_order_relaxed);
+        atomic_store_explicit(GB_ATOMIC(unsigned int, head[1].nr_pages), (unsigned int)nr, memory_order_relaxed);
+        atomic_store_explicit(GB_ATOMIC(int, head[1].large_mapcount), 0, memory_order_relaxed);
+        atomic_store_explicit(GB_ATOMIC(int, head[1].entire_mapcount), 0, memory_order_relaxed);
+        atomic_store_explicit(GB_ATOMIC(int, head->mapcount), -1, memory_order_relaxed);
         for (size_t j = 1; j < nr; j++) {
             atomic_store_explicit(GB_ATOMIC(uintptr_t, head[j].compound_head), (uintptr_t)head | 1,
                                   memory_order_relaxed);

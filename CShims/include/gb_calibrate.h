@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include "gb_page.h"
 
-/* ns per atomic fetch-add (acq_rel, as gb_ref_sub_acq_rel) on a line only this thread uses. */
+/* ns per atomic fetch-add (acq_rel; a LOCK-prefixed RMW like the release path's `lock sub`) on a line only this thread uses. */
 double gb_calibrate_atomic_ns(long iterations);
 
 /* ns per atomic fetch-add per thread when one thread on each of `ncpus` CPUs hammers one line.

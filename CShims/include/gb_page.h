@@ -38,9 +38,25 @@ typedef enum gb_foll {
 } gb_foll;
 
 /*
- * The descriptor. Field placement follows struct page where it matters for cache behaviour:
- * flags and compound_head in the first 16 bytes, _refcount at offset 52. A large folio keeps its
- * order and its _pincount in page[1], the first tail, i.e. a second cache line (struct folio).
+ * The descriptor: struct page, and in page[1] of a large folio the fields struct folio keeps there
+ * (include/linux/mm_types.h, 64-bit, Linux 6.15-6.18; the model's field names drop the kernel's
+ * leading underscore). One struct serves every page, as the kernel's unions do: a field named for
+ * page[1] means nothing on other pages and the model leaves it 0 there.
+ *
+ *   page (any)           page[1] of a large folio (struct folio)
+ *    0 flags              _flags_1: its low byte is the folio order (folio_order())
+ *    8 compound_head      _head_1 (tail: head address | 1)
+ *   16 -                  _large_mapcount (mappings of the whole folio - 1; -1 = unmapped)
+ *   20 -                  _nr_pages_mapped (unused by the model)
+ *   24 -                  _entire_mapcount (PMD mappings - 1; -1 = not PMD-mapped)
+ *   28 -                  _pincount
+ *   32 -                  _mm_id_mapcount[2], _mm_ids (unused by the model)
+ *   48 _mapcount          (-1 = not mapped by a PTE)
+ *   52 _refcount
+ *   56 memcg_data         _nr_pages (NR_PAGES_IN_LARGE_FOLIO: folio_nr_pages() reads it)
+ *
+ * So a large folio's order, _pincount and _nr_pages share page[1]'s cache line with each other but
+ * not with the head's _refcount: releasing a pin on a large folio writes two lines.
  */
 /* Swift's importer skips over-aligned records, so the alignment attribute is for C only; the
  * layout is the same (64 bytes, asserted below) and every memmap starts page-aligned from mmap. */
@@ -51,15 +67,17 @@ typedef enum gb_foll {
 #endif
 
 typedef struct GB_CACHELINE_ALIGNED gb_page {
-    unsigned long flags;          /*  0: PG_* bits */
+    unsigned long flags;          /*  0: PG_* bits; page[1]: _flags_1, order in the low byte */
     uintptr_t compound_head;      /*  8: tail pages: head address | 1 */
-    unsigned char folio_order;    /* 16: page[1] only (kernel: folio->_flags_1 & 0xff) */
-    unsigned char _pad0[7];
-    int pincount;                 /* 24: page[1] only (kernel: folio->_pincount) */
-    unsigned char _pad1[20];
-    int mapcount;                 /* 48: kernel: _mapcount (-1 = unmapped); informational */
-    int refcount;                 /* 52: kernel: _refcount (atomic_t) */
-    unsigned long private_;       /* 56: kernel: memcg_data; unused here */
+    int large_mapcount;           /* 16: page[1] only: folio->_large_mapcount */
+    int nr_pages_mapped;          /* 20: page[1] only: folio->_nr_pages_mapped (unused) */
+    int entire_mapcount;          /* 24: page[1] only: folio->_entire_mapcount */
+    int pincount;                 /* 28: page[1] only: folio->_pincount */
+    unsigned char mm_ids[16];     /* 32: page[1] only: _mm_id_mapcount[2], _mm_ids (unused) */
+    int mapcount;                 /* 48: page->_mapcount (-1 = not PTE-mapped) */
+    int refcount;                 /* 52: page->_refcount (atomic_t) */
+    unsigned int nr_pages;        /* 56: page[1] only: folio->_nr_pages; elsewhere memcg_data */
+    unsigned int memcg_data_hi;   /* 60: the rest of memcg_data (unused) */
 } gb_page;
 
 /*
@@ -73,22 +91,37 @@ _Static_assert(sizeof(gb_page) == 64, "a descriptor is one cache line, as struct
 #if !defined(__swift__)
 _Static_assert(_Alignof(gb_page) == 64, "descriptors are cache-line aligned");
 #endif
-_Static_assert(offsetof(gb_page, flags) == 0, "flags first, as in struct page");
+_Static_assert(offsetof(gb_page, flags) == 0, "flags (page[1]: _flags_1 with the order) at 0");
 _Static_assert(offsetof(gb_page, compound_head) == 8, "compound_head at 8, as in struct page");
-_Static_assert(offsetof(gb_page, folio_order) == 16, "folio order in page[1] at 16");
-_Static_assert(offsetof(gb_page, pincount) == 24, "_pincount in page[1] at 24");
+_Static_assert(offsetof(gb_page, large_mapcount) == 16, "page[1]: _large_mapcount at 16");
+_Static_assert(offsetof(gb_page, nr_pages_mapped) == 20, "page[1]: _nr_pages_mapped at 20");
+_Static_assert(offsetof(gb_page, entire_mapcount) == 24, "page[1]: _entire_mapcount at 24");
+_Static_assert(offsetof(gb_page, pincount) == 28, "page[1]: _pincount at 28");
+_Static_assert(offsetof(gb_page, mm_ids) == 32, "page[1]: _mm_id_mapcount and _mm_ids at 32");
+_Static_assert(offsetof(gb_page, mapcount) == 48, "_mapcount at 48, as in struct page");
 _Static_assert(offsetof(gb_page, refcount) == 52, "_refcount at 52, as in struct page");
+_Static_assert(offsetof(gb_page, nr_pages) == 56, "page[1]: _nr_pages at 56, over memcg_data");
+
+/* kernel: folio_order() keeps the order in the low byte of _flags_1. */
+#define GB_FOLIO_ORDER_MASK 0xffUL
 
 /* What a loop did, counted by the primitives themselves. Kept in a local by callers. */
 typedef struct gb_tally {
     uint64_t atomics;        /* atomic read-modify-writes performed */
-    uint64_t flag_tests;     /* plain reads of a flag word (PageDirty) */
+    uint64_t flag_tests;     /* plain reads of a flag word (PageDirty, folio_test_dirty) */
     uint64_t flag_atomics;   /* the atomics that were flag operations (set/clear/lock/unlock) */
+    uint64_t folio_locks;    /* folio_lock() acquisitions (PG_locked taken) */
     uint64_t pins_acquired;  /* per 4 KiB page, as /proc/vmstat nr_foll_pin_acquired counts */
     uint64_t pins_released;  /* per 4 KiB page, as nr_foll_pin_released counts */
     uint64_t refs_acquired;  /* FOLL_GET references taken */
     uint64_t refs_released;  /* FOLL_GET references dropped */
-    uint64_t underflows;     /* releases whose atomic returned a count below zero (--detect) */
+    uint64_t underflows;     /* releases that left _refcount or _pincount below zero (--detect) */
+    /* Events of folio_put_refs(), always recorded (see gb_folio_put_refs): */
+    uint64_t freed;                /* _refcount reached exactly 0: the kernel frees the folio */
+    uint64_t freed_while_mapped;   /*   ... while a page table still maps it: use-after-free */
+    uint64_t freed_with_pincount;  /*   ... with _pincount != 0 (bad_page() under page checks) */
+    uint64_t jumped_over_zero;     /* _refcount went from above 0 to below 0: nothing freed */
+    uint64_t released_below_zero;  /* a release on a _refcount already at 0 or below */
     int64_t thread;          /* which worker this tally belongs to (for the ledger) */
 } gb_tally;
 
@@ -106,27 +139,63 @@ GB_INLINE unsigned long gb_flags_read_relaxed(gb_page *_Nonnull p) {
     return atomic_load_explicit(GB_ATOMIC(unsigned long, p->flags), memory_order_relaxed);
 }
 
-/* kernel: page_ref_add() — atomic_add(), no ordering implied. Returns the new value. */
+/* kernel: page_ref_add() / folio_ref_add() — atomic_add(), no ordering implied. Returns the new value. */
 GB_INLINE int gb_ref_add_relaxed(gb_page *_Nonnull p, int n, gb_tally *_Nonnull t) {
     t->atomics++;
     return atomic_fetch_add_explicit(GB_ATOMIC(int, p->refcount), n, memory_order_relaxed) + n;
 }
 
-/* kernel: page_ref_sub_and_test() — a value-returning atomic, fully ordered in the kernel;
- * acquire-release is what the put side needs (prior accesses happen before the drop). */
-GB_INLINE int gb_ref_sub_acq_rel(gb_page *_Nonnull p, int n, gb_tally *_Nonnull t) {
-    t->atomics++;
-    return atomic_fetch_sub_explicit(GB_ATOMIC(int, p->refcount), n, memory_order_acq_rel) - n;
-}
-
+/* kernel: atomic_add(refs, &folio->_pincount) in try_grab_folio(). Returns the new value. */
 GB_INLINE int gb_pincount_add_relaxed(gb_page *_Nonnull p, int n, gb_tally *_Nonnull t) {
     t->atomics++;
     return atomic_fetch_add_explicit(GB_ATOMIC(int, p->pincount), n, memory_order_relaxed) + n;
 }
 
-GB_INLINE int gb_pincount_sub_relaxed(gb_page *_Nonnull p, int n, gb_tally *_Nonnull t) {
+/*
+ * The flags of one atomic subtraction `*counter -= n` (n > 0), the way the kernel's x86
+ * atomic_sub_and_test() gets them: `lock sub` and a test of the flags it leaves (GEN_BINARY_RMWcc),
+ * not `lock xadd` and a compare of the returned value. On this project's AMD host a `lock xadd`
+ * whose result is used costs about 1.5-2x a `lock sub` once the descriptors are out of cache, so
+ * the release path keeps the kernel's instruction and reads what it needs from the flags:
+ *   at_or_below_zero  new <= 0 (ZF | SF != OF): the only case that needs a closer look
+ *   zero              new == 0 (ZF): folio_ref_sub_and_test() is true, the folio is freed
+ *   negative          new < 0  (SF != OF)
+ *   old_below_n       old < n unsigned (CF): with old >= 0 this is old in [0, n); with old < 0 it
+ *                     is false, so it separates a count that was negative before from one that was
+ *                     not.
+ */
+typedef struct gb_sub_flags {
+    bool at_or_below_zero;
+    bool zero;
+    bool negative;
+    bool old_below_n;
+} gb_sub_flags;
+
+GB_INLINE gb_sub_flags gb_atomic_sub_flags(int *_Nonnull counter, int n) {
+    gb_sub_flags f;
+#if defined(__x86_64__)
+    /* A LOCK-prefixed RMW is a full barrier on x86: stronger than the acq_rel the put side needs. */
+    __asm__ volatile("lock subl %5, %0"
+                     : "+m"(*counter), "=@ccle"(f.at_or_below_zero), "=@cce"(f.zero),
+                       "=@ccl"(f.negative), "=@ccb"(f.old_below_n)
+                     : "ir"(n)
+                     : "memory");
+#else
+    int old = atomic_fetch_sub_explicit(GB_ATOMIC(int, *counter), n, memory_order_acq_rel);
+    f.at_or_below_zero = old - n <= 0;
+    f.zero = old == n;
+    f.negative = old - n < 0;
+    f.old_below_n = (unsigned)old < (unsigned)n;
+#endif
+    return f;
+}
+
+/* kernel: clear-side of a pin on a large folio, atomic_sub(refs, &folio->_pincount) in
+ * gup_put_folio() (unordered, its value unused by the kernel). Returns whether the count went
+ * below zero, from the flags (free unless a --detect mode reads it). */
+GB_INLINE bool gb_pincount_sub(gb_page *_Nonnull p, int n, gb_tally *_Nonnull t) {
     t->atomics++;
-    return atomic_fetch_sub_explicit(GB_ATOMIC(int, p->pincount), n, memory_order_relaxed) - n;
+    return gb_atomic_sub_flags(&p->pincount, n).negative;
 }
 
 /* kernel: test_bit() — a plain read. */
@@ -184,13 +253,33 @@ GB_INLINE bool gb_folio_test_large(gb_page *_Nonnull folio) {
     return (atomic_load_explicit(GB_ATOMIC(unsigned long, folio->flags), memory_order_relaxed) >> GB_PG_head) & 1UL;
 }
 
-/* kernel: folio_order() — the order lives in page[1]. */
+/* kernel: folio_order() — 0, or the low byte of page[1]'s _flags_1. */
 GB_INLINE unsigned gb_folio_order(gb_page *_Nonnull folio) {
-    return gb_folio_test_large(folio) ? folio[1].folio_order : 0;
+    if (!gb_folio_test_large(folio))
+        return 0;
+    return (unsigned)(gb_flags_read_relaxed(folio + 1) & GB_FOLIO_ORDER_MASK);
 }
 
-/* kernel: folio_nr_pages() */
-GB_INLINE long gb_folio_nr_pages(gb_page *_Nonnull folio) { return 1L << gb_folio_order(folio); }
+/* kernel: folio_nr_pages() with NR_PAGES_IN_LARGE_FOLIO — 1, or page[1]'s _nr_pages. */
+GB_INLINE long gb_folio_nr_pages(gb_page *_Nonnull folio) {
+    if (!gb_folio_test_large(folio))
+        return 1;
+    return (long)atomic_load_explicit(GB_ATOMIC(unsigned int, folio[1].nr_pages), memory_order_relaxed);
+}
+
+/* kernel: folio_has_pincount() — on 64-bit every large folio has _pincount in page[1]. */
+GB_INLINE bool gb_folio_has_pincount(gb_page *_Nonnull folio) { return gb_folio_test_large(folio); }
+
+/*
+ * kernel: folio_mapped() = folio_mapcount() >= 1. Mapcounts are stored minus one: an order-0 page
+ * is mapped when its _mapcount >= 0, a large folio when page[1]'s _large_mapcount >= 0 (it counts
+ * every PTE and PMD mapping of the folio).
+ */
+GB_INLINE bool gb_folio_mapped(gb_page *_Nonnull folio) {
+    if (!gb_folio_test_large(folio))
+        return atomic_load_explicit(GB_ATOMIC(int, folio->mapcount), memory_order_relaxed) >= 0;
+    return atomic_load_explicit(GB_ATOMIC(int, folio[1].large_mapcount), memory_order_relaxed) >= 0;
+}
 
 /* ---- flags with their page-flags.h policies ---- */
 
@@ -199,7 +288,15 @@ GB_INLINE bool gb_page_dirty(gb_page *_Nonnull p, gb_tally *_Nonnull t) {
     return gb_test_bit_relaxed(GB_PG_dirty, gb_compound_head(p), t);
 }
 
-/* kernel: folio_mark_dirty() for an anonymous folio (no a_ops): set PG_dirty on the folio. */
+/* kernel: folio_test_dirty() — a plain read of PG_dirty on the folio itself. */
+GB_INLINE bool gb_folio_test_dirty(gb_page *_Nonnull folio, gb_tally *_Nonnull t) {
+    return gb_test_bit_relaxed(GB_PG_dirty, folio, t);
+}
+
+/* kernel: folio_mark_dirty() for an anonymous folio. Anonymous folios have no a_ops, so it ends in
+ * noop_dirty_folio(): PG_dirty set atomically, one atomic. (A file folio would call
+ * mapping->a_ops->dirty_folio() instead, e.g. filemap_dirty_folio(): xarray tags, accounting and
+ * inode dirtying under locks; not modelled.) */
 GB_INLINE void gb_folio_mark_dirty(gb_page *_Nonnull folio, gb_tally *_Nonnull t) {
     gb_set_bit_relaxed(GB_PG_dirty, folio, t);
 }
@@ -215,6 +312,7 @@ GB_INLINE void gb_folio_lock(gb_page *_Nonnull folio, gb_tally *_Nonnull t) {
         while ((atomic_load_explicit(GB_ATOMIC(unsigned long, folio->flags), memory_order_relaxed) >> GB_PG_locked) & 1UL)
             __builtin_ia32_pause();
     }
+    t->folio_locks++;
 }
 
 /* kernel: folio_unlock() */
@@ -237,9 +335,24 @@ GB_INLINE bool gb_page_locked(gb_page *_Nonnull p) {
     return (gb_flags_read_relaxed(gb_compound_head(p)) >> GB_PG_locked) & 1UL;
 }
 
-/* kernel: set_page_dirty_lock() — lock the folio, mark it dirty, unlock: three atomics. */
+/* kernel: set_page_dirty_lock() (mm/page-writeback.c) — lock the folio, mark it dirty, unlock:
+ * three atomics. The seed's put_user_pages_dirty_lock() called it per page. */
 GB_INLINE void gb_set_page_dirty_lock(gb_page *_Nonnull p, gb_tally *_Nonnull t) {
     gb_page *folio = gb_compound_head(p);
+    gb_folio_lock(folio, t);
+    gb_folio_mark_dirty(folio, t);
+    gb_folio_unlock(folio, t);
+}
+
+/* kernel: the dirtying step of unpin_user_pages_dirty_lock() and
+ * unpin_user_page_range_dirty_lock() (mm/gup.c), once per folio run:
+ *     if (!folio_test_dirty(folio)) { folio_lock(folio); folio_mark_dirty(folio); folio_unlock(folio); }
+ * on the folio directly: no set_page_dirty_lock(), no page_folio() per subpage. The test and the
+ * set are not under one lock: the comment above it accepts the race with
+ * clear_page_dirty_for_io() / folio_mkclean() (a folio seen dirty is being written back anyway). */
+GB_INLINE void gb_unpin_folio_dirty_lock(gb_page *_Nonnull folio, gb_tally *_Nonnull t) {
+    if (gb_folio_test_dirty(folio, t))
+        return;
     gb_folio_lock(folio, t);
     gb_folio_mark_dirty(folio, t);
     gb_folio_unlock(folio, t);
@@ -249,7 +362,7 @@ GB_INLINE void gb_set_page_dirty_lock(gb_page *_Nonnull p, gb_tally *_Nonnull t)
 
 /* kernel: folio_maybe_dma_pinned() — exact for large folios, fuzzy (>= bias) for order 0. */
 GB_INLINE bool gb_folio_maybe_dma_pinned(gb_page *_Nonnull folio) {
-    if (gb_folio_test_large(folio))
+    if (gb_folio_has_pincount(folio))
         return gb_pincount_read_relaxed(folio + 1) > 0;
     return gb_ref_read_relaxed(folio) >= GB_PIN_COUNTING_BIAS;
 }
@@ -259,9 +372,10 @@ GB_INLINE bool gb_page_maybe_dma_pinned(gb_page *_Nonnull p) {
     return gb_folio_maybe_dma_pinned(gb_compound_head(p));
 }
 
-/* kernel: try_grab_folio() — take `refs` references of kind `flags` on a folio.
+/* kernel: try_grab_folio() (mm/gup.c) — take `refs` references of kind `flags` on a folio.
  * FOLL_GET: refs on _refcount. FOLL_PIN: large folio: refs on _refcount and on _pincount
- * (page[1]); order 0: refs * GUP_PIN_COUNTING_BIAS on _refcount. */
+ * (page[1]); order 0: refs * GUP_PIN_COUNTING_BIAS on _refcount. The kernel's always-on
+ * WARN_ON_ONCE(folio_ref_count(folio) <= 0) is left out: the grab side is untimed setup. */
 GB_INLINE void gb_try_grab_folio(gb_page *_Nonnull folio, int refs, gb_foll flags,
                                  gb_tally *_Nonnull t) {
     if (flags == GB_FOLL_GET) {
@@ -269,7 +383,7 @@ GB_INLINE void gb_try_grab_folio(gb_page *_Nonnull folio, int refs, gb_foll flag
         t->refs_acquired += (uint64_t)refs;
         return;
     }
-    if (gb_folio_test_large(folio)) {
+    if (gb_folio_has_pincount(folio)) {
         gb_ref_add_relaxed(folio, refs, t);
         gb_pincount_add_relaxed(folio + 1, refs, t);
     } else {
@@ -278,40 +392,99 @@ GB_INLINE void gb_try_grab_folio(gb_page *_Nonnull folio, int refs, gb_foll flag
     t->pins_acquired += (uint64_t)refs; /* kernel: node_stat_mod_folio(NR_FOLL_PIN_ACQUIRED) */
 }
 
-/* What a release left behind: the values the last atomics returned, for run-time checks. */
+/*
+ * What a release at or below zero means. Out of the hot path: reached only when the subtraction
+ * left _refcount <= 0, which a correct release never does while the folio is mapped (the mapping
+ * holds a reference of its own; see gb_memmap_init_folios).
+ *   zero: folio_ref_sub_and_test() is true and the kernel calls __folio_put(): the folio goes back
+ *     to the allocator. If a page table still maps it, the user can still reach memory that is no
+ *     longer theirs (use-after-free). If a large folio is freed with _pincount != 0,
+ *     free_tail_page_prepare() reports "nonzero pincount" (bad_page()) when page checks are on.
+ *   negative from above zero: the subtraction jumped over 0, so sub_and_test is false and nothing
+ *     is freed; the count never comes back to exactly 0, so the folio is never freed (a leak).
+ *   negative from zero or below: a release on a folio already freed or already negative.
+ * old in [0, n) is read from the carry flag; old == 0 (a second release of a freed folio) is told
+ * from a jump by reading the count again, exact when no other thread releases this folio at the
+ * same moment (the misuse runs are single-threaded; correct runs never come here).
+ */
+GB_INLINE void gb_note_release_at_or_below_zero(gb_page *_Nonnull folio, int refs, gb_sub_flags f,
+                                                gb_tally *_Nonnull t) {
+    if (f.zero) {
+        t->freed++;
+        t->freed_while_mapped += gb_folio_mapped(folio);
+        t->freed_with_pincount += gb_folio_has_pincount(folio) && gb_pincount_read_relaxed(folio + 1) != 0;
+    } else if (f.old_below_n && gb_ref_read_relaxed(folio) != -refs) {
+        t->jumped_over_zero++;
+    } else {
+        t->released_below_zero++;
+    }
+}
+
+/* kernel: folio_put_refs() (include/linux/mm.h) — `if (folio_ref_sub_and_test(folio, refs))
+ * __folio_put(folio);`: the folio is freed when _refcount reaches exactly 0, and only then. One
+ * `lock sub` and one branch on its flags, as the kernel's; the events are recorded off the hot
+ * path. Returns whether _refcount is now below zero (for --detect underflow). */
+GB_INLINE bool gb_folio_put_refs(gb_page *_Nonnull folio, int refs, gb_tally *_Nonnull t) {
+    t->atomics++;
+    gb_sub_flags f = gb_atomic_sub_flags(&folio->refcount, refs);
+    if (__builtin_expect(f.at_or_below_zero, 0))
+        gb_note_release_at_or_below_zero(folio, refs, f, t);
+    return f.negative;
+}
+
+/* What a release left behind, for the run-time check of --detect underflow: read from the flags of
+ * the atomics the release performed anyway. */
 typedef struct gb_put_result {
-    int refcount;   /* folio _refcount after the release */
-    int pincount;   /* folio _pincount after the release (large folios; else 0) */
+    bool refcount_negative;   /* folio _refcount below zero after the release */
+    bool pincount_negative;   /* folio _pincount below zero after the release (large folios) */
 } gb_put_result;
 
-/* kernel: gup_put_folio() — drop `refs` references of kind `flags` from a folio.
- * FOLL_PIN on a large folio: _pincount -= refs, then _refcount -= refs (2 atomics);
- * FOLL_PIN on order 0: _refcount -= refs * bias (1 atomic); FOLL_GET: _refcount -= refs. */
+/* kernel: gup_put_folio() (mm/gup.c) — drop `refs` references of kind `flags` from a folio.
+ * FOLL_PIN on a large folio: _pincount -= refs, then folio_put_refs(refs) (2 atomics);
+ * FOLL_PIN on order 0: folio_put_refs(refs * bias) (1 atomic); FOLL_GET: folio_put_refs(refs).
+ * The kernel checks nothing here: no WARN on a count going negative. (Its is_zero_folio() test and
+ * NR_FOLL_PIN_RELEASED accounting are per-call work modelled elsewhere.) */
 GB_INLINE gb_put_result gb_gup_put_folio(gb_page *_Nonnull folio, int refs, gb_foll flags,
                                          gb_tally *_Nonnull t) {
-    gb_put_result r = {0, 0};
+    gb_put_result r = {false, false};
     if (flags == GB_FOLL_PIN) {
         t->pins_released += (uint64_t)refs; /* kernel: NR_FOLL_PIN_RELEASED */
-        if (gb_folio_test_large(folio)) {
-            r.pincount = gb_pincount_sub_relaxed(folio + 1, refs, t);
-        } else {
+        if (gb_folio_has_pincount(folio))
+            r.pincount_negative = gb_pincount_sub(folio + 1, refs, t);
+        else
             refs *= GB_PIN_COUNTING_BIAS;
-        }
     } else {
         t->refs_released += (uint64_t)refs;
     }
-    r.refcount = gb_ref_sub_acq_rel(folio, refs, t); /* kernel: folio_put_refs() */
+    r.refcount_negative = gb_folio_put_refs(folio, refs, t);
     return r;
 }
 
-/* kernel: put_page() — drop one ordinary reference from the page's folio. */
+/* kernel: put_page() = folio_put(page_folio(page)) — drop one ordinary reference; folio_put() is
+ * folio_put_testzero() (`lock decl` and a branch on ZF), the same test as folio_put_refs(.., 1). */
 GB_INLINE gb_put_result gb_put_page(gb_page *_Nonnull p, gb_tally *_Nonnull t) {
     return gb_gup_put_folio(gb_compound_head(p), 1, GB_FOLL_GET, t);
 }
 
-/* kernel: unpin_user_page() */
+/* kernel: unpin_user_page() = gup_put_folio(page_folio(page), 1, FOLL_PIN) */
 GB_INLINE gb_put_result gb_unpin_user_page(gb_page *_Nonnull p, gb_tally *_Nonnull t) {
     return gb_gup_put_folio(gb_compound_head(p), 1, GB_FOLL_PIN, t);
+}
+
+/*
+ * kernel: unmapping a mapped folio (zap_present_ptes() / zap_huge_pmd() with their TLB batch):
+ * the rmap is removed first (folio_remove_rmap_pte() / _pmd(): the mapcounts drop to "unmapped"),
+ * then the mapping's reference is dropped (folios_put_refs() from tlb_finish_mmu()). So an unmap
+ * frees a folio nobody else holds, and never "while mapped". Untimed; for tests and the misuse runs.
+ */
+GB_INLINE void gb_folio_unmap(gb_page *_Nonnull folio, gb_tally *_Nonnull t) {
+    if (gb_folio_test_large(folio)) {
+        atomic_fetch_sub_explicit(GB_ATOMIC(int, folio[1].entire_mapcount), 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(GB_ATOMIC(int, folio[1].large_mapcount), 1, memory_order_relaxed);
+    } else {
+        atomic_fetch_sub_explicit(GB_ATOMIC(int, folio->mapcount), 1, memory_order_relaxed);
+    }
+    gb_folio_put_refs(folio, 1, t);
 }
 
 /* kernel: gup_folio_next() — the folio of list[i] and how many consecutive entries share it.
@@ -345,11 +518,14 @@ GB_INLINE gb_page *_Nonnull gb_gup_folio_range_next(gb_page *_Nonnull start, lon
 /* Dirty modes (--dirty). */
 enum {
     GB_DIRTY_NONE = 0,
-    GB_DIRTY_DIRTY = 1,      /* put_user_pages_dirty(): if (!PageDirty(p)) set_page_dirty(p) */
-    GB_DIRTY_LOCK = 2,       /* put_user_pages_dirty_lock(): ... set_page_dirty_lock(p) */
+    GB_DIRTY_DIRTY = 1,      /* the seed's put_user_pages_dirty(): test, then mark, no lock */
+    GB_DIRTY_LOCK = 2,       /* dirty under the folio lock: set_page_dirty_lock() per page in the
+                                seed's loop; unpin_user_pages_dirty_lock()'s test, lock, mark,
+                                unlock once per folio run in the batched ones */
 };
 
-/* The seed's `if (!PageDirty(p)) set_page_dirty(p)`, and its _lock twin, on one page or folio. */
+/* The per-page loops (the seed's put_user_pages_dirty{,_lock}()): `if (!PageDirty(p))
+ * set_page_dirty(p)` or its _lock twin, on one page (its head under PF_HEAD). */
 GB_INLINE void gb_dirty_if_clean(gb_page *_Nonnull p, int dirty_mode, gb_tally *_Nonnull t) {
     if (dirty_mode == GB_DIRTY_NONE || gb_page_dirty(p, t))
         return;
@@ -359,14 +535,24 @@ GB_INLINE void gb_dirty_if_clean(gb_page *_Nonnull p, int dirty_mode, gb_tally *
         gb_set_page_dirty(p, t);
 }
 
+/* The batched loops, once per folio run: GB_DIRTY_LOCK is unpin_user_pages_dirty_lock()'s step
+ * (gb_unpin_folio_dirty_lock); GB_DIRTY_DIRTY the same test and mark without the lock, as the
+ * seed's put_user_pages_dirty() did (no kernel function does that today). */
+GB_INLINE void gb_dirty_folio_run(gb_page *_Nonnull folio, int dirty_mode, gb_tally *_Nonnull t) {
+    if (dirty_mode == GB_DIRTY_LOCK)
+        gb_unpin_folio_dirty_lock(folio, t);
+    else if (dirty_mode == GB_DIRTY_DIRTY && !gb_folio_test_dirty(folio, t))
+        gb_folio_mark_dirty(folio, t);
+}
+
 /*
- * --detect underflow: the check the release path can make for free with the values its atomics
- * return. A _pincount or _refcount below zero after a release means a release without a matching
- * grab (kernel: the WARN_ON_ONCE / VM_BUG_ON_FOLIO checks of a DEBUG_VM build). Branchless:
- * counted, never aborting.
+ * --detect underflow: the check the release path can make for free with the flags its atomics
+ * leave. A _pincount or _refcount below zero after a release means a release without a matching
+ * grab. The kernel makes no such check in gup_put_folio(); its always-on checks are on the grab
+ * side (WARN_ON_ONCE in try_grab_folio() and folio_add_pin()). Branchless: counted, never aborting.
  */
 GB_INLINE void gb_check_underflow(gb_put_result r, gb_tally *_Nonnull t) {
-    t->underflows += (uint64_t)((r.refcount < 0) | (r.pincount < 0));
+    t->underflows += (uint64_t)(r.refcount_negative | r.pincount_negative);
 }
 
 #endif /* GB_PAGE_H */

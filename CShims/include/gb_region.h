@@ -78,8 +78,13 @@ long long gb_smaps_anon_huge_bytes(const void *_Nonnull addr);
 
 /*
  * Lay out folios of order `order` over descriptors [first, first + count) in their baseline state:
- * order 0: _refcount 1 (mapped once); large folio: head has PG_head and _refcount 1, page[1] holds
- * the order and _pincount 0, every tail points to the head. count must be a multiple of 1 << order.
+ * mapped once by the data region's page table, which holds the folio's only reference.
+ * order 0: _refcount 1, _mapcount 0. Large folio: head has PG_head and _refcount 1 (the one
+ * reference of its PMD mapping), page[1] holds the order (low byte of _flags_1), _nr_pages,
+ * _large_mapcount 0, _entire_mapcount 0 and _pincount 0, every tail points to the head, every
+ * _mapcount is -1. A release that takes _refcount to 0 while this mapping stands has taken the
+ * mapping's own reference: the kernel would free mapped memory. count must be a multiple of
+ * 1 << order.
  */
 void gb_memmap_init_folios(gb_page *_Nonnull memmap, size_t first, size_t count, unsigned order);
 
