@@ -4,10 +4,43 @@ import Testing
 
 /// The model rules of docs/model.md rule by rule, with exact counts.
 @Suite struct PageModelTests {
-    @Test func descriptorIsOneCacheLineWithRefcountAtFiftyTwo() {
+    /// struct page and, in page[1], struct folio (include/linux/mm_types.h, 64-bit).
+    @Test func descriptorHasTheKernelsOffsets() {
         #expect(MemoryLayout<gb_page>.size == 64)
+        #expect(MemoryLayout<gb_page>.offset(of: \gb_page.flags) == 0)
+        #expect(MemoryLayout<gb_page>.offset(of: \gb_page.compound_head) == 8)
+        #expect(MemoryLayout<gb_page>.offset(of: \gb_page.large_mapcount) == 16)
+        #expect(MemoryLayout<gb_page>.offset(of: \gb_page.nr_pages_mapped) == 20)
+        #expect(MemoryLayout<gb_page>.offset(of: \gb_page.entire_mapcount) == 24)
+        #expect(MemoryLayout<gb_page>.offset(of: \gb_page.pincount) == 28)
+        #expect(MemoryLayout<gb_page>.offset(of: \gb_page.mm_ids) == 32)
+        #expect(MemoryLayout<gb_page>.offset(of: \gb_page.mapcount) == 48)
         #expect(MemoryLayout<gb_page>.offset(of: \gb_page.refcount) == 52)
-        #expect(MemoryLayout<gb_page>.offset(of: \gb_page.pincount) == 24)
+        #expect(MemoryLayout<gb_page>.offset(of: \gb_page.nr_pages) == 56)
+    }
+
+    /// A large folio's page[1] holds the order in the low byte of _flags_1, _nr_pages, and its
+    /// mapcounts say "mapped once by a PMD"; no page is mapped by a PTE.
+    @Test(arguments: [2, 4, 9])
+    func largeFolioKeepsOrderAndSizeInPageOne(order: Int) throws {
+        let model = try makeModel(pages: 1024, order: order)
+        let head = model.page(0)
+        #expect(gb_folio_order(head) == UInt32(order))
+        #expect(gb_flags_read_relaxed(head + 1) == UInt(order))
+        #expect(head[1].nr_pages == UInt32(1 << order))
+        #expect(gb_folio_nr_pages(head) == 1 << order)
+        #expect(head[1].large_mapcount == 0 && head[1].entire_mapcount == 0)
+        #expect((0..<(1 << order)).allSatisfy { head[$0].mapcount == -1 })
+        #expect(gb_folio_mapped(head))
+        #expect(gb_ref_read_relaxed(head) == 1)
+    }
+
+    @Test func orderZeroPageIsMappedByOnePTE() throws {
+        let model = try makeModel(pages: 512, order: 0)
+        #expect(model.page(5).pointee.mapcount == 0)
+        #expect(gb_folio_mapped(model.page(5)))
+        #expect(gb_folio_nr_pages(model.page(5)) == 1)
+        #expect(gb_folio_order(model.page(5)) == 0)
     }
 
     @Test func memmapIsSixtyFourByteAligned() throws {
@@ -60,8 +93,9 @@ import Testing
         #expect(!gb_page_maybe_dma_pinned(model.page(0)))          // the other folio is not
         #expect(t.atomics == 2)
         let r = gb_unpin_user_page(page, &t)
-        #expect(r.refcount == 1)
-        #expect(r.pincount == 0)
+        #expect(!r.refcount_negative && !r.pincount_negative)
+        #expect(gb_ref_read_relaxed(head) == 1)
+        #expect(gb_pincount_read_relaxed(head + 1) == 0)
         #expect(!gb_page_maybe_dma_pinned(page))
         #expect(t.atomics == 4)
     }

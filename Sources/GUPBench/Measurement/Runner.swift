@@ -28,7 +28,8 @@ public final class ReleaseRunner: @unchecked Sendable {
         var cpu: Int = -1
         var pinError: Int32 = 0
     }
-    private static let slotStride = 192
+    /// Each worker's slot on cache lines of its own (the tally grows with the model's counters).
+    private static let slotStride = (MemoryLayout<Slot>.stride + 63) / 64 * 64
 
     private var job = Job()
     private let slots: UnsafeMutableRawPointer
@@ -40,7 +41,6 @@ public final class ReleaseRunner: @unchecked Sendable {
     private var ledger: LedgerPointer?
 
     public init(model: PageModel, shares: PageShares, cpus: [Int]) throws {
-        precondition(MemoryLayout<Slot>.stride <= Self.slotStride)
         precondition(cpus.count == shares.arrays.count)
         self.model = model
         self.shares = shares

@@ -46,10 +46,16 @@ extension gb_tally {
         atomics &+= other.atomics
         flag_tests &+= other.flag_tests
         flag_atomics &+= other.flag_atomics
+        folio_locks &+= other.folio_locks
         pins_acquired &+= other.pins_acquired
         pins_released &+= other.pins_released
         refs_acquired &+= other.refs_acquired
         refs_released &+= other.refs_released
         underflows &+= other.underflows
+        freed &+= other.freed
+        freed_while_mapped &+= other.freed_while_mapped
+        freed_with_pincount &+= other.freed_with_pincount
+        jumped_over_zero &+= other.jumped_over_zero
+        released_below_zero &+= other.released_below_zero
     }
 }
