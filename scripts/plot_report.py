@@ -38,9 +38,12 @@ IMPLS = ["swift", "c"]
 # The sweep parameter (`gupbench sweep <param>`) and the result key that holds its value.
 SWEEP_KEYS = {"threads": "threads", "size": "size_bytes", "folio-order": "folio_order", "batch": "batch"}
 
-# Result keys that together name a scenario (everything but strategy and impl).
+# Result keys that together name a scenario (everything but strategy and impl). A report lists
+# its own identity keys (`identity_keys`); load_report() takes the scenario keys from there, so
+# this list is only the fallback for reports written before the key existed.
 SCENARIO_KEYS = ["size_bytes", "backing", "folio_order", "threads", "sharing", "layout", "dirty",
                  "batch", "mem_node", "cpu_node", "mem_policy"]
+LOOP_KEYS = ("strategy", "impl")
 
 LINESTYLES = ["-", "--", ":", "-."]
 # strategies.png wraps into another row past this many bars.
@@ -80,6 +83,9 @@ def load_report(path):
                 or not isinstance(r["ns_per_page"].get("median"), (int, float)) \
                 or not isinstance(r.get("strategy"), str):
             raise UsageError(f"{path}: results[{i}] lacks strategy or ns_per_page.median")
+    keys = report.get("identity_keys")
+    if isinstance(keys, list) and all(isinstance(k, str) for k in keys):
+        SCENARIO_KEYS[:] = [k for k in keys if k not in LOOP_KEYS]
     sweep = report.get("sweep")
     if sweep is not None:
         param = sweep.get("param") if isinstance(sweep, dict) else None
@@ -332,8 +338,7 @@ def plot_strategies(report, out_path, plt):
 
 def key_for_comparison(r):
     """The fields a comparison record shares with its candidate result."""
-    return (r.get("backing"), r.get("folio_order"), r.get("threads"), r.get("sharing"),
-            r.get("layout"), r.get("dirty"), r.get("size_bytes"))
+    return tuple(r.get(k) for k in SCENARIO_KEYS if k not in ("batch", "detect"))
 
 
 def comparison_index(report):

@@ -126,13 +126,17 @@ import Testing
         }
     }
 
-    @Test func csvHasOneRowPerResultUnderTheHeader() throws {
+    @Test func csvHasOneRowPerResultAndComparisonUnderTheHeader() throws {
         let r = try Self.run(["run", "--size", "4MiB", "--backing", "4k", "--threads", "1",
                               "--strategies", "unpin-each,unpin-batched", "--impl", "swift,c", "--format", "csv"] + Self.small)
         #expect(r.status == 0, "stderr: \(r.stderr)")
         let lines = r.stdout.split(separator: "\n")
-        #expect(lines.count == 5)
-        #expect(lines[0].hasPrefix("strategy,impl,backing,folio_order,"))
+        // 4 results (2 strategies × 2 impls) and 4 comparisons (batched vs each per impl,
+        // swift÷c per strategy), each one line under the one header.
+        #expect(lines.count == 9)
+        #expect(lines[0].hasPrefix("kind,strategy,impl,detect,size_bytes,backing,folio_order,"))
+        #expect(lines.filter { $0.hasPrefix("result,") }.count == 4)
+        #expect(lines.filter { $0.hasPrefix("comparison,") }.count == 4)
         let columns = lines[0].split(separator: ",").count
         #expect(lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == columns })
     }

@@ -3,6 +3,8 @@ public struct ComparisonRecord: Sendable {
     public let baseline: LoopKey
     public let candidate: LoopKey
     public let scenario: ScenarioKey
+    /// The candidate's pages per thread (resolves a whole-share batch in reports).
+    public let pagesPerThread: Int
     /// Baseline time over candidate time: above 1 = the candidate is faster.
     public let speedup: Double
     public let ci95Low: Double
@@ -14,6 +16,7 @@ public struct ComparisonRecord: Sendable {
         self.baseline = baseline.key
         self.candidate = candidate.key
         scenario = candidate.scenario
+        pagesPerThread = candidate.pagesPerThread
         let s = Statistics.speedup(baseline: baseline.nsPerPageSamples,
                                    candidate: candidate.nsPerPageSamples)
         (speedup, ci95Low, ci95High) = s

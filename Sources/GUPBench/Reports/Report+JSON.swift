@@ -6,6 +6,7 @@ extension Report {
         var fields: [(String, JSON)] = [
             ("schema", .string("gupbench/1")),
             ("command", .string(command)),
+            ("identity_keys", .array(ResultRecord.identityKeys.map(JSON.string))),
             ("machine", machineJSON),
             ("calibration", calibrationJSON),
             ("results", .array(results.map(\.json))),
@@ -47,23 +48,7 @@ extension Report {
 
 extension ResultRecord {
     var json: JSON {
-        let s = scenario
-        return .object([
-            ("strategy", .string(strategy.rawValue)),
-            ("impl", .string(impl.rawValue)),
-            ("detect", .string(detect.rawValue)),
-            ("backing", .string(s.backing.rawValue)),
-            ("folio_order", .int(s.folioOrder)),
-            ("folio_order_forced", .bool(s.forcedOrder)),
-            ("size_bytes", .int(s.size)),
-            ("threads", .int(s.threads)),
-            ("sharing", .string(s.sharing.rawValue)),
-            ("layout", .string(s.layout.rawValue)),
-            ("dirty", .string(s.dirty.rawValue)),
-            ("batch", .int(s.batchPages(pagesPerThread: pagesPerThread))),
-            ("mem_node", s.memNode.map(JSON.int) ?? .null),
-            ("cpu_node", .int(s.cpuNode)),
-            ("mem_policy", .string(s.memPolicy.rawValue)),
+        return .object(identityFields() + [
             ("pages", .int(pages)),
             ("pages_per_thread", .int(pagesPerThread)),
             ("repetitions", .int(repetitions)),
@@ -116,7 +101,6 @@ extension PlacementReport {
 
 extension ComparisonRecord {
     var json: JSON {
-        let s = scenario
         return .object([
             ("baseline", .string(baseline.strategy.rawValue)),
             ("candidate", .string(candidate.strategy.rawValue)),
@@ -124,14 +108,7 @@ extension ComparisonRecord {
             ("candidate_impl", .string(candidate.impl.rawValue)),
             ("baseline_detect", .string(baseline.detect.rawValue)),
             ("candidate_detect", .string(candidate.detect.rawValue)),
-            ("backing", .string(s.backing.rawValue)),
-            ("folio_order", .int(s.folioOrder)),
-            ("threads", .int(s.threads)),
-            ("sharing", .string(s.sharing.rawValue)),
-            ("layout", .string(s.layout.rawValue)),
-            ("dirty", .string(s.dirty.rawValue)),
-            ("batch", s.batch.map(JSON.int) ?? .null),
-            ("size_bytes", .int(s.size)),
+        ] + scenario.jsonFields(pagesPerThread: pagesPerThread) + [
             ("speedup", .object([
                 ("median", .num(speedup)), ("ci95_low", .num(ci95Low)), ("ci95_high", .num(ci95High)),
             ])),

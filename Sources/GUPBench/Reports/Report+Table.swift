@@ -21,23 +21,26 @@ extension Report {
     }
 
     /// Scenario fields that differ between rows: they label the rows; the rest go in the title.
-    func varyingLabels() -> [(name: String, value: (ScenarioKey) -> String)] {
-        let candidates: [(String, (ScenarioKey) -> String)] = [
-            ("size", { ByteSize.format($0.size) }),
-            ("backing", { $0.backing.rawValue }),
-            ("order", { String($0.folioOrder) }),
-            ("threads", { String($0.threads) }),
-            ("sharing", { $0.sharing.rawValue }),
-            ("layout", { $0.layout.rawValue }),
-            ("dirty", { $0.dirty.rawValue }),
-            ("batch", { $0.batch.map(String.init) ?? "whole" }),
-            ("mem", { $0.memNode.map(String.init) ?? "all" }),
-            ("cpu", { String($0.cpuNode) }),
-            ("policy", { $0.memPolicy.rawValue }),
-        ]
+    func varyingLabels() -> [ScenarioField] {
         let scenarios = rows.map(\.scenario)
-        let always: Set = ["backing", "threads"]
-        return candidates.filter { c in always.contains(c.0) || Set(scenarios.map(c.1)).count > 1 }
+        return ScenarioKey.fields.filter { f in
+            f.key != "folio_order_forced" && (f.alwaysShown || Set(scenarios.map(f.text)).count > 1)
+        }
+    }
+
+    /// Scenario fields that are the same in every row, as "name value" for the title.
+    func fixedLabels() -> [String] {
+        let varying = Set(varyingLabels().map(\.key))
+        guard let s = rows.first?.scenario else { return [] }
+        return ScenarioKey.fields.filter { !varying.contains($0.key) && $0.key != "folio_order_forced" }
+            .compactMap { f -> String? in
+                switch f.key {
+                case "size_bytes": return f.text(s)
+                case "folio_order": return s.forcedOrder ? "folio order \(f.text(s))" : nil  // from the backing otherwise
+                case "mem_node", "cpu_node", "mem_policy": return nil  // in the placement column and footer
+                default: return "\(f.label) \(f.text(s))"
+                }
+            }
     }
 
     /// Column label for a loop: the strategy, plus the impl and the detection mode when more
@@ -68,11 +71,11 @@ extension Report {
         let labels = varyingLabels()
         let loops = uniqueKeys(results.map(\.key))
         let comparisonKinds = uniqueStrings(comparisons.map(comparisonLabel))
-        var header = labels.map(\.name) + loops.map(label)
+        var header = labels.map(\.label) + loops.map(label)
         header += comparisonKinds + ["THP", "placed", "audit"]
         var table = TextTable(header: header, labelColumns: labels.count)
         for row in rows {
-            var cells = labels.map { $0.value(row.scenario) }
+            var cells = labels.map { $0.text(row.scenario) }
             for key in loops {
                 let r = row.results.first { $0.key == key }
                 cells.append(r.map(Self.costCell) ?? "-")
@@ -116,16 +119,8 @@ extension Report {
 
     /// The words above the table: what was run and how to read it.
     public func title() -> String {
-        let labels = Set(varyingLabels().map(\.name))
-        guard let s = results.first?.scenario, let r = results.first else {
-            return "gupbench \(command): no results"
-        }
-        var fixed: [String] = []
-        if !labels.contains("size") { fixed.append(ByteSize.format(s.size)) }
-        if !labels.contains("sharing") { fixed.append("sharing \(s.sharing.rawValue)") }
-        if !labels.contains("layout") { fixed.append("layout \(s.layout.rawValue)") }
-        if !labels.contains("dirty") { fixed.append("dirty \(s.dirty.rawValue)") }
-        if !labels.contains("batch") { fixed.append("batch \(s.batch.map(String.init) ?? "whole")") }
+        guard let r = results.first else { return "gupbench \(command): no results" }
+        var fixed = fixedLabels()
         if Set(results.map(\.impl)).count == 1 { fixed.append("impl \(r.impl.rawValue)") }
         fixed.append("\(r.repetitions) reps")
         return "gupbench \(command): " + fixed.joined(separator: ", ")
@@ -155,50 +150,6 @@ extension Report {
 
     public func renderTable() -> String {
         title() + "\n\n" + compareTable().rendered() + "\n\n" + footer() + "\n"
-    }
-
-    public func renderMarkdown() -> String {
-        "**" + title().replacingOccurrences(of: "\n", with: "**  \n") + "\n\n"
-            + compareTable().markdown() + "\n" + footer().split(separator: "\n").map { "- " + $0 }.joined(separator: "\n") + "\n"
-    }
-
-    public static let csvHeader = [
-        "strategy", "impl", "backing", "folio_order", "size_bytes", "threads", "sharing", "layout",
-        "dirty", "batch", "mem_node", "cpu_node", "mem_policy", "pages", "repetitions",
-        "ns_per_page_median", "ns_per_page_min", "ns_per_page_max", "ns_per_page_ci95_low",
-        "ns_per_page_ci95_high", "ns_per_page_cv", "pages_per_second_median", "atomics_per_page",
-        "roofline_ns_per_page", "efficiency", "thp_backed_fraction", "verified_fraction",
-        "audit_balanced", "pins_acquired", "pins_released", "cpus",
-    ]
-
-    /// One line per result, the columns of `csvHeader`.
-    public func renderCSV() -> String {
-        func num(_ x: Double?) -> String { x.map { $0.isFinite ? String(format: "%.6g", $0) : "" } ?? "" }
-        var lines = [Self.csvHeader.joined(separator: ",")]
-        for r in results {
-            let s = r.scenario
-            let identity: [String] = [
-                r.strategy.rawValue, r.impl.rawValue, s.backing.rawValue, String(s.folioOrder),
-                String(s.size), String(s.threads), s.sharing.rawValue, s.layout.rawValue,
-                s.dirty.rawValue, String(s.batchPages(pagesPerThread: r.pagesPerThread)),
-                s.memNode.map(String.init) ?? "", String(s.cpuNode), s.memPolicy.rawValue,
-                String(r.pages), String(r.repetitions),
-            ]
-            let timing: [String] = [
-                num(r.nsPerPage.median), num(r.nsPerPage.min), num(r.nsPerPage.max),
-                num(r.nsPerPage.ci95Low), num(r.nsPerPage.ci95High), num(r.nsPerPage.cv),
-                num(r.pagesPerSecond), num(r.atomicsPerPage), num(r.rooflineNsPerPage),
-                num(r.efficiency),
-            ]
-            let cpuList = r.cpus.map(String.init).joined(separator: " ")
-            let checks: [String] = [
-                num(r.thpBackedFraction), num(r.placement.verifiedFraction),
-                r.balanced ? "true" : "false", String(r.pinsAcquired), String(r.pinsReleased),
-                "\"" + cpuList + "\"",
-            ]
-            lines.append((identity + timing + checks).joined(separator: ","))
-        }
-        return lines.joined(separator: "\n") + "\n"
     }
 
     public func render(_ format: OutputFormat) -> String {

@@ -1,4 +1,9 @@
-/// Everything that identifies one measured scenario besides the strategy.
+/// Everything that identifies one measured scenario besides the loop (strategy, impl, detect).
+///
+/// This is the one definition of a scenario's identity: `ScenarioKey.fields` lists its
+/// dimensions in report order, and JSON, CSV, markdown, the tables' labels, the baseline gate
+/// and (through the report's `identity_keys`) the plot script all read that list. A new
+/// dimension is a stored property here and one entry in `fields`.
 public struct ScenarioKey: Hashable, Sendable {
     public var size: Int
     public var backing: Backing
@@ -13,9 +18,103 @@ public struct ScenarioKey: Hashable, Sendable {
     public var memNode: Int?
     public var cpuNode: Int
     public var memPolicy: MemPolicy
+
+    public init(size: Int, backing: Backing, folioOrder: Int, forcedOrder: Bool, threads: Int,
+                sharing: Sharing, layout: Layout, dirty: DirtyMode, batch: Int?, memNode: Int?,
+                cpuNode: Int, memPolicy: MemPolicy) {
+        self.size = size
+        self.backing = backing
+        self.folioOrder = folioOrder
+        self.forcedOrder = forcedOrder
+        self.threads = threads
+        self.sharing = sharing
+        self.layout = layout
+        self.dirty = dirty
+        self.batch = batch
+        self.memNode = memNode
+        self.cpuNode = cpuNode
+        self.memPolicy = memPolicy
+    }
+
+    /// Pages per release call as a number: the whole share when no batch was given.
+    func batchPages(pagesPerThread: Int) -> Int { batch ?? pagesPerThread }
+}
+
+/// One dimension of a scenario: its JSON/CSV key, its table label, its value as JSON and as
+/// table text, and the value a title may leave unsaid.
+public struct ScenarioField: Sendable {
+    public let key: String
+    public let label: String
+    /// `pagesPerThread` resolves a whole-share batch to its number.
+    let json: @Sendable (ScenarioKey, _ pagesPerThread: Int) -> JSON
+    let text: @Sendable (ScenarioKey) -> String
+    /// Always a table column (the reader's first question), even when every row has one value.
+    let alwaysShown: Bool
+
+    init(_ key: String, _ label: String, alwaysShown: Bool = false,
+         json: @escaping @Sendable (ScenarioKey, Int) -> JSON,
+         text: @escaping @Sendable (ScenarioKey) -> String) {
+        self.key = key
+        self.label = label
+        self.json = json
+        self.text = text
+        self.alwaysShown = alwaysShown
+    }
 }
 
 extension ScenarioKey {
-    /// Pages per release call as a number: the whole share when no batch was given.
-    func batchPages(pagesPerThread: Int) -> Int { batch ?? pagesPerThread }
+    /// The scenario's dimensions, in report order.
+    public static let fields: [ScenarioField] = [
+        .init("size_bytes", "size", json: { s, _ in .int(s.size) }, text: { ByteSize.format($0.size) }),
+        .init("backing", "backing", alwaysShown: true, json: { s, _ in .string(s.backing.rawValue) },
+              text: { $0.backing.rawValue }),
+        .init("folio_order", "order", json: { s, _ in .int(s.folioOrder) },
+              text: { String($0.folioOrder) + ($0.forcedOrder ? " (forced)" : "") }),
+        .init("folio_order_forced", "forced", json: { s, _ in .bool(s.forcedOrder) },
+              text: { $0.forcedOrder ? "yes" : "no" }),
+        .init("threads", "threads", alwaysShown: true, json: { s, _ in .int(s.threads) },
+              text: { String($0.threads) }),
+        .init("sharing", "sharing", json: { s, _ in .string(s.sharing.rawValue) }, text: { $0.sharing.rawValue }),
+        .init("layout", "layout", json: { s, _ in .string(s.layout.rawValue) }, text: { $0.layout.rawValue }),
+        .init("dirty", "dirty", json: { s, _ in .string(s.dirty.rawValue) }, text: { $0.dirty.rawValue }),
+        .init("batch", "batch", json: { s, perThread in .int(s.batchPages(pagesPerThread: perThread)) },
+              text: { $0.batch.map(String.init) ?? "whole" }),
+        .init("mem_node", "mem", json: { s, _ in s.memNode.map(JSON.int) ?? .null },
+              text: { $0.memNode.map(String.init) ?? "all" }),
+        .init("cpu_node", "cpu", json: { s, _ in .int(s.cpuNode) }, text: { String($0.cpuNode) }),
+        .init("mem_policy", "policy", json: { s, _ in .string(s.memPolicy.rawValue) }, text: { $0.memPolicy.rawValue }),
+    ]
+
+    /// The scenario as ordered JSON fields.
+    func jsonFields(pagesPerThread: Int) -> [(String, JSON)] {
+        Self.fields.map { ($0.key, $0.json(self, pagesPerThread)) }
+    }
+}
+
+extension LoopKey {
+    /// The loop's dimensions, in report order: with `ScenarioKey.fields` they identify a result.
+    public static let fieldKeys = ["strategy", "impl", "detect"]
+
+    func jsonFields() -> [(String, JSON)] {
+        [("strategy", .string(strategy.rawValue)), ("impl", .string(impl.rawValue)),
+         ("detect", .string(detect.rawValue))]
+    }
+}
+
+extension ResultRecord {
+    /// The keys that make two results the same measurement: carried in every JSON report as
+    /// `identity_keys`, so the baseline gate and the plot script use the same list.
+    public static var identityKeys: [String] { LoopKey.fieldKeys + ScenarioKey.fields.map(\.key) }
+
+    /// This result's identity as ordered JSON fields (the first fields of its JSON object).
+    func identityFields() -> [(String, JSON)] {
+        key.jsonFields() + scenario.jsonFields(pagesPerThread: pagesPerThread)
+    }
+
+    /// The identity as one comparable string: `strategy=unpin-each impl=swift … mem_policy=bind`.
+    public var identity: String { ResultRecord.identity(of: identityFields()) }
+
+    static func identity(of fields: [(String, JSON)]) -> String {
+        fields.map { "\($0.0)=\($0.1.serialized(pretty: false))" }.joined(separator: " ")
+    }
 }

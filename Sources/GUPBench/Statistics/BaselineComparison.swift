@@ -20,26 +20,40 @@ public struct BaselineComparison: Sendable {
     public let entries: [Entry]
     public var anySlower: Bool { entries.contains { $0.verdict == .slower } }
 
-    /// What makes two results the same scenario.
-    static let identityKeys = ["strategy", "impl", "backing", "folio_order", "size_bytes", "threads", "sharing",
-                               "layout", "dirty", "batch", "mem_policy"]
+    /// What makes two results the same scenario: the one list reports carry as `identity_keys`.
+    static var identityKeys: [String] { ResultRecord.identityKeys }
 
+    /// A saved result's identity, from its JSON object as Foundation decoded it.
     static func identity(_ fields: [String: Any]) -> String {
-        identityKeys.map { key in "\(key)=\(fields[key].map { "\($0)" } ?? "null")" }.joined(separator: " ")
+        identityKeys.map { key in "\(key)=\(canonical(fields[key] ?? NSNull()))" }.joined(separator: " ")
     }
 
+    /// A result's identity, in the same form as a saved one's.
     static func identity(_ r: ResultRecord) -> String {
-        guard case .object(let fields) = r.json else { return "" }
-        var plain: [String: Any] = [:]
-        for (key, value) in fields {
-            switch value {
-            case .string(let s): plain[key] = s
-            case .int(let i): plain[key] = i
-            case .number(let x): plain[key] = x == x.rounded() ? Int(x) as Any : x
-            default: break
-            }
+        let fields = Dictionary(r.identityFields(), uniquingKeysWith: { a, _ in a })
+        return identityKeys.map { key in "\(key)=\(canonical(fields[key] ?? .null))" }.joined(separator: " ")
+    }
+
+    /// One spelling per value whichever side it came from: numbers and booleans as numbers
+    /// (Foundation decodes `true` as the number 1), strings bare, absent as null.
+    static func canonical(_ value: Any) -> String {
+        switch value {
+        case let s as String: return s
+        case let n as NSNumber:
+            let x = n.doubleValue
+            return x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x)
+        default: return "null"
         }
-        return identity(plain)
+    }
+
+    static func canonical(_ value: JSON) -> String {
+        switch value {
+        case .string(let s): return s
+        case .bool(let b): return b ? "1" : "0"
+        case .int(let i): return String(i)
+        case .number(let x): return x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x)
+        default: return "null"
+        }
     }
 
     /// Loads a saved report: its per-result samples by scenario identity.
@@ -88,7 +102,7 @@ public struct BaselineComparison: Sendable {
                 let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
                 if kv.count == 2 { f[kv[0]] = kv[1] }
             }
-            let defaults = ["sharing": "disjoint", "layout": "sequential", "dirty": "none", "mem_policy": "bind"]
+            let defaults = ["detect": "off", "sharing": "disjoint", "layout": "sequential", "dirty": "none", "mem_policy": "bind"]
             var short = "\(f["strategy"] ?? "")/\(f["impl"] ?? "") \(f["backing"] ?? "") order \(f["folio_order"] ?? "")"
                 + " \(Int(f["size_bytes"] ?? "").map(ByteSize.format) ?? "") t\(f["threads"] ?? "") batch \(f["batch"] ?? "")"
             for (key, usual) in defaults.sorted(by: { $0.key < $1.key }) where f[key] != usual { short += " \(f[key] ?? "")" }

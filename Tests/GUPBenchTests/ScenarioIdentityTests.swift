@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+/// One scenario identity for every output: the baseline gate pairs each detection mode with its
+/// own saved row, the CSV carries every identity key, and the JSON report lists the keys.
+@Suite struct ScenarioIdentityTests {
+    static let common = ["compare", "--size", "4MiB", "--backing", "4k", "--threads", "1",
+                         "--strategies", "unpin-each", "--detect", "off,ledger",
+                         "--repetitions", "2", "--warmup", "0"]
+
+    @Test func baselineComparesEachDetectModeWithItsOwnRow() throws {
+        let old = FileManager.default.temporaryDirectory.appendingPathComponent("gupbench-detect-\(getpid()).json")
+        defer { try? FileManager.default.removeItem(at: old) }
+        let first = try CLITests.run(Self.common + ["--format", "json", "--output", old.path])
+        #expect(first.status == 0, "\(first.stderr)")
+        let saved = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: old)) as? [String: Any])
+        let keys = try #require(saved["identity_keys"] as? [String])
+        #expect(keys.contains("detect"))
+        let results = try #require(saved["results"] as? [[String: Any]])
+        var savedMedian: [String: Double] = [:]
+        for r in results {
+            let ns = try #require(r["ns_per_page"] as? [String: Any])
+            savedMedian[try #require(r["detect"] as? String)] = (ns["median"] as? NSNumber)?.doubleValue
+        }
+        #expect(Set(savedMedian.keys) == ["off", "ledger"])
+
+        let again = try CLITests.run(Self.common + ["--format", "json", "--baseline", old.path])
+        #expect(again.status == 0 || again.status == 3, "\(again.stderr)")  // a verdict either way
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
+        let baseline = try #require(json["baseline"] as? [String: Any])
+        let entries = try #require(baseline["entries"] as? [[String: Any]])
+        #expect(entries.count == 2)
+        for mode in ["off", "ledger"] {
+            let entry = try #require(entries.first { ($0["scenario"] as? String)?.contains("detect=\(mode) ") == true })
+            #expect((entry["before_ns_per_page"] as? NSNumber)?.doubleValue == savedMedian[mode])
+        }
+    }
+
+    @Test func csvHasEveryIdentityKeyAndTheComparisons() throws {
+        let r = try CLITests.run(Self.common + ["--format", "csv"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let header = try #require(lines.first)
+        for key in ["kind", "strategy", "impl", "detect", "size_bytes", "backing", "folio_order", "threads",
+                    "sharing", "layout", "dirty", "batch", "mem_node", "cpu_node", "mem_policy"] {
+            #expect(header.contains(key), "missing \(key)")
+        }
+        let kind = try #require(header.firstIndex(of: "kind"))
+        let detect = try #require(header.firstIndex(of: "detect"))
+        let rows = lines.dropFirst()
+        #expect(rows.allSatisfy { $0.count == header.count })
+        let results = rows.filter { $0[kind] == "result" }
+        #expect(results.map { $0[detect] }.sorted() == ["ledger", "off"])
+        // ledger ÷ off time on unpin-each is the one comparison of this matrix.
+        let comparisons = rows.filter { $0[kind] == "comparison" }
+        #expect(comparisons.count == 1)
+        #expect(comparisons.first?[detect] == "ledger")
+    }
+}
