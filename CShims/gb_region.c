@@ -292,6 +292,8 @@ void gb_memmap_audit(gb_page *memmap, size_t npages, gb_audit_report *out) {
         if ((gb_flags_read_relaxed(folio) >> GB_PG_locked) & 1UL)
             out->locked_pages++;
         out->refcount_excess += ref - 1;
+        if (ref > 1)
+            out->refcount_leaked += ref - 1;
         out->pincount_excess += pin;
         if (bad && out->first_bad_index < 0) {
             out->first_bad_index = (long)i;

@@ -96,6 +96,8 @@ typedef struct gb_audit_report {
     int first_bad_pincount;  /* _pincount of the first bad folio (0 for order 0) */
     long locked_pages;       /* folios left with PG_locked set */
     long long refcount_excess;  /* sum over folios of (_refcount - baseline) */
+    long long refcount_leaked;  /* sum over folios of the excess above baseline, where positive:
+                                   references nobody will drop, so the folio outlives its unmap */
     long long pincount_excess;  /* sum over large folios of _pincount */
 } gb_audit_report;
 

@@ -228,13 +228,29 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let misuse = try #require(json["misuse"] as? [[String: Any]])
-        #expect(misuse.count == 4 * 2 * 4)  // scenarios × orders × modes
+        #expect(misuse.count == 8 * 2 * 4)  // (scenario, strategy) cells × orders × modes
         for m in misuse {
-            for key in ["scenario", "folio_order", "mode", "detected", "symptom"] { #expect(m[key] != nil) }
+            for key in ["scenario", "strategy", "folio_order", "mode", "detected", "symptom", "events"] { #expect(m[key] != nil) }
             #expect(["at-call", "at-audit", "never"].contains(m["detected"] as? String ?? ""))
+            let events = try #require(m["events"] as? [String: Any])
+            #expect(Set(events.keys) == ["freed_while_mapped", "jumped_over_zero", "leaked_refs", "pincount_residue"])
         }
+        func rows(_ scenario: String, _ strategy: String, _ order: Int) -> [[String: Any]] {
+            misuse.filter { $0["scenario"] as? String == scenario && $0["strategy"] as? String == strategy
+                && $0["folio_order"] as? Int == order }
+        }
+        func freedWhileMapped(_ row: [String: Any]) -> Int? { (row["events"] as? [String: Any])?["freed_while_mapped"] as? Int }
+        // Order 0: an unpin of a reference jumps over zero and leaks; nothing is freed.
+        for row in rows("unpin-on-get", "unpin-each", 0) + rows("unpin-on-get", "unpin-batched", 0) {
+            #expect(freedWhileMapped(row) == 0)
+            #expect((row["symptom"] as? String ?? "").contains("leak"))
+        }
+        // Order 9: the per-page double unpin frees the mapped folio; the batched one jumps over 0.
+        #expect(rows("double-unpin", "unpin-each", 9).count == 4)
+        #expect(rows("double-unpin", "unpin-each", 9).allSatisfy { freedWhileMapped($0) == 2 })
+        #expect(rows("double-unpin", "unpin-batched", 9).allSatisfy { freedWhileMapped($0) == 0 })
         let costs = try #require(json["detection_cost"] as? [[String: Any]])
-        #expect(costs.count == 3 * 2)  // audit, underflow, ledger × unpin-each, unpin-batched on 4k
+        #expect(costs.count == 3 * 4)  // audit, underflow, ledger × every strategy on 4k
         for c in costs {
             for key in ["mode", "strategy", "backing", "ratio_to_off"] { #expect(c[key] != nil) }
             let ratio = try #require(c["ratio_to_off"] as? [String: Any])

@@ -7,42 +7,120 @@ import Testing
 @Suite struct MisuseTests {
     struct Expected: Sendable, CustomTestStringConvertible {
         let scenario: MisuseScenario
+        let strategy: Strategy
         let order: Int
         let refcountExcess: Int
         let pincount: Int
         let maybePinned: Bool
         let underflows: UInt64
+        let events: MisuseEvents
         /// Detection under off, audit, underflow, ledger.
         let detected: [Detection]
-        var testDescription: String { "\(scenario.rawValue) order \(order)" }
+        let symptom: String
+        var testDescription: String { "\(scenario.rawValue) \(strategy.rawValue) order \(order)" }
     }
 
-    // 1024 pages: 1024 order-0 pages, or two order-9 folios; counts are those of the first folio.
+    static func events(_ freed: Int, _ jumped: Int, _ leaked: Int, _ pincount: Int) -> MisuseEvents {
+        MisuseEvents(freedWhileMapped: freed, jumpedOverZero: jumped, leakedRefs: leaked, pincountResidue: pincount)
+    }
+
+    static let audit: [Detection] = [.never, .atAudit, .atAudit, .atCall]
+    static let atCall: [Detection] = [.never, .atAudit, .atCall, .atCall]
+
+    // 1024 pages: 1024 order-0 pages, or two order-9 folios. Residues are those of the first folio;
+    // events count the whole region. The mapping holds _refcount 1 of every folio.
     static let expected: [Expected] = [
-        Expected(scenario: .putPageOnPin, order: 0, refcountExcess: 1023, pincount: 0, maybePinned: true,
-                 underflows: 0, detected: [.never, .atAudit, .atAudit, .atCall]),
-        Expected(scenario: .putPageOnPin, order: 9, refcountExcess: 0, pincount: 512, maybePinned: true,
-                 underflows: 0, detected: [.never, .atAudit, .atAudit, .atCall]),
-        Expected(scenario: .unpinOnGet, order: 0, refcountExcess: -1023, pincount: 0, maybePinned: false,
-                 underflows: 1024, detected: [.never, .atAudit, .atCall, .atCall]),
-        Expected(scenario: .unpinOnGet, order: 9, refcountExcess: 0, pincount: -512, maybePinned: false,
-                 underflows: 1024, detected: [.never, .atAudit, .atCall, .atCall]),
-        Expected(scenario: .doubleUnpin, order: 0, refcountExcess: -1024, pincount: 0, maybePinned: false,
-                 underflows: 1024, detected: [.never, .atAudit, .atCall, .atCall]),
-        Expected(scenario: .doubleUnpin, order: 9, refcountExcess: -512, pincount: -512, maybePinned: false,
-                 underflows: 1024, detected: [.never, .atAudit, .atCall, .atCall]),
-        Expected(scenario: .unpinUnpinned, order: 0, refcountExcess: -1024, pincount: 0, maybePinned: false,
-                 underflows: 1024, detected: [.never, .atAudit, .atCall, .atCall]),
-        Expected(scenario: .unpinUnpinned, order: 9, refcountExcess: -512, pincount: -512, maybePinned: false,
-                 underflows: 1024, detected: [.never, .atAudit, .atCall, .atCall]),
+        // put_page() on a pin takes back 1 of the 1024 bias (order 0) or of the folio's refcount,
+        // never _pincount (order 9).
+        Expected(scenario: .putPageOnPin, strategy: .putPage, order: 0, refcountExcess: 1023, pincount: 0,
+                 maybePinned: true, underflows: 0, events: events(0, 0, 1023 * 1024, 0), detected: audit,
+                 symptom: "references never dropped, 1023 per page: the page outlives its unmap (leak) and looks "
+                    + "maybe-dma-pinned until then"),
+        Expected(scenario: .putPageOnPin, strategy: .putPage, order: 9, refcountExcess: 0, pincount: 512,
+                 maybePinned: true, underflows: 0, events: events(0, 0, 0, 1024), detected: audit,
+                 symptom: "`_pincount` 512 left: maybe-dma-pinned until unmap, then freed with a nonzero pincount "
+                    + "(bad_page() when page checks are on)"),
+        // One reference, two puts: the second lands on 0 and takes the mapping's reference.
+        Expected(scenario: .doublePut, strategy: .putPage, order: 0, refcountExcess: -1, pincount: 0,
+                 maybePinned: false, underflows: 0, events: events(1024, 0, 0, 0), detected: audit,
+                 symptom: "`_refcount` reaches 0 while mapped: 1024 pages freed under their mapping (use-after-free)"),
+        Expected(scenario: .doublePut, strategy: .putPage, order: 9, refcountExcess: -512, pincount: 0,
+                 maybePinned: false, underflows: 1022, events: events(2, 0, 0, 0), detected: atCall,
+                 symptom: "`_refcount` reaches 0 while mapped: 2 folios freed under their mapping (use-after-free)"),
+        // An unpin of a reference: order 0 subtracts the whole bias from 2 and jumps over 0.
+        Expected(scenario: .unpinOnGet, strategy: .unpinEach, order: 0, refcountExcess: -1023, pincount: 0,
+                 maybePinned: false, underflows: 1024, events: events(0, 1024, 0, 0), detected: atCall,
+                 symptom: "`_refcount` jumps over 0 (to -1022): nothing is freed and the count never returns to 0, "
+                    + "1024 pages leak"),
+        Expected(scenario: .unpinOnGet, strategy: .unpinBatched, order: 0, refcountExcess: -1023, pincount: 0,
+                 maybePinned: false, underflows: 1024, events: events(0, 1024, 0, 0), detected: atCall,
+                 symptom: "`_refcount` jumps over 0 (to -1022): nothing is freed and the count never returns to 0, "
+                    + "1024 pages leak"),
+        Expected(scenario: .unpinOnGet, strategy: .unpinEach, order: 9, refcountExcess: 0, pincount: -512,
+                 maybePinned: false, underflows: 1024, events: events(0, 0, 0, -1024), detected: atCall,
+                 symptom: "`_pincount` goes negative (-512): the folio is freed with a nonzero pincount "
+                    + "(bad_page() when page checks are on)"),
+        Expected(scenario: .unpinOnGet, strategy: .unpinBatched, order: 9, refcountExcess: 0, pincount: -512,
+                 maybePinned: false, underflows: 2, events: events(0, 0, 0, -1024), detected: atCall,
+                 symptom: "`_pincount` goes negative (-512): the folio is freed with a nonzero pincount "
+                    + "(bad_page() when page checks are on)"),
+        // Pin once, unpin twice: per page the first extra unpin of an order-9 folio reaches 0 and
+        // frees it while mapped; the batched extra unpin subtracts 512 at once and jumps over 0.
+        Expected(scenario: .doubleUnpin, strategy: .unpinEach, order: 0, refcountExcess: -1024, pincount: 0,
+                 maybePinned: false, underflows: 1024, events: events(0, 1024, 0, 0), detected: atCall,
+                 symptom: "`_refcount` jumps over 0 (to -1023): nothing is freed and the count never returns to 0, "
+                    + "1024 pages leak"),
+        Expected(scenario: .doubleUnpin, strategy: .unpinBatched, order: 0, refcountExcess: -1024, pincount: 0,
+                 maybePinned: false, underflows: 1024, events: events(0, 1024, 0, 0), detected: atCall,
+                 symptom: "`_refcount` jumps over 0 (to -1023): nothing is freed and the count never returns to 0, "
+                    + "1024 pages leak"),
+        Expected(scenario: .doubleUnpin, strategy: .unpinEach, order: 9, refcountExcess: -512, pincount: -512,
+                 maybePinned: false, underflows: 1024, events: events(2, 0, 0, -1024), detected: atCall,
+                 symptom: "`_refcount` reaches 0 while mapped: 2 folios freed under their mapping (use-after-free); "
+                    + "`_pincount` goes negative (-512): the folio is freed with a nonzero pincount (bad_page() when "
+                    + "page checks are on)"),
+        Expected(scenario: .doubleUnpin, strategy: .unpinBatched, order: 9, refcountExcess: -512, pincount: -512,
+                 maybePinned: false, underflows: 2, events: events(0, 2, 0, -1024), detected: atCall,
+                 symptom: "`_refcount` jumps over 0 (to -511): nothing is freed and the count never returns to 0, "
+                    + "2 folios leak; `_pincount` goes negative (-512): the folio is freed with a nonzero pincount "
+                    + "(bad_page() when page checks are on)"),
+        Expected(scenario: .unpinUnpinned, strategy: .unpinEach, order: 0, refcountExcess: -1024, pincount: 0,
+                 maybePinned: false, underflows: 1024, events: events(0, 1024, 0, 0), detected: atCall,
+                 symptom: "`_refcount` jumps over 0 (to -1023): nothing is freed and the count never returns to 0, "
+                    + "1024 pages leak"),
+        Expected(scenario: .unpinUnpinned, strategy: .unpinBatched, order: 0, refcountExcess: -1024, pincount: 0,
+                 maybePinned: false, underflows: 1024, events: events(0, 1024, 0, 0), detected: atCall,
+                 symptom: "`_refcount` jumps over 0 (to -1023): nothing is freed and the count never returns to 0, "
+                    + "1024 pages leak"),
+        Expected(scenario: .unpinUnpinned, strategy: .unpinEach, order: 9, refcountExcess: -512, pincount: -512,
+                 maybePinned: false, underflows: 1024, events: events(2, 0, 0, -1024), detected: atCall,
+                 symptom: "`_refcount` reaches 0 while mapped: 2 folios freed under their mapping (use-after-free); "
+                    + "`_pincount` goes negative (-512): the folio is freed with a nonzero pincount (bad_page() when "
+                    + "page checks are on)"),
+        Expected(scenario: .unpinUnpinned, strategy: .unpinBatched, order: 9, refcountExcess: -512, pincount: -512,
+                 maybePinned: false, underflows: 2, events: events(0, 2, 0, -1024), detected: atCall,
+                 symptom: "`_refcount` jumps over 0 (to -511): nothing is freed and the count never returns to 0, "
+                    + "2 folios leak; `_pincount` goes negative (-512): the folio is freed with a nonzero pincount "
+                    + "(bad_page() when page checks are on)"),
     ]
 
+    @Test func everyScenarioRunsOnEachOfItsStrategiesAtBothOrders() {
+        let cells = Set(Self.expected.map { "\($0.scenario.rawValue) \($0.strategy.rawValue) \($0.order)" })
+        let all = MisuseScenario.allCases.flatMap { s in
+            s.strategies.flatMap { st in [0, 9].map { "\(s.rawValue) \(st.rawValue) \($0)" } }
+        }
+        #expect(cells == Set(all))
+        #expect(cells.count == Self.expected.count)
+    }
+
     @Test(arguments: expected)
-    func scenarioLeavesExactResidueAndIsDetectedWhereExpected(_ e: Expected) throws {
+    func scenarioLeavesExactEventsAndResidueAndIsDetectedWhereExpected(_ e: Expected) throws {
         let model = try makeModel(pages: 1024, order: e.order)
         for (mode, detected) in zip(DetectMode.allCases, e.detected) {
-            let o = Misuse.run(e.scenario, model: model, mode: mode)
+            let o = Misuse.run(e.scenario, strategy: e.strategy, model: model, mode: mode)
             #expect(o.detected == detected, "\(mode.rawValue)")
+            #expect(o.events == e.events, "\(mode.rawValue)")
+            #expect(o.symptom == e.symptom)
             #expect(o.refcountExcess == e.refcountExcess)
             #expect(o.pincount == e.pincount)
             #expect(o.maybeDMAPinned == e.maybePinned)
@@ -56,13 +134,13 @@ import Testing
 
     @Test func ledgerNamesTheExpectedCall() throws {
         let model = try makeModel(pages: 1024, order: 0)
-        let put = Misuse.run(.putPageOnPin, model: model, mode: .ledger)
+        let put = Misuse.run(.putPageOnPin, strategy: .putPage, model: model, mode: .ledger)
         let v = try #require(put.firstWrongCall)
         #expect(v.page_index == 0)
         #expect(Int(v.call_made) == GB_CALL_PUT_PAGE)
         #expect(Int(v.call_expected) == GB_CALL_UNPIN_USER_PAGE)
         #expect(v.pins_held == 1 && v.gets_held == 0)
-        let unpinned = try #require(Misuse.run(.unpinUnpinned, model: model, mode: .ledger).firstWrongCall)
+        let unpinned = try #require(Misuse.run(.unpinUnpinned, strategy: .unpinBatched, model: model, mode: .ledger).firstWrongCall)
         #expect(Int(unpinned.call_expected) == GB_CALL_NONE)
     }
 
@@ -113,22 +191,24 @@ import Testing
         let dirty: DirtyMode
         let reads: UInt64
         let atomics: UInt64
+        let locks: UInt64
         var testDescription: String { "order \(order) \(strategy.rawValue) \(dirty.rawValue)" }
     }
 
     @Test(arguments: [
-        DirtyCase(order: 0, strategy: .unpinEach, dirty: .dirty, reads: 1, atomics: 1),
-        DirtyCase(order: 0, strategy: .unpinBatched, dirty: .dirtyLock, reads: 1, atomics: 3),
-        DirtyCase(order: 9, strategy: .unpinEach, dirty: .dirty, reads: 512, atomics: 1),
-        DirtyCase(order: 9, strategy: .unpinEach, dirty: .dirtyLock, reads: 512, atomics: 3),
-        DirtyCase(order: 9, strategy: .unpinBatched, dirty: .dirty, reads: 1, atomics: 1),
-        DirtyCase(order: 9, strategy: .unpinBatched, dirty: .dirtyLock, reads: 1, atomics: 3),
+        DirtyCase(order: 0, strategy: .unpinEach, dirty: .dirty, reads: 1, atomics: 1, locks: 0),
+        DirtyCase(order: 0, strategy: .unpinBatched, dirty: .dirtyLock, reads: 1, atomics: 3, locks: 1),
+        DirtyCase(order: 9, strategy: .unpinEach, dirty: .dirty, reads: 512, atomics: 1, locks: 0),
+        DirtyCase(order: 9, strategy: .unpinEach, dirty: .dirtyLock, reads: 512, atomics: 3, locks: 1),
+        DirtyCase(order: 9, strategy: .unpinBatched, dirty: .dirty, reads: 1, atomics: 1, locks: 0),
+        DirtyCase(order: 9, strategy: .unpinBatched, dirty: .dirtyLock, reads: 1, atomics: 3, locks: 1),
     ])
     func seedDirtyLoopReadsTheHeadPerSubpageAndWritesItOncePerFolio(_ c: DirtyCase) throws {
         let model = try makeModel(pages: 512, order: c.order)
         let facts = Misuse.dirtyFacts(model: model, strategy: c.strategy, dirty: c.dirty)
         #expect(facts.flagReads == c.reads)
         #expect(facts.flagAtomics == c.atomics)
+        #expect(facts.folioLocks == c.locks)
         #expect(facts.dirtyDescriptors == [0])
     }
 }

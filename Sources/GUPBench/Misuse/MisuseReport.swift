@@ -20,8 +20,8 @@ public struct MisuseReport: Sendable {
         public let ci95High: Double
     }
 
-    /// Runs the matrix (every scenario × order 0 and 9 × mode), the dirty-loop counts, and the
-    /// timed cost of each mode on unpin-each and unpin-batched for each backing.
+    /// Runs the matrix (every scenario × its release strategies × order 0 and 9 × mode), the
+    /// dirty-loop counts, and the timed cost of each mode on every strategy for each backing.
     public static func run(topology: Topology, config: BenchConfig, calibration: CalibrationFigures?,
                            modes: [DetectMode]) throws -> MisuseReport {
         let node = topology.localNode
@@ -31,7 +31,11 @@ public struct MisuseReport: Sendable {
         for order in [0, 9] {
             let model = try PageModel(region: small, forcedOrder: order)
             for scenario in MisuseScenario.allCases {
-                for mode in modes { out.outcomes.append(Misuse.run(scenario, model: model, mode: mode)) }
+                for strategy in scenario.strategies {
+                    for mode in modes {
+                        out.outcomes.append(Misuse.run(scenario, strategy: strategy, model: model, mode: mode))
+                    }
+                }
             }
             for strategy in [Strategy.unpinEach, .unpinBatched] {
                 for dirty in [DirtyMode.dirty, .dirtyLock] {
@@ -41,7 +45,7 @@ public struct MisuseReport: Sendable {
         }
         // The cost: the release loops with each mode, interleaved, one thread.
         var cost = config
-        cost.strategies = [.unpinEach, .unpinBatched]
+        cost.strategies = Strategy.allCases
         cost.threads = [1]
         cost.detects = modes.contains(.off) ? modes : [.off] + modes
         cost.impls = [.swift]
@@ -72,24 +76,31 @@ public struct MisuseReport: Sendable {
 
     public func renderTable() -> String {
         let modes = uniqueModes(outcomes.map(\.mode))
-        var matrix = TextTable(header: ["scenario", "order"] + modes.map(\.rawValue) + ["symptom without detection"],
-                               labelColumns: 2)
+        var matrix = TextTable(header: ["scenario", "order", "strategy"] + modes.map(\.rawValue)
+                                   + ["freed mapped", "jumped 0", "leaked refs", "pincount", "symptom without detection"],
+                               labelColumns: 3)
         var ledgerLines: [String] = []
         for scenario in MisuseScenario.allCases {
             for order in [0, 9] {
-                let rows = outcomes.filter { $0.scenario == scenario && $0.folioOrder == order }
-                guard let first = rows.first else { continue }
-                matrix.add([scenario.rawValue, String(order)]
-                    + modes.map { m in rows.first { $0.mode == m }?.detected.rawValue ?? "-" } + [first.symptom])
-                if let l = rows.first(where: { $0.mode == .ledger }), let v = l.firstWrongCall {
-                    ledgerLines.append("  \(scenario.rawValue), order \(order): \(Self.describe(v)); \(l.ledgerViolations) wrong calls in all")
+                for strategy in scenario.strategies {
+                    let rows = outcomes.filter { $0.scenario == scenario && $0.folioOrder == order && $0.strategy == strategy }
+                    guard let first = rows.first else { continue }
+                    let e = first.events
+                    matrix.add([scenario.rawValue, String(order), strategy.rawValue]
+                        + modes.map { m in rows.first { $0.mode == m }?.detected.rawValue ?? "-" }
+                        + [String(e.freedWhileMapped), String(e.jumpedOverZero), String(e.leakedRefs),
+                           String(e.pincountResidue), first.symptom])
+                    if let l = rows.first(where: { $0.mode == .ledger }), let v = l.firstWrongCall {
+                        ledgerLines.append("  \(scenario.rawValue), order \(order), \(strategy.rawValue): \(Self.describe(v)); "
+                            + "\(l.ledgerViolations) wrong calls in all")
+                    }
                 }
             }
         }
         var costTable = TextTable(header: ["backing", "strategy"] + modes.filter { $0 != .off }.map { "\($0.rawValue) ÷ off" },
                                   labelColumns: 2)
         for backing in Backing.allCases {
-            for strategy in [Strategy.unpinEach, .unpinBatched] {
+            for strategy in Strategy.allCases {
                 let cs = costs.filter { $0.backing == backing && $0.strategy == strategy }
                 guard !cs.isEmpty else { continue }
                 costTable.add([backing.rawValue, strategy.rawValue] + modes.filter { $0 != .off }.map { m in
@@ -97,17 +108,20 @@ public struct MisuseReport: Sendable {
                 })
             }
         }
-        var dirty = TextTable(header: ["order", "loop", "dirty", "pages", "PageDirty reads", "flag atomics", "PG_dirty set on"],
+        var dirty = TextTable(header: ["order", "loop", "dirty", "pages", "PG_dirty reads", "flag atomics", "folio locks",
+                                       "PG_dirty set on"],
                               labelColumns: 3)
         for f in dirtyLoop {
             dirty.add([String(f.folioOrder), f.strategy.rawValue, f.dirty.rawValue, String(f.pages), String(f.flagReads),
-                       String(f.flagAtomics), f.dirtyDescriptors == [0] ? (f.folioOrder == 0 ? "the page" : "the head only") : f.dirtyDescriptors.map(String.init).joined(separator: ",")])
+                       String(f.flagAtomics), String(f.folioLocks), f.dirtyDescriptors == [0] ? (f.folioOrder == 0 ? "the page" : "the head only") : f.dirtyDescriptors.map(String.init).joined(separator: ",")])
         }
         let o = report.results.first?.scenario
         return """
             gupbench misuse — the seed review's questions, answered on the page model
 
-            (c) a wrong release call: who notices, and when (modes include the ones left of them)
+            (c) a wrong release call: who notices, and when (modes include the ones left of them); what it does \
+            to the 1024 pages (order 0) or two 512-page folios (order 9): folios freed while mapped, releases that \
+            jumped over 0, references never dropped, `_pincount` left
             \(matrix.rendered())
 
             the ledger names the first wrong call:
@@ -117,8 +131,10 @@ public struct MisuseReport: Sendable {
             \(o.map { ByteSize.format($0.size) } ?? ""), 1 thread, \(report.results.first?.repetitions ?? 0) interleaved reps
             \(costTable.rendered())
 
-            (a) the seed's `if (!PageDirty(p)) set_page_dirty(p)` on one folio: PG_dirty is PF_HEAD, so every \
-            subpage reads the head's bit and only the first writes it
+            (a) dirtying one folio: the per-page loop is the seed's `if (!PageDirty(p)) set_page_dirty{,_lock}(p)` \
+            (PG_dirty is PF_HEAD: every subpage reads the head's bit, the first writes it); the batched one is \
+            unpin_user_pages_dirty_lock(): folio_test_dirty(), then folio_lock(), folio_mark_dirty(), \
+            folio_unlock() once per folio run
             \(dirty.rendered())
 
             \(report.footer())
@@ -130,9 +146,11 @@ public struct MisuseReport: Sendable {
         report.json(extra: [
             ("misuse", .array(outcomes.map { o in
                 .object([
-                    ("scenario", .string(o.scenario.rawValue)), ("folio_order", .int(o.folioOrder)),
+                    ("scenario", .string(o.scenario.rawValue)), ("strategy", .string(o.strategy.rawValue)),
+                    ("folio_order", .int(o.folioOrder)),
                     ("mode", .string(o.mode.rawValue)), ("detected", .string(o.detected.rawValue)),
-                    ("symptom", .string(o.symptom)), ("refcount_excess", .int(o.refcountExcess)),
+                    ("symptom", .string(o.symptom)), ("events", o.events.json),
+                    ("refcount_excess", .int(o.refcountExcess)),
                     ("pincount", .int(o.pincount)), ("maybe_dma_pinned", .bool(o.maybeDMAPinned)),
                     ("pages_unbalanced", .int(o.pagesUnbalanced)), ("underflows", .int(Int(o.underflows))),
                     ("ledger_violations", .int(o.ledgerViolations)),
@@ -156,6 +174,7 @@ public struct MisuseReport: Sendable {
                     ("folio_order", .int(f.folioOrder)), ("strategy", .string(f.strategy.rawValue)),
                     ("dirty", .string(f.dirty.rawValue)), ("pages", .int(f.pages)),
                     ("page_dirty_reads", .int(Int(f.flagReads))), ("flag_atomics", .int(Int(f.flagAtomics))),
+                    ("folio_locks", .int(Int(f.folioLocks))),
                     ("dirty_descriptors", .array(f.dirtyDescriptors.map(JSON.int))),
                 ])
             })),
