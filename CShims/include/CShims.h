@@ -9,5 +9,6 @@
 #include "gb_calibrate.h"
 #include "gb_ledger.h"
 #include "gb_kernel.h"
+#include "gb_free.h"
 
 #endif /* CSHIMS_H */

@@ -10,6 +10,7 @@
 #define GB_LOOPS_H
 
 #include "gb_ledger.h"
+#include "gb_free.h"
 
 /* Strategy numbers (the command-line names of docs/model.md in comments). */
 typedef enum gb_strategy {
@@ -39,5 +40,28 @@ void gb_c_unpin_batched(gb_page *_Nonnull const *_Nonnull pages, long npages, lo
 /* unpin-range: unpin_user_page_range_dirty_lock() over contiguous descriptors from `start`. */
 void gb_c_unpin_range(gb_page *_Nonnull start, long npages, long batch, int dirty,
                       int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
+
+/* release-pages: release_pages() per call of `batch` entries — folio_batch of 31, one
+ * folio_ref_sub_and_test() per entry, at zero the lruvec lock kept across a batch of one lruvec and
+ * free_unref_folios() for the batch (gb_free.h). Drops FOLL_GET references, as put_page() does.
+ * `ctx` is the thread's free path in last-reference mode, NULL otherwise (nothing is freed). */
+void gb_c_release_pages(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, int dirty,
+                        int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
+                        gb_free_ctx *_Nullable ctx);
+
+/* The per-page and per-folio strategies in last-reference mode: the same loops, ending in
+ * folio_put_refs() -> __folio_put() when a release drops the last reference (one lruvec lock and
+ * one pcp lock per freed folio). */
+void gb_c_put_pages_last(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, int dirty,
+                         int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
+                         gb_free_ctx *_Nullable ctx);
+void gb_c_unpin_each_last(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, int dirty,
+                          int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
+                          gb_free_ctx *_Nullable ctx);
+void gb_c_unpin_batched_last(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch,
+                             int dirty, int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
+                             gb_free_ctx *_Nullable ctx);
+void gb_c_unpin_range_last(gb_page *_Nonnull start, long npages, long batch, int dirty, int detect,
+                           gb_ledger *_Nullable ledger, gb_tally *_Nonnull t, gb_free_ctx *_Nullable ctx);
 
 #endif /* GB_LOOPS_H */

@@ -1,0 +1,509 @@
+/*
+ * gb_free.h — what happens when a release drops a folio's LAST reference: the folio leaves its
+ * node's LRU list under the lruvec lock and goes to a per-CPU free list under the pcp lock, which
+ * spills to the zone's free list under the zone lock at a high-water mark. Linux 6.x:
+ * mm/swap.c (__folio_put, __page_cache_release, folios_put_refs, release_pages),
+ * mm/page_alloc.c (free_frozen_pages, free_unref_folios, free_frozen_page_commit,
+ * free_pcppages_bulk, free_one_page), include/linux/memcontrol.h (folio_lruvec_relock_irqsave).
+ *
+ * Locks are real spinlocks (C11 atomics, test-and-test-and-set with PAUSE); lists are real
+ * intrusive doubly-linked lists through the descriptors, as the kernel's are.
+ *
+ * Where the list links live. struct page keeps `lru` (a list_head: next, prev) at offset 8, in a
+ * union with `compound_head`, and with `pcp_list` and `buddy_list` (the free lists reuse the same
+ * two words). Only a folio's HEAD is ever linked: a tail's word at offset 8 is its compound_head
+ * (head address | 1), a linked head's is a pointer to another list_head, always 8-aligned, so bit
+ * 0 is clear and compound_head(head) still answers "head". The model does exactly that: a
+ * folio's head links through descriptor offsets 8 (next, the compound_head word) and 16 (prev);
+ * page[1] — where the folio's order and _pincount live — is never linked, so moving those fields
+ * around page[1] does not touch the lists. Every link is read and written with relaxed atomics
+ * (the kernel's READ_ONCE/WRITE_ONCE in list.h), because another thread may be reading that
+ * compound_head word of a head while a neighbour's list_del rewrites it.
+ *
+ * Which lruvec: the kernel keeps the node id in the upper bits of page->flags and, with memcg
+ * off, uses the node's lruvec. The model keeps a lruvec index in the top byte of the head's flags
+ * (GB_LRUVEC_SHIFT); the model's one zone stands for the node's ZONE_NORMAL.
+ *
+ * Differences from the kernel, on purpose: no buddy merging (the zone keeps one free list of
+ * whole folios), no migratetypes, memcg uncharge and free_pages_prepare()'s per-page clearing of
+ * tails are not modelled; the folio keeps its compound shape while free so the next repetition
+ * can "allocate" it again. Lock and unlock never disable interrupts (user space).
+ */
+#ifndef GB_FREE_H
+#define GB_FREE_H
+
+#include "gb_page.h"
+
+/* kernel: enum pageflags — PG_lru follows PG_dirty (4). */
+enum { GB_PG_lru = 5 };
+
+/* Which lruvec a folio belongs to (kernel: the node bits of page->flags). */
+#define GB_LRUVEC_SHIFT 56
+#define GB_LRUVEC_MASK 0xffUL
+
+/* kernel: PAGEVEC_SIZE (include/linux/pagevec.h): a folio_batch holds 31 folios. */
+#define GB_FOLIO_BATCH_SIZE 31
+
+/* kernel: PAGE_ALLOC_COSTLY_ORDER and HPAGE_PMD_ORDER, for pcp_allowed_order(). */
+#define GB_PAGE_ALLOC_COSTLY_ORDER 3
+#define GB_HPAGE_PMD_ORDER 9
+
+/* The two words of a list_head. Lists link descriptor offset 8 (see above) or a sentinel. */
+typedef struct gb_list_head {
+    uintptr_t next;
+    uintptr_t prev;
+} gb_list_head;
+
+_Static_assert(offsetof(gb_page, compound_head) == 8, "lru.next shares the compound_head word");
+_Static_assert(offsetof(gb_page, flags) + sizeof(unsigned long) <= 8, "flags stay outside lru");
+_Static_assert(offsetof(gb_page, mapcount) >= 24 && offsetof(gb_page, refcount) >= 24,
+               "_mapcount and _refcount stay outside lru");
+
+/* A spinlock on its own cache line (padding, not an alignment attribute, so Swift imports it). */
+typedef struct gb_spinlock {
+    int locked;
+    unsigned char _pad[60];
+} gb_spinlock;
+
+/* Locks taken, counted by the thread that took them (kept in that thread's pcp). */
+typedef struct gb_lock_counts {
+    uint64_t lruvec;        /* lruvec->lru_lock acquisitions */
+    uint64_t pcp;           /* pcp->lock acquisitions */
+    uint64_t zone;          /* zone->lock acquisitions */
+    uint64_t waits;         /* acquisitions that found the lock held and spun */
+    uint64_t folios_freed;  /* folios whose last reference this thread dropped */
+    uint64_t pages_freed;
+    uint64_t bad_frees;     /* frees of a folio with _refcount != 0 or still on an LRU */
+    uint64_t spills;        /* free_pcppages_bulk() calls */
+} gb_lock_counts;
+
+/* kernel: struct lruvec (the node's, memcg off): one LRU list (inactive anon) and its lock. */
+typedef struct gb_lruvec {
+    gb_spinlock lru_lock;
+    gb_list_head list;
+    long nr_folios;
+    long nr_pages;
+    unsigned char _pad[32];
+} gb_lruvec;
+
+/* kernel: struct zone — its lock and (the model's single) free list. */
+typedef struct gb_zone {
+    gb_spinlock lock;
+    gb_list_head free_list;
+    long nr_folios;
+    long nr_pages;
+    unsigned char _pad[32];
+} gb_zone;
+
+/* kernel: struct per_cpu_pages — one per worker thread (one thread per CPU). */
+typedef struct gb_pcp {
+    gb_spinlock lock;
+    gb_list_head list;
+    long count;        /* pages on the list */
+    long nr_folios;
+    long high;         /* spill when count reaches it (kernel: pcp->high) */
+    long batch;        /* kernel: pcp->batch */
+    long free_count;   /* consecutive freed pages, grows the spill (kernel: pcp->free_count) */
+    unsigned char _pad[8];
+    gb_lock_counts counts;
+    unsigned char _pad2[64 - sizeof(gb_lock_counts) % 64];
+} gb_pcp;
+
+/* What one thread's release path needs: the lruvecs, the zone, its own pcp. */
+typedef struct gb_free_ctx {
+    gb_lruvec *_Nonnull lruvecs;
+    gb_zone *_Nonnull zone;
+    gb_pcp *_Nonnull pcp;
+} gb_free_ctx;
+
+/* ---- spinlock: test-and-test-and-set ---- */
+
+/* kernel: spin_lock() — xchg to take it; while held, spin on a plain read with PAUSE so the
+ * line stays shared until it is released. Returns whether it had to wait. */
+GB_INLINE bool gb_spin_lock(gb_spinlock *_Nonnull l) {
+    if (!atomic_exchange_explicit(GB_ATOMIC(int, l->locked), 1, memory_order_acquire))
+        return false;
+    do {
+        while (atomic_load_explicit(GB_ATOMIC(int, l->locked), memory_order_relaxed))
+            __builtin_ia32_pause();
+    } while (atomic_exchange_explicit(GB_ATOMIC(int, l->locked), 1, memory_order_acquire));
+    return true;
+}
+
+/* kernel: spin_unlock() — a release store (no LOCK prefix on x86). */
+GB_INLINE void gb_spin_unlock(gb_spinlock *_Nonnull l) {
+    atomic_store_explicit(GB_ATOMIC(int, l->locked), 0, memory_order_release);
+}
+
+/* ---- intrusive lists (kernel: include/linux/list.h) ---- */
+
+GB_INLINE uintptr_t gb_lru_node(gb_page *_Nonnull p) { return (uintptr_t)p + 8; }
+GB_INLINE gb_page *_Nonnull gb_node_page(uintptr_t node) { return (gb_page *)(node - 8); }
+GB_INLINE uintptr_t gb_list_sentinel(gb_list_head *_Nonnull h) { return (uintptr_t)h; }
+
+GB_INLINE uintptr_t gb_node_next(uintptr_t node) {
+    return atomic_load_explicit((_Atomic(uintptr_t) *)node, memory_order_relaxed);
+}
+GB_INLINE uintptr_t gb_node_prev(uintptr_t node) {
+    return atomic_load_explicit((_Atomic(uintptr_t) *)(node + sizeof(uintptr_t)), memory_order_relaxed);
+}
+GB_INLINE void gb_node_set_next(uintptr_t node, uintptr_t v) {
+    atomic_store_explicit((_Atomic(uintptr_t) *)node, v, memory_order_relaxed);
+}
+GB_INLINE void gb_node_set_prev(uintptr_t node, uintptr_t v) {
+    atomic_store_explicit((_Atomic(uintptr_t) *)(node + sizeof(uintptr_t)), v, memory_order_relaxed);
+}
+
+/* kernel: INIT_LIST_HEAD() */
+GB_INLINE void gb_list_init(gb_list_head *_Nonnull h) {
+    gb_node_set_next(gb_list_sentinel(h), gb_list_sentinel(h));
+    gb_node_set_prev(gb_list_sentinel(h), gb_list_sentinel(h));
+}
+
+/* kernel: __list_add() */
+GB_INLINE void gb__list_add(uintptr_t node, uintptr_t prev, uintptr_t next) {
+    gb_node_set_prev(next, node);
+    gb_node_set_next(node, next);
+    gb_node_set_prev(node, prev);
+    gb_node_set_next(prev, node);
+}
+
+/* kernel: list_add() — at the head. */
+GB_INLINE void gb_list_add(uintptr_t node, gb_list_head *_Nonnull h) {
+    uintptr_t s = gb_list_sentinel(h);
+    gb__list_add(node, s, gb_node_next(s));
+}
+
+/* kernel: list_add_tail() */
+GB_INLINE void gb_list_add_tail(uintptr_t node, gb_list_head *_Nonnull h) {
+    uintptr_t s = gb_list_sentinel(h);
+    gb__list_add(node, gb_node_prev(s), s);
+}
+
+/* kernel: list_del() — unlinks; the node's own words keep stale values (the kernel poisons them;
+ * here they must stay even so the head still reads as a head, so they are left as they were). */
+GB_INLINE void gb_list_del(uintptr_t node) {
+    uintptr_t prev = gb_node_prev(node), next = gb_node_next(node);
+    gb_node_set_prev(next, prev);
+    gb_node_set_next(prev, next);
+}
+
+GB_INLINE bool gb_list_empty(gb_list_head *_Nonnull h) {
+    return gb_node_next(gb_list_sentinel(h)) == gb_list_sentinel(h);
+}
+
+/* ---- the lruvec side (mm/swap.c, include/linux/memcontrol.h, include/linux/mm_inline.h) ---- */
+
+/* kernel: folio_lruvec() — the node's lruvec, from the node bits of the folio's flags. */
+GB_INLINE gb_lruvec *_Nonnull gb_folio_lruvec(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c) {
+    return &c->lruvecs[(gb_flags_read_relaxed(folio) >> GB_LRUVEC_SHIFT) & GB_LRUVEC_MASK];
+}
+
+/* kernel: folio_lruvec_relock_irqsave() — keep the lock held when the folio's lruvec is the one
+ * already locked, otherwise drop it and take the folio's. */
+GB_INLINE gb_lruvec *_Nonnull gb_folio_lruvec_relock(gb_page *_Nonnull folio, gb_lruvec *_Nullable locked,
+                                                     gb_free_ctx *_Nonnull c) {
+    gb_lruvec *lruvec = gb_folio_lruvec(folio, c);
+    if (lruvec == locked)
+        return lruvec;
+    if (locked)
+        gb_spin_unlock(&locked->lru_lock);
+    c->pcp->counts.waits += gb_spin_lock(&lruvec->lru_lock);
+    c->pcp->counts.lruvec++;
+    return lruvec;
+}
+
+/* kernel: lruvec_del_folio() — off the list, the lruvec's page count down. Under lru_lock. */
+GB_INLINE void gb_lruvec_del_folio(gb_lruvec *_Nonnull lruvec, gb_page *_Nonnull folio) {
+    gb_list_del(gb_lru_node(folio));
+    lruvec->nr_folios--;
+    lruvec->nr_pages -= gb_folio_nr_pages(folio);
+}
+
+/* kernel: lruvec_add_folio() — at the head of the list. Under lru_lock. */
+GB_INLINE void gb_lruvec_add_folio(gb_lruvec *_Nonnull lruvec, gb_page *_Nonnull folio) {
+    gb_list_add(gb_lru_node(folio), &lruvec->list);
+    lruvec->nr_folios++;
+    lruvec->nr_pages += gb_folio_nr_pages(folio);
+}
+
+/* kernel: __page_cache_release() — a folio on the LRU leaves it under its lruvec's lock, which
+ * stays held for the caller (the batch keeps it across folios of one lruvec). PG_lru is cleared
+ * with a plain store: the refcount is zero, nobody else can see the folio (__folio_clear_lru_flags). */
+GB_INLINE gb_lruvec *_Nullable gb_page_cache_release(gb_page *_Nonnull folio, gb_lruvec *_Nullable locked,
+                                                     gb_free_ctx *_Nonnull c) {
+    unsigned long flags = gb_flags_read_relaxed(folio);
+    if (!((flags >> GB_PG_lru) & 1UL))
+        return locked;
+    locked = gb_folio_lruvec_relock(folio, locked, c);
+    gb_lruvec_del_folio(locked, folio);
+    atomic_store_explicit(GB_ATOMIC(unsigned long, folio->flags), flags & ~(1UL << GB_PG_lru),
+                          memory_order_relaxed);
+    return locked;
+}
+
+/* ---- the free side (mm/page_alloc.c) ---- */
+
+/* kernel: pcp_allowed_order() — orders up to PAGE_ALLOC_COSTLY_ORDER, and the PMD order with THP. */
+GB_INLINE bool gb_pcp_allowed_order(unsigned order) {
+    return order <= GB_PAGE_ALLOC_COSTLY_ORDER || order == GB_HPAGE_PMD_ORDER;
+}
+
+/* kernel: free_pages_prepare()'s page_expected_state() check, the part that applies here: a
+ * folio going to a free list must have _refcount 0 and must not be on an LRU (bad_page()). */
+GB_INLINE void gb_free_pages_prepare(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c) {
+    bool bad = gb_ref_read_relaxed(folio) != 0 || ((gb_flags_read_relaxed(folio) >> GB_PG_lru) & 1UL);
+    c->pcp->counts.bad_frees += bad;
+    c->pcp->counts.folios_freed++;
+    c->pcp->counts.pages_freed += (uint64_t)gb_folio_nr_pages(folio);
+}
+
+/* kernel: free_pcppages_bulk() — move `count` pages, oldest first (the list's tail), from the pcp
+ * list to the zone's free list under zone->lock. Called with the pcp lock held. */
+GB_INLINE void gb_free_pcppages_bulk(gb_zone *_Nonnull zone, long count, gb_pcp *_Nonnull pcp) {
+    pcp->counts.waits += gb_spin_lock(&zone->lock);
+    pcp->counts.zone++;
+    pcp->counts.spills++;
+    uintptr_t s = gb_list_sentinel(&pcp->list);
+    while (count > 0 && pcp->count > 0) {
+        uintptr_t node = gb_node_prev(s);
+        if (node == s)
+            break;
+        gb_page *folio = gb_node_page(node);
+        long nr = gb_folio_nr_pages(folio);
+        gb_list_del(node);
+        pcp->count -= nr;
+        pcp->nr_folios--;
+        gb_list_add(node, &zone->free_list); /* kernel: __free_one_page() */
+        zone->nr_folios++;
+        zone->nr_pages += nr;
+        count -= nr;
+    }
+    gb_spin_unlock(&zone->lock);
+}
+
+/* kernel: nr_pcp_free() — how much one spill frees: the run of consecutive frees, at least
+ * `batch`, leaving at least `batch` pages on the list. */
+GB_INLINE long gb_nr_pcp_free(gb_pcp *_Nonnull pcp) {
+    if (pcp->high < pcp->batch)
+        return 1;
+    long lo = pcp->batch, hi = pcp->high - pcp->batch;
+    long n = pcp->free_count;
+    return n < lo ? lo : (n > hi ? hi : n);
+}
+
+/* kernel: free_frozen_page_commit() — onto the pcp list (under the pcp lock); at the high-water
+ * mark spill to the zone. The kernel's dynamic pcp->high tuning is left out: `high` is fixed. */
+GB_INLINE void gb_free_frozen_page_commit(gb_zone *_Nonnull zone, gb_pcp *_Nonnull pcp,
+                                          gb_page *_Nonnull folio) {
+    long nr = gb_folio_nr_pages(folio);
+    gb_list_add(gb_lru_node(folio), &pcp->list);
+    pcp->count += nr;
+    pcp->nr_folios++;
+    if (pcp->free_count < (pcp->batch << 5)) /* CONFIG_PCP_BATCH_SCALE_MAX = 5 */
+        pcp->free_count += nr;
+    if (pcp->count >= pcp->high)
+        gb_free_pcppages_bulk(zone, gb_nr_pcp_free(pcp), pcp);
+}
+
+/* kernel: free_one_page() — straight to the zone under zone->lock (orders the pcp does not take). */
+GB_INLINE void gb_free_one_page(gb_zone *_Nonnull zone, gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c) {
+    c->pcp->counts.waits += gb_spin_lock(&zone->lock);
+    c->pcp->counts.zone++;
+    gb_list_add(gb_lru_node(folio), &zone->free_list);
+    zone->nr_folios++;
+    zone->nr_pages += gb_folio_nr_pages(folio);
+    gb_spin_unlock(&zone->lock);
+}
+
+/* kernel: free_frozen_pages() / __free_frozen_pages() — one folio: pcp lock, commit, unlock. */
+GB_INLINE void gb_free_frozen_pages(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c) {
+    gb_free_pages_prepare(folio, c);
+    if (!gb_pcp_allowed_order(gb_folio_order(folio))) {
+        gb_free_one_page(c->zone, folio, c);
+        return;
+    }
+    c->pcp->counts.waits += gb_spin_lock(&c->pcp->lock);
+    c->pcp->counts.pcp++;
+    gb_free_frozen_page_commit(c->zone, c->pcp, folio);
+    gb_spin_unlock(&c->pcp->lock);
+}
+
+/* kernel: __folio_put() — the last reference is gone: page_cache_release() (lruvec lock taken
+ * and dropped for this one folio), then free_frozen_pages(). */
+GB_INLINE void gb__folio_put(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c) {
+    gb_lruvec *locked = gb_page_cache_release(folio, NULL, c);
+    if (locked)
+        gb_spin_unlock(&locked->lru_lock);
+    gb_free_frozen_pages(folio, c);
+}
+
+/* kernel: folio_put_refs() — folio_ref_sub_and_test(), and __folio_put() at zero. Returns the
+ * _refcount the subtraction left. A NULL context (last-ref mode off) never frees. */
+GB_INLINE int gb_folio_put_refs(gb_page *_Nonnull folio, int refs, gb_free_ctx *_Nullable c,
+                                gb_tally *_Nonnull t) {
+    int left = gb_ref_sub_acq_rel(folio, refs, t);
+    if (left == 0 && c)
+        gb__folio_put(folio, c);
+    return left;
+}
+
+/* kernel: gup_put_folio() ending in folio_put_refs() — the pin side as gb_gup_put_folio(), then
+ * the free when that was the last reference. */
+GB_INLINE gb_put_result gb_gup_put_folio_last(gb_page *_Nonnull folio, int refs, gb_foll flags,
+                                              gb_free_ctx *_Nullable c, gb_tally *_Nonnull t) {
+    gb_put_result r = gb_gup_put_folio(folio, refs, flags, t);
+    if (r.refcount == 0 && c)
+        gb__folio_put(folio, c);
+    return r;
+}
+
+/* kernel: struct folio_batch — up to 31 folios, with release_pages()'s refs[] beside them. */
+typedef struct gb_folio_batch {
+    unsigned nr;
+    int refs[GB_FOLIO_BATCH_SIZE];
+    gb_page *_Nullable folios[GB_FOLIO_BATCH_SIZE];
+} gb_folio_batch;
+
+/* kernel: free_unref_folios() — the freed folios of a batch: the pcp lock taken once (one zone),
+ * each committed under it; orders the pcp does not take go to the zone one by one. */
+GB_INLINE void gb_free_unref_folios(gb_folio_batch *_Nonnull fb, gb_free_ctx *_Nonnull c) {
+    bool locked = false;
+    for (unsigned i = 0; i < fb->nr; i++) {
+        gb_page *folio = fb->folios[i];
+        gb_free_pages_prepare(folio, c);
+        if (!gb_pcp_allowed_order(gb_folio_order(folio))) {
+            gb_free_one_page(c->zone, folio, c);
+            continue;
+        }
+        if (!locked) {
+            c->pcp->counts.waits += gb_spin_lock(&c->pcp->lock);
+            c->pcp->counts.pcp++;
+            locked = true;
+        }
+        gb_free_frozen_page_commit(c->zone, c->pcp, folio);
+    }
+    if (locked)
+        gb_spin_unlock(&c->pcp->lock);
+    fb->nr = 0;
+}
+
+/* kernel: folios_put_refs() — one folio_ref_sub_and_test() per folio; each folio that reached
+ * zero leaves the LRU with the lruvec lock kept across consecutive folios of one lruvec, then the
+ * batch is freed together. With a NULL context nothing is freed (the reference drop only). */
+GB_INLINE void gb_folios_put_refs(gb_folio_batch *_Nonnull fb, gb_free_ctx *_Nullable c,
+                                  gb_tally *_Nonnull t) {
+    unsigned j = 0;
+    gb_lruvec *locked = NULL;
+    for (unsigned i = 0; i < fb->nr; i++) {
+        gb_page *folio = fb->folios[i];
+        int left = gb_ref_sub_acq_rel(folio, fb->refs[i], t);
+        t->underflows += (uint64_t)(left < 0); /* the check --detect underflow makes, branchless */
+        if (left != 0 || !c)
+            continue;
+        locked = gb_page_cache_release(folio, locked, c);
+        fb->folios[j++] = folio;
+    }
+    if (locked)
+        gb_spin_unlock(&locked->lru_lock);
+    fb->nr = j;
+    if (j)
+        gb_free_unref_folios(fb, c);
+    fb->nr = 0;
+}
+
+/* kernel: folio_batch_add() — returns the space left (0 = full, time to flush). */
+GB_INLINE unsigned gb_folio_batch_add(gb_folio_batch *_Nonnull fb, gb_page *_Nonnull folio, int refs) {
+    fb->refs[fb->nr] = refs;
+    fb->folios[fb->nr++] = folio;
+    return GB_FOLIO_BATCH_SIZE - fb->nr;
+}
+
+/* kernel: release_pages() — a batched put_page() over an array of pages: each entry's folio goes
+ * into the batch with one reference; a full batch (31) is put with folios_put_refs(). */
+GB_INLINE void gb_release_pages(gb_page *_Nonnull const *_Nonnull pages, long nr,
+                                gb_free_ctx *_Nullable c, gb_tally *_Nonnull t) {
+    gb_folio_batch fb;
+    fb.nr = 0;
+    for (long i = 0; i < nr; i++) {
+        t->refs_released++;
+        if (gb_folio_batch_add(&fb, gb_compound_head(pages[i]), 1) > 0)
+            continue;
+        gb_folios_put_refs(&fb, c, t);
+    }
+    if (fb.nr)
+        gb_folios_put_refs(&fb, c, t);
+}
+
+/* ---- the model's state, set up and checked outside the timed window (gb_free.c) ---- */
+
+typedef struct gb_free_model {
+    gb_page *_Nonnull memmap;
+    size_t npages;
+    int nr_lruvecs;
+    int nr_pcps;
+    gb_lruvec *_Nonnull lruvecs;
+    gb_zone *_Nonnull zone;
+    gb_pcp *_Nonnull pcps;
+    gb_free_ctx *_Nonnull ctxs;     /* one per pcp */
+} gb_free_model;
+
+/* Allocate the model for a memmap: `nr_lruvecs` lruvecs (>= 1), one pcp per worker thread with
+ * the given high-water mark and batch (kernel: pcp->high, pcp->batch). NULL on bad input or no
+ * memory. */
+gb_free_model *_Nullable gb_free_model_create(gb_page *_Nonnull memmap, size_t npages, int nr_lruvecs,
+                                              int nr_pcps, long high, long batch);
+void gb_free_model_destroy(gb_free_model *_Nonnull m);
+
+/* The context worker `thread` releases with. */
+gb_free_ctx *_Nonnull gb_free_model_ctx(gb_free_model *_Nonnull m, int thread);
+
+/* The state before a timed last-reference release, as the page-fault path leaves it: every folio
+ * allocated (off the free lists), _refcount 1 (the mapping's reference), _pincount 0, PG_lru set
+ * and on its lruvec's list (kernel: folio_add_lru() after the batch drains). Folio f (in memmap
+ * order) goes to lruvec (f / lruvec_run) % nr_lruvecs. Lock counts and pcp state are reset. */
+void gb_free_model_rebuild(gb_free_model *_Nonnull m, long lruvec_run);
+
+/* Back to the baseline the reference-drop mode expects (gb_memmap_audit): every folio off every
+ * list, _refcount 1, PG_lru clear, the head's link words zero; lists emptied. */
+void gb_free_model_restore(gb_free_model *_Nonnull m);
+
+/* The untimed drop of the mapping's reference (munmap while the pages are still held): by the
+ * worker whose share holds a folio's head, after it grabbed its own references. */
+void gb_drop_mapping_refs(gb_page *_Nonnull const *_Nonnull pages, long npages, gb_tally *_Nonnull t);
+
+/* The sum of every pcp's lock counts. */
+gb_lock_counts gb_free_model_counts(gb_free_model *_Nonnull m);
+
+/* What the audit found after a last-reference release. */
+typedef struct gb_free_audit {
+    long folios;              /* folios in the memmap */
+    long freed_folios;        /* distinct folios found on a free list */
+    long on_pcp;              /* folios on pcp lists */
+    long on_zone;             /* folios on the zone's free list */
+    long on_lru;              /* folios still on an LRU list or with PG_lru */
+    long double_freed;        /* folios linked into the free lists more than once */
+    long leaked;              /* folios on no free list (never freed, or lost) */
+    long not_zero;            /* folios on a free list whose _refcount is not 0 */
+    long broken_lists;        /* lists whose prev/next do not agree or never end */
+    long count_mismatch;      /* list counters that disagree with what the walk found */
+    long first_double_index;  /* memmap index of the first such folio, -1 if none */
+    long first_leak_index;
+    int first_leak_refcount;
+    int first_leak_on_lru;
+    long first_lru_index;
+    long first_not_zero_index;
+} gb_free_audit;
+
+/* Walks every list (bounded, so a corrupt list cannot hang it) and every folio. */
+void gb_free_model_audit(gb_free_model *_Nonnull m, gb_free_audit *_Nonnull out);
+
+/* Indexes (in memmap order of the walk) of the folios on pcp `thread`'s list, head first, or on
+ * the zone's list when thread < 0; returns how many, writing at most `max`. */
+long gb_free_model_list(gb_free_model *_Nonnull m, int thread, long *_Nonnull out, long max);
+
+/* ns per uncontended lock/unlock pair, and per pair when `ncpus` threads take one lock in turn. */
+double gb_calibrate_lock_pair_ns(long iterations);
+double gb_calibrate_contended_lock_pair_ns(const int *_Nonnull cpus, int ncpus, long iterations);
+
+#endif /* GB_FREE_H */
