@@ -82,6 +82,17 @@ static void set_link_words(gb_page *head, uintptr_t next, uintptr_t prev) {
     gb_node_set_prev(gb_lru_node(head), prev);
 }
 
+/* Mapped once, as gb_memmap_init_folios leaves a folio: one PTE (order 0) or one PMD. */
+static void map_once(gb_page *folio, long nr) {
+    if (nr > 1) {
+        atomic_store_explicit(GB_ATOMIC(int, folio[1].pincount), 0, memory_order_relaxed);
+        atomic_store_explicit(GB_ATOMIC(int, folio[1].large_mapcount), 0, memory_order_relaxed);
+        atomic_store_explicit(GB_ATOMIC(int, folio[1].entire_mapcount), 0, memory_order_relaxed);
+    } else {
+        atomic_store_explicit(GB_ATOMIC(int, folio->mapcount), 0, memory_order_relaxed);
+    }
+}
+
 static unsigned long flags_without_lru_state(gb_page *folio) {
     unsigned long f = gb_flags_read_relaxed(folio);
     return f & ~(1UL << GB_PG_lru) & ~(GB_LRUVEC_MASK << GB_LRUVEC_SHIFT);
@@ -97,8 +108,7 @@ void gb_free_model_rebuild(gb_free_model *m, long lruvec_run) {
         long nr = gb_folio_nr_pages(folio);
         unsigned long lv = (unsigned long)((f / lruvec_run) % m->nr_lruvecs);
         atomic_store_explicit(GB_ATOMIC(int, folio->refcount), 1, memory_order_relaxed);
-        if (nr > 1)
-            atomic_store_explicit(GB_ATOMIC(int, folio[1].pincount), 0, memory_order_relaxed);
+        map_once(folio, nr);
         atomic_store_explicit(GB_ATOMIC(unsigned long, folio->flags),
                               flags_without_lru_state(folio) | (1UL << GB_PG_lru) | (lv << GB_LRUVEC_SHIFT),
                               memory_order_relaxed);
@@ -116,8 +126,7 @@ void gb_free_model_restore(gb_free_model *m) {
         gb_page *folio = m->memmap + i;
         long nr = gb_folio_nr_pages(folio);
         atomic_store_explicit(GB_ATOMIC(int, folio->refcount), 1, memory_order_relaxed);
-        if (nr > 1)
-            atomic_store_explicit(GB_ATOMIC(int, folio[1].pincount), 0, memory_order_relaxed);
+        map_once(folio, nr);
         atomic_store_explicit(GB_ATOMIC(unsigned long, folio->flags), flags_without_lru_state(folio),
                               memory_order_relaxed);
         set_link_words(folio, 0, 0);
@@ -128,8 +137,9 @@ void gb_free_model_restore(gb_free_model *m) {
 void gb_drop_mapping_refs(gb_page *const *pages, long npages, gb_tally *t) {
     for (long i = 0; i < npages; i++)
         if (!gb_page_tail(pages[i]))
-            gb_ref_sub_acq_rel(pages[i], 1, t);
+            gb_folio_unmap(pages[i], t);
 }
+
 
 gb_lock_counts gb_free_model_counts(gb_free_model *m) {
     gb_lock_counts sum = {0};

@@ -202,7 +202,7 @@ GB_INLINE void unpin_batched_last_body(gb_page *const *pages, long npages, long 
         for (long k = 0; k < n; k += nr) {
             gb_page *folio = gb_gup_folio_next(call, n, k, &nr);
             gb_detect_entries(detect, ledger, call + k, nr, GB_CALL_UNPIN_USER_PAGE, t);
-            gb_dirty_if_clean(folio, dirty, t);
+            gb_dirty_folio_run(folio, dirty, t);
             gb_detect_result(detect, gb_gup_put_folio_last(folio, (int)nr, GB_FOLL_PIN, ctx, t), t);
         }
     }
@@ -227,7 +227,7 @@ GB_INLINE void unpin_range_last_body(gb_page *start, long npages, long batch, in
         for (long k = 0; k < n; k += nr) {
             gb_page *folio = gb_gup_folio_range_next(call, n, k, &nr);
             gb_detect_range(detect, ledger, call + k, nr, GB_CALL_UNPIN_USER_PAGE, t);
-            gb_dirty_if_clean(folio, dirty, t);
+            gb_dirty_folio_run(folio, dirty, t);
             gb_detect_result(detect, gb_gup_put_folio_last(folio, (int)nr, GB_FOLL_PIN, ctx, t), t);
         }
     }

@@ -338,23 +338,37 @@ GB_INLINE void gb__folio_put(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c) {
     gb_free_frozen_pages(folio, c);
 }
 
-/* kernel: folio_put_refs() — folio_ref_sub_and_test(), and __folio_put() at zero. Returns the
- * _refcount the subtraction left. A NULL context (last-ref mode off) never frees. */
-GB_INLINE int gb_folio_put_refs(gb_page *_Nonnull folio, int refs, gb_free_ctx *_Nullable c,
-                                gb_tally *_Nonnull t) {
-    int left = gb_ref_sub_acq_rel(folio, refs, t);
-    if (left == 0 && c)
-        gb__folio_put(folio, c);
-    return left;
+/* kernel: folio_put_refs() — folio_ref_sub_and_test() (`lock sub`, a branch on its flags), and
+ * __folio_put() when _refcount reached exactly 0. gb_folio_put_refs() (gb_page.h) with the free
+ * added: the events of a release at or below zero are noted the same way. A NULL context
+ * (reference-drop mode) frees nothing. Returns whether _refcount went below zero. */
+GB_INLINE bool gb_folio_put_refs_last(gb_page *_Nonnull folio, int refs, gb_free_ctx *_Nullable c,
+                                      gb_tally *_Nonnull t) {
+    t->atomics++;
+    gb_sub_flags f = gb_atomic_sub_flags(&folio->refcount, refs);
+    if (__builtin_expect(f.at_or_below_zero, 0)) {
+        gb_note_release_at_or_below_zero(folio, refs, f, t);
+        if (f.zero && c)
+            gb__folio_put(folio, c);
+    }
+    return f.negative;
 }
 
-/* kernel: gup_put_folio() ending in folio_put_refs() — the pin side as gb_gup_put_folio(), then
- * the free when that was the last reference. */
+/* kernel: gup_put_folio() — as gb_gup_put_folio() (gb_page.h), ending in the folio_put_refs()
+ * that frees at the last reference. */
 GB_INLINE gb_put_result gb_gup_put_folio_last(gb_page *_Nonnull folio, int refs, gb_foll flags,
                                               gb_free_ctx *_Nullable c, gb_tally *_Nonnull t) {
-    gb_put_result r = gb_gup_put_folio(folio, refs, flags, t);
-    if (r.refcount == 0 && c)
-        gb__folio_put(folio, c);
+    gb_put_result r = {false, false};
+    if (flags == GB_FOLL_PIN) {
+        t->pins_released += (uint64_t)refs; /* kernel: NR_FOLL_PIN_RELEASED */
+        if (gb_folio_has_pincount(folio))
+            r.pincount_negative = gb_pincount_sub(folio + 1, refs, t);
+        else
+            refs *= GB_PIN_COUNTING_BIAS;
+    } else {
+        t->refs_released += (uint64_t)refs;
+    }
+    r.refcount_negative = gb_folio_put_refs_last(folio, refs, c, t);
     return r;
 }
 
@@ -397,9 +411,13 @@ GB_INLINE void gb_folios_put_refs(gb_folio_batch *_Nonnull fb, gb_free_ctx *_Nul
     gb_lruvec *locked = NULL;
     for (unsigned i = 0; i < fb->nr; i++) {
         gb_page *folio = fb->folios[i];
-        int left = gb_ref_sub_acq_rel(folio, fb->refs[i], t);
-        t->underflows += (uint64_t)(left < 0); /* the check --detect underflow makes, branchless */
-        if (left != 0 || !c)
+        t->atomics++;
+        gb_sub_flags f = gb_atomic_sub_flags(&folio->refcount, fb->refs[i]);
+        if (__builtin_expect(!f.at_or_below_zero, 1))
+            continue;
+        gb_note_release_at_or_below_zero(folio, fb->refs[i], f, t);
+        t->underflows += f.negative; /* the check --detect underflow makes, from the same flags */
+        if (!f.zero || !c)
             continue;
         locked = gb_page_cache_release(folio, locked, c);
         fb->folios[j++] = folio;
@@ -459,7 +477,8 @@ void gb_free_model_destroy(gb_free_model *_Nonnull m);
 gb_free_ctx *_Nonnull gb_free_model_ctx(gb_free_model *_Nonnull m, int thread);
 
 /* The state before a timed last-reference release, as the page-fault path leaves it: every folio
- * allocated (off the free lists), _refcount 1 (the mapping's reference), _pincount 0, PG_lru set
+ * allocated (off the free lists), _refcount 1 (the mapping's reference), mapped once (the
+ * mapcounts gb_memmap_init_folios sets), _pincount 0, PG_lru set
  * and on its lruvec's list (kernel: folio_add_lru() after the batch drains). Folio f (in memmap
  * order) goes to lruvec (f / lruvec_run) % nr_lruvecs. Lock counts and pcp state are reset. */
 void gb_free_model_rebuild(gb_free_model *_Nonnull m, long lruvec_run);
@@ -468,8 +487,9 @@ void gb_free_model_rebuild(gb_free_model *_Nonnull m, long lruvec_run);
  * list, _refcount 1, PG_lru clear, the head's link words zero; lists emptied. */
 void gb_free_model_restore(gb_free_model *_Nonnull m);
 
-/* The untimed drop of the mapping's reference (munmap while the pages are still held): by the
- * worker whose share holds a folio's head, after it grabbed its own references. */
+/* The untimed unmap (munmap while the pages are still held): gb_folio_unmap() — mapcounts to
+ * "unmapped", then the mapping's reference dropped — by the worker whose share holds a folio's
+ * head, after it grabbed its own references, so _refcount never reaches 0 here. */
 void gb_drop_mapping_refs(gb_page *_Nonnull const *_Nonnull pages, long npages, gb_tally *_Nonnull t);
 
 /* The sum of every pcp's lock counts. */

@@ -53,6 +53,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Untimed warm-up repetitions.")
     var warmup = "1"
 
+    @Flag(name: .customLong("last-ref"), help: "Drop the mapping's reference first (munmap while held), so each release frees its folio: LRU, per-CPU and zone locks (docs/last-reference.md).")
+    var lastRef = false
+
     @Option(help: "Report format: \(OutputFormat.validList).")
     var format = "table"
 
@@ -60,11 +63,11 @@ struct CommonOptions: ParsableArguments {
     var output: String?
 
     /// Strategies when --strategies is not given; commands with another default set it.
-    var defaultStrategies = Strategy.allCases
+    var defaultStrategies = Strategy.defaultSet
 
     enum CodingKeys: String, CodingKey {
         case size, backing, folioOrder, threads, sharing, layout, memNode, cpuNode, memPolicy
-        case dirty, batch, strategies, impl, detect, repetitions, warmup, format, output
+        case dirty, batch, strategies, impl, detect, repetitions, warmup, format, output, lastRef
     }
 
     func validate() throws {
@@ -111,6 +114,7 @@ struct CommonOptions: ParsableArguments {
         c.detects = try enums(detect, "--detect")
         c.repetitions = try ints(repetitions, "--repetitions", range: 1...100_000, single: true)[0]
         c.warmup = try ints(warmup, "--warmup", range: 0...100_000, single: true)[0]
+        c.lastRef = lastRef
         return c
     }
 

@@ -22,9 +22,16 @@ public enum Calibration {
         let descriptors = buffer.unsafeData.assumingMemoryBound(to: gb_page.self)
         let outOfCache = gb_calibrate_stream_ns(descriptors, bytes / 64, 3)
         let inCache = gb_calibrate_stream_ns(descriptors, llc / 4 / 64, 20)
-        return CalibrationFigures(atomicNs: atomic, contendedAtomicNs: contended,
-                                  streamNsPerDescriptor: outOfCache,
-                                  streamNsPerDescriptorInCache: inCache, llcBytes: topology.llcBytes)
+        var figures = CalibrationFigures(atomicNs: atomic, contendedAtomicNs: contended,
+                                         streamNsPerDescriptor: outOfCache,
+                                         streamNsPerDescriptorInCache: inCache, llcBytes: topology.llcBytes)
+        figures.lockPairNs = gb_calibrate_lock_pair_ns(2_000_000)
+        if cpus.count > 1 {
+            let ids = cpus.prefix(2).map(Int32.init)
+            let ns = gb_calibrate_contended_lock_pair_ns(ids, Int32(ids.count), 500_000)
+            figures.contendedLockPairNs = ns > 0 ? ns : nil
+        }
+        return figures
     }
 
     /// The main thread only waits and audits during runs; left pinned to the first CPU it

@@ -16,9 +16,12 @@ public struct BenchConfig: Sendable {
     public var dirties: [DirtyMode] = [.none]
     /// nil = the whole share in one call.
     public var batches: [Int?] = [nil]
-    public var strategies: [Strategy] = Strategy.allCases
+    public var strategies: [Strategy] = Strategy.defaultSet
     public var impls: [Impl] = [.swift]
     public var detects: [DetectMode] = [.off]
+    /// --last-ref: the mapping's reference is dropped before each timed release, so the release
+    /// frees every folio (docs/last-reference.md).
+    public var lastRef = false
     public var repetitions = 10
     public var warmup = 1
 

@@ -72,7 +72,8 @@ public struct Experiment {
                                 size: size, backing: backing, folioOrder: model.folioOrder,
                                 forcedOrder: model.forcedOrder != nil, threads: threads,
                                 sharing: sharing, layout: layout, dirty: dirty, batch: batch,
-                                memNode: memNode, cpuNode: cpuNode, memPolicy: policy)
+                                memNode: memNode, cpuNode: cpuNode, memPolicy: policy,
+                                lastRef: config.lastRef)
                             var keys: [LoopKey] = []
                             for strategy in config.strategies {
                                 if strategy.needsContiguousPages && !shares.contiguous {
@@ -90,7 +91,8 @@ public struct Experiment {
                             }
                             let measured = runner.measure(
                                 keys, dirty: dirty, batch: batch, repetitions: config.repetitions,
-                                warmup: config.warmup, progress: { progress?.step() })
+                                warmup: config.warmup, lastRef: config.lastRef,
+                                progress: { progress?.step() })
                             let records = measured.map {
                                 record($0, scenario: scenario, model: model, shares: shares,
                                        placement: placement)
@@ -126,10 +128,11 @@ public struct Experiment {
             balanced: m.balanced, auditDetail: m.auditFailure,
             pinsAcquired: m.pinsAcquired, pinsReleased: m.pinsReleased,
             underflows: m.underflows, ledgerViolations: m.ledgerViolations)
+        if m.lastRef { result.locksPerPage = LocksPerPage(m.lockCounts, pages: total) }
         if let calibration {
             result.rooflineNsPerPage = Roofline.nsPerPage(
                 strategy: m.key.strategy, scenario: scenario, atomicsPerPage: result.atomicsPerPage,
-                memmapBytes: model.pageCount * 64, calibration: calibration)
+                memmapBytes: model.pageCount * 64, calibration: calibration, locksPerPage: result.locksPerPage)
         }
         return result
     }

@@ -34,6 +34,9 @@ public struct LoopMeasurement: Sendable {
     /// --detect underflow and ledger: releases whose atomic went below zero, ledger violations.
     public var underflows: UInt64 = 0
     public var ledgerViolations: Int = 0
+    /// --last-ref: the locks one repetition took (all threads), and that the release freed.
+    public var lockCounts = gb_lock_counts()
+    public var lastRef = false
 
     public var balanced: Bool { auditFailure == nil && pinsAcquired == pinsReleased }
 }

@@ -25,13 +25,23 @@ public enum Roofline {
     }
 
     public static func nsPerPage(strategy: Strategy, scenario: ScenarioKey, atomicsPerPage: Double,
-                                 memmapBytes: Int, calibration: CalibrationFigures) -> Double {
+                                 memmapBytes: Int, calibration: CalibrationFigures,
+                                 locksPerPage: LocksPerPage? = nil) -> Double {
         let contended = scenario.sharing == .interleaved && scenario.threads > 1
         let atomicNs = contended ? (calibration.contendedAtomicNs ?? calibration.atomicNs) : calibration.atomicNs
         let inCache = memmapBytes <= calibration.llcBytes / 2
         let streamNs = inCache ? calibration.streamNsPerDescriptorInCache : calibration.streamNsPerDescriptor
         let atomicTime = atomicsPerPage * atomicNs
         let memoryTime = descriptorsPerPage(strategy: strategy, folioOrder: scenario.folioOrder) * streamNs
-        return atomicTime + memoryTime
+        return atomicTime + memoryTime + lockTime(locksPerPage, threads: scenario.threads, calibration: calibration)
+    }
+
+    /// --last-ref: each lock taken costs a lock/unlock pair. The pcp lock is per CPU, never
+    /// contended; the lruvec and zone locks are one per node, shared by every thread, so with
+    /// more than one thread they cost the contended pair (docs/last-reference.md).
+    public static func lockTime(_ locks: LocksPerPage?, threads: Int, calibration: CalibrationFigures) -> Double {
+        guard let locks, let pair = calibration.lockPairNs else { return 0 }
+        let shared = threads > 1 ? (calibration.contendedLockPairNs ?? pair) : pair
+        return locks.pcp * pair + (locks.lruvec + locks.zone) * shared
     }
 }

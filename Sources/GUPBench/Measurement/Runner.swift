@@ -17,6 +17,8 @@ public final class ReleaseRunner: @unchecked Sendable {
         var dirty = DirtyMode.none
         var batch: Int?
         var stop = false
+        /// --last-ref: unmap after the grab, release through the free model.
+        var lastRef = false
     }
 
     /// Per-thread results, one 128-byte slot per thread so writers never share a line.
@@ -39,6 +41,8 @@ public final class ReleaseRunner: @unchecked Sendable {
     private var threads: [Thread] = []
     /// The shadow record of --detect ledger, allocated on first use.
     private var ledger: LedgerPointer?
+    /// The last-reference model (lruvec, pcp and zone lists and locks), made on first --last-ref use.
+    public private(set) var freeModel: FreeModel?
 
     public init(model: PageModel, shares: PageShares, cpus: [Int]) throws {
         precondition(cpus.count == shares.arrays.count)
@@ -117,6 +121,11 @@ public final class ReleaseRunner: @unchecked Sendable {
             }
             let ledger = job.key.detect == .ledger ? self.ledger : nil
             if count > 0 { gb_grab_pages(base, count, job.key.strategy.foll, ledger, &grab) }
+            let free = job.lastRef ? freeModel?.context(t) : nil
+            if free != nil && count > 0 {  // munmap while held: the mapping's reference goes, untimed
+                var unmap = gb_tally()
+                gb_drop_mapping_refs(base, count, &unmap)
+            }
             let batch = max(1, min(job.batch ?? count, max(count, 1)))
             let dirty = job.dirty.cValue
             var release = gb_tally()
@@ -124,7 +133,7 @@ public final class ReleaseRunner: @unchecked Sendable {
             gb_spin_barrier_wait(barrier)
             let start = gb_now_ns()
             if count > 0 {
-                Self.release(job.key, base, count, batch, dirty, ledger, &release)
+                Self.release(job.key, base, count, batch, dirty, ledger, &release, free: free)
             }
             let end = gb_now_ns()
             let s = slot(t)
@@ -140,8 +149,23 @@ public final class ReleaseRunner: @unchecked Sendable {
     /// The timed call: one strategy in one implementation, through the registry.
     @inline(__always)
     static func release(_ key: LoopKey, _ pages: PageArray, _ count: Int, _ batch: Int,
-                        _ dirty: Int32, _ ledger: LedgerPointer?, _ tally: inout gb_tally) {
+                        _ dirty: Int32, _ ledger: LedgerPointer?, _ tally: inout gb_tally,
+                        free: FreeContextPointer? = nil) {
+        if let free, let loop = key.strategy.lastRefLoop(key.impl) {
+            loop(pages, count, batch, dirty, key.detect, ledger, free, &tally)
+            return
+        }
         key.strategy.loop(key.impl)(pages, count, batch, dirty, key.detect, ledger, &tally)
+    }
+
+    /// Makes the last-reference model (once per runner; rebuilt before every repetition).
+    public func ensureFreeModel(lruvecs: Int = 1, lruvecRun: Int = 1, high: Int? = nil,
+                                batch: Int? = nil) -> FreeModel {
+        if let freeModel { return freeModel }
+        let m = FreeModel(model: model, threads: cpus.count, lruvecs: lruvecs, lruvecRun: lruvecRun,
+                          high: high, batch: batch, node: model.region.node)
+        freeModel = m
+        return m
     }
 
     /// Allocates the ledger for --detect ledger (once; reused and balanced between runs).
@@ -156,13 +180,18 @@ public final class ReleaseRunner: @unchecked Sendable {
     /// Times `keys` with their repetitions interleaved (A B A B …) so drift hits all alike.
     /// `progress` is called after each repetition of each loop.
     public func measure(_ keys: [LoopKey], dirty: DirtyMode, batch: Int?, repetitions: Int,
-                        warmup: Int, progress: (() -> Void)? = nil) -> [LoopMeasurement] {
+                        warmup: Int, lastRef: Bool = false, progress: (() -> Void)? = nil) -> [LoopMeasurement] {
         started = true
+        precondition(!lastRef || keys.allSatisfy { $0.strategy.lastRefLoop($0.impl) != nil },
+                     "--last-ref needs every strategy's last-reference loop")
+        let free = lastRef ? ensureFreeModel() : nil
+        defer { free?.restore() }
         if keys.contains(where: { $0.detect == .ledger }) { ensureLedger() }
         var results = keys.map { LoopMeasurement(key: $0) }
         for rep in 0..<(warmup + repetitions) {
             for (k, key) in keys.enumerated() {
-                job = Job(key: key, dirty: dirty, batch: batch, stop: false)
+                job = Job(key: key, dirty: dirty, batch: batch, stop: false, lastRef: lastRef)
+                free?.rebuild()  // untimed: every folio mapped and on the LRU again
                 runPhase()
                 record(into: &results[k], timed: rep >= warmup)
                 progress?()
@@ -189,7 +218,13 @@ public final class ReleaseRunner: @unchecked Sendable {
         m.underflows += release.underflows
         if m.key.detect == .ledger, let ledger { m.ledgerViolations = ledger.pointee.violations }
         m.cpusUsed = all.map(\.cpu)
-        if m.auditFailure == nil {
+        if job.lastRef, let freeModel {
+            m.lastRef = true
+            m.lockCounts = freeModel.counts
+            if m.auditFailure == nil {
+                m.auditFailure = Self.describeLastRef(freeModel, release: release, acquired: acquired, released: released)
+            }
+        } else if m.auditFailure == nil {
             let audit = model.audit()
             if audit.unbalanced_pages != 0 || audit.locked_pages != 0 || acquired != released {
                 m.auditFailure = Self.describe(audit, acquired: acquired, released: released)
@@ -200,6 +235,16 @@ public final class ReleaseRunner: @unchecked Sendable {
         let end = active.map(\.endNs).max() ?? 0
         m.wallNs.append(Double(end &- start))
         m.threadNs.append(all.map { Double($0.endNs &- $0.startNs) })
+    }
+
+    /// The --last-ref audit: the free lists (FreeModel.describe), and no folio freed while still
+    /// mapped or with pins left (the release tally's events).
+    static func describeLastRef(_ free: FreeModel, release: gb_tally, acquired: UInt64, released: UInt64) -> String? {
+        var parts = [FreeModel.describe(free.audit(), counts: free.counts)].compactMap { $0 }
+        if release.freed_while_mapped != 0 { parts.append("\(release.freed_while_mapped) folios freed while still mapped") }
+        if release.freed_with_pincount != 0 { parts.append("\(release.freed_with_pincount) folios freed with _pincount left") }
+        if acquired != released { parts.append("acquired \(acquired) but released \(released)") }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 
     static func describe(_ a: gb_audit_report, acquired: UInt64, released: UInt64) -> String {

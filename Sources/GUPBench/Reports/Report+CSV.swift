@@ -9,7 +9,8 @@ extension Report {
         ["kind"] + ResultRecord.identityKeys + [
             "pages", "repetitions", "ns_per_page_median", "ns_per_page_min", "ns_per_page_max",
             "ns_per_page_ci95_low", "ns_per_page_ci95_high", "ns_per_page_cv", "pages_per_second_median",
-            "atomics_per_page", "roofline_ns_per_page", "efficiency", "thp_backed_fraction",
+            "atomics_per_page", "lruvec_locks_per_page", "pcp_locks_per_page", "zone_locks_per_page",
+            "roofline_ns_per_page", "efficiency", "thp_backed_fraction",
             "verified_fraction", "audit_balanced", "pins_acquired", "pins_released", "cpus",
             "baseline_strategy", "baseline_impl", "baseline_detect", "speedup_median",
             "speedup_ci95_low", "speedup_ci95_high", "p_value", "verdict",
@@ -36,6 +37,11 @@ extension Report {
                 v[key] = Self.csvNumber(x)
             }
             v["roofline_ns_per_page"] = Self.csvNumber(r.rooflineNsPerPage)
+            if let l = r.locksPerPage {
+                v["lruvec_locks_per_page"] = Self.csvNumber(l.lruvec)
+                v["pcp_locks_per_page"] = Self.csvNumber(l.pcp)
+                v["zone_locks_per_page"] = Self.csvNumber(l.zone)
+            }
             v["efficiency"] = Self.csvNumber(r.efficiency)
             v["pages"] = String(r.pages)
             v["repetitions"] = String(r.repetitions)

@@ -41,6 +41,8 @@ extension Report {
             ("stream_ns_per_descriptor", .num(c.streamNsPerDescriptor)),
             ("stream_ns_per_descriptor_in_cache", .num(c.streamNsPerDescriptorInCache)),
             ("contended_atomic_ns", .num(c.contendedAtomicNs)),
+            ("lock_pair_ns", .num(c.lockPairNs)),
+            ("contended_lock_pair_ns", .num(c.contendedLockPairNs)),
             ("llc_bytes", .int(c.llcBytes)),
         ])
     }
@@ -62,6 +64,10 @@ extension ResultRecord {
             ("pages_per_second", .object([("median", .num(pagesPerSecond))])),
             ("atomics_per_page", .num(atomicsPerPage)),
             ("flag_tests_per_page", .num(flagTestsPerPage)),
+            ("locks_per_page", .object([
+                ("lruvec", .num(locksPerPage?.lruvec ?? 0)), ("pcp", .num(locksPerPage?.pcp ?? 0)),
+                ("zone", .num(locksPerPage?.zone ?? 0)),
+            ])),
             ("roofline_ns_per_page", .num(rooflineNsPerPage)),
             ("efficiency", .num(efficiency)),
             ("thp_backed_fraction", .num(thpBackedFraction)),

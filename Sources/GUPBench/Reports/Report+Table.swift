@@ -38,6 +38,7 @@ extension Report {
                 case "size_bytes": return f.text(s)
                 case "folio_order": return s.forcedOrder ? "folio order \(f.text(s))" : nil  // from the backing otherwise
                 case "mem_node", "cpu_node", "mem_policy": return nil  // in the placement column and footer
+                case "last_ref": return s.lastRef ? "last reference (frees)" : nil
                 default: return "\(f.label) \(f.text(s))"
                 }
             }
@@ -149,7 +150,25 @@ extension Report {
     }
 
     public func renderTable() -> String {
-        title() + "\n\n" + compareTable().rendered() + "\n\n" + footer() + "\n"
+        let locks = lockTable().map { "\n\n" + $0.rendered() } ?? ""
+        return title() + "\n\n" + compareTable().rendered() + locks + "\n\n" + footer() + "\n"
+    }
+
+    /// --last-ref: the work per page behind each time — atomics, and the locks of the free path
+    /// (lruvec, pcp, zone) — one row per scenario and loop; nil when nothing was freed.
+    public func lockTable() -> TextTable? {
+        let freeing = results.filter { $0.locksPerPage != nil }
+        guard !freeing.isEmpty else { return nil }
+        let labels = varyingLabels()
+        var table = TextTable(header: labels.map(\.label) + ["loop", "atomics/page", "lruvec locks/page",
+                                                             "pcp locks/page", "zone locks/page"],
+                              labelColumns: labels.count + 1)
+        for r in freeing {
+            let l = r.locksPerPage!
+            let numbers = [r.atomicsPerPage, l.lruvec, l.pcp, l.zone].map { String(format: "%.4g", $0) }
+            table.add(labels.map { $0.text(r.scenario) } + [label(r.key)] + numbers)
+        }
+        return table
     }
 
     public func render(_ format: OutputFormat) -> String {

@@ -1,3 +1,5 @@
+import CShims
+
 /// One strategy in one implementation on one scenario.
 public struct ResultRecord: Sendable {
     public let strategy: Strategy
@@ -29,6 +31,30 @@ public struct ResultRecord: Sendable {
     /// --detect underflow/ledger findings (0 in a correct run).
     public let underflows: UInt64
     public let ledgerViolations: Int
+    /// --last-ref: locks taken per page released (nil in reference-drop mode, where none are).
+    public var locksPerPage: LocksPerPage? = nil
 
     public var key: LoopKey { LoopKey(strategy, impl, detect) }
+}
+
+/// Locks taken per page released, by kind (docs/last-reference.md): the node's lruvec lock
+/// (`__page_cache_release()`), the per-CPU list's lock (`free_frozen_pages()`,
+/// `free_unref_folios()`) and the zone lock (the spill, `free_pcppages_bulk()`, or
+/// `free_one_page()`).
+public struct LocksPerPage: Sendable, Equatable {
+    public var lruvec: Double
+    public var pcp: Double
+    public var zone: Double
+    public var total: Double { lruvec + pcp + zone }
+
+    public init(lruvec: Double, pcp: Double, zone: Double) {
+        self.lruvec = lruvec
+        self.pcp = pcp
+        self.zone = zone
+    }
+
+    public init(_ c: gb_lock_counts, pages: Double) {
+        let n = max(pages, 1)
+        self.init(lruvec: Double(c.lruvec) / n, pcp: Double(c.pcp) / n, zone: Double(c.zone) / n)
+    }
 }

@@ -18,10 +18,13 @@ public struct ScenarioKey: Hashable, Sendable {
     public var memNode: Int?
     public var cpuNode: Int
     public var memPolicy: MemPolicy
+    /// --last-ref: the mapping's reference was dropped first, so each release freed its folio.
+    public var lastRef: Bool
 
     public init(size: Int, backing: Backing, folioOrder: Int, forcedOrder: Bool, threads: Int,
                 sharing: Sharing, layout: Layout, dirty: DirtyMode, batch: Int?, memNode: Int?,
-                cpuNode: Int, memPolicy: MemPolicy) {
+                cpuNode: Int, memPolicy: MemPolicy, lastRef: Bool = false) {
+        self.lastRef = lastRef
         self.size = size
         self.backing = backing
         self.folioOrder = folioOrder
@@ -83,6 +86,7 @@ extension ScenarioKey {
               text: { $0.memNode.map(String.init) ?? "all" }),
         .init("cpu_node", "cpu", json: { s, _ in .int(s.cpuNode) }, text: { String($0.cpuNode) }),
         .init("mem_policy", "policy", json: { s, _ in .string(s.memPolicy.rawValue) }, text: { $0.memPolicy.rawValue }),
+        .init("last_ref", "last-ref", json: { s, _ in .bool(s.lastRef) }, text: { $0.lastRef ? "yes" : "no" }),
     ]
 
     /// The scenario as ordered JSON fields.

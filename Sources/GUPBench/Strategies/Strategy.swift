@@ -29,6 +29,13 @@ public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, Cust
     /// The Swift loop (the product under test) and its C twin (`--impl c`).
     public let swiftLoop: ReleaseLoop
     public let cLoop: ReleaseLoop
+    /// The same loops when releases drop the last reference and free (`--last-ref`,
+    /// Strategies/LastRefLoops.swift); nil = the strategy cannot run in that mode.
+    public let lastRefSwiftLoop: LastRefLoop?
+    public let lastRefCLoop: LastRefLoop?
+    /// Part of what `compare` runs when --strategies is not given (release-pages is asked for
+    /// by name: it is about the last reference, docs/last-reference.md).
+    public let runByDefault: Bool
 
     public var description: String { rawValue }
     public static func == (a: Strategy, b: Strategy) -> Bool { a.rawValue == b.rawValue }
@@ -37,11 +44,17 @@ public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, Cust
     /// The loop of one implementation.
     public func loop(_ impl: Impl) -> ReleaseLoop { impl == .swift ? swiftLoop : cLoop }
 
+    /// The `--last-ref` loop of one implementation.
+    public func lastRefLoop(_ impl: Impl) -> LastRefLoop? { impl == .swift ? lastRefSwiftLoop : lastRefCLoop }
+
     /// Whether the strategy batches by folio (compared against unpin-each).
     public var isBatched: Bool { releasesFolioRuns }
 
     /// The registry, in the order reports list strategies: per-page first, then batched.
-    public static let allCases: [Strategy] = [.putPage, .unpinEach, .unpinBatched, .unpinRange]
+    public static let allCases: [Strategy] = [.putPage, .unpinEach, .unpinBatched, .unpinRange, .releasePages]
+
+    /// What runs when --strategies is not given.
+    public static var defaultSet: [Strategy] { allCases.filter(\.runByDefault) }
 
     public init?(rawValue: String) {
         guard let s = Self.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
@@ -50,7 +63,11 @@ public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, Cust
 
     init(rawValue: String, kernelAnalogue: String, shortName: String, foll: gb_foll,
          comparedWith: String?, needsContiguousPages: Bool = false, releasesFolioRuns: Bool,
-         access: AccessPattern, swiftLoop: @escaping ReleaseLoop, cLoop: @escaping ReleaseLoop) {
+         access: AccessPattern, swiftLoop: @escaping ReleaseLoop, cLoop: @escaping ReleaseLoop,
+         lastRefSwiftLoop: LastRefLoop? = nil, lastRefCLoop: LastRefLoop? = nil, runByDefault: Bool = true) {
+        self.lastRefSwiftLoop = lastRefSwiftLoop
+        self.lastRefCLoop = lastRefCLoop
+        self.runByDefault = runByDefault
         self.rawValue = rawValue
         self.kernelAnalogue = kernelAnalogue
         self.shortName = shortName
@@ -78,3 +95,8 @@ public enum AccessPattern: String, Sendable {
 /// one release call; the loop adds its counts to `tally`.
 public typealias ReleaseLoop = @Sendable (PageArray, Int, Int, Int32, DetectMode, LedgerPointer?,
                                           inout gb_tally) -> Void
+
+/// A `--last-ref` loop: a `ReleaseLoop` with the worker's free path (its pcp, the node's lruvec and
+/// zone) as one more argument: `(pages, count, batch, dirty, detect, ledger, free, tally)`.
+public typealias LastRefLoop = @Sendable (PageArray, Int, Int, Int32, DetectMode, LedgerPointer?,
+                                          FreeContextPointer, inout gb_tally) -> Void
