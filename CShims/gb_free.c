@@ -170,8 +170,7 @@ static long walk(gb_free_model *m, gb_list_head *h, unsigned char *marks, bool l
     uintptr_t prev = s, node = gb_node_next(s);
     long n = 0;
     while (node != s) {
-        if (node < lo + 8 || node >= hi || (node - lo - 8) % sizeof(gb_page) != 0 || n >= limit ||
-            gb_node_prev(node) != prev) {
+        if (node < lo + 8 || node >= hi || (node - lo - 8) % sizeof(gb_page) != 0 || n >= limit) {
             out->broken_lists++;
             return n;
         }
@@ -181,17 +180,22 @@ static long walk(gb_free_model *m, gb_list_head *h, unsigned char *marks, bool l
             out->broken_lists++;
             return n;
         }
-        if (lru) {
-            marks[index] |= MARK_ON_LRU;
-        } else {
-            if ((marks[index] & MARK_FREE_COUNT) >= 1) {
-                out->double_freed++;
-                if (out->first_double_index < 0)
-                    out->first_double_index = index;
-                return n;
-            }
-            marks[index]++;
+        /* Met before on a free list: a second list_add() of a linked folio (a double free) leaves
+         * it reachable twice; its old neighbours still point at it, so look before trusting prev. */
+        if (!lru && (marks[index] & MARK_FREE_COUNT) >= 1) {
+            out->double_freed++;
+            if (out->first_double_index < 0)
+                out->first_double_index = index;
+            return n;
         }
+        if (gb_node_prev(node) != prev) {
+            out->broken_lists++;
+            return n;
+        }
+        if (lru)
+            marks[index] |= MARK_ON_LRU;
+        else
+            marks[index]++;
         n++;
         prev = node;
         node = gb_node_next(node);

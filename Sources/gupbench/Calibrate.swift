@@ -4,7 +4,7 @@ import GUPBench
 
 struct Calibrate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The machine's limits: atomic RMW cost, contended atomics, descriptor streaming.")
+        abstract: "The machine's limits: atomic RMW cost, contended atomics, spin lock pairs, descriptor streaming.")
 
     @Option(name: .customLong("mem-node"), help: "NUMA node of the streamed memory (default: local).")
     var memNode: Int?
@@ -42,6 +42,8 @@ struct Calibrate: ParsableCommand {
               atomic RMW, contended (\(cpus.count) CPUs) \(c.contendedAtomicNs.map { Fmt.ns($0) + " ns per op per thread" } ?? "- (one CPU)")
               descriptor stream, in cache    \(Fmt.ns(c.streamNsPerDescriptorInCache)) ns per 64-byte descriptor
               descriptor stream, beyond LLC  \(Fmt.ns(c.streamNsPerDescriptor)) ns per 64-byte descriptor
+              spin lock + unlock, one CPU    \(c.lockPairNs.map { Fmt.ns($0) + " ns" } ?? "-")
+              spin lock + unlock, contended  \(c.contendedLockPairNs.map { Fmt.ns($0) + " ns per pair per thread (\(min(cpus.count, 2)) CPUs)" } ?? "- (one CPU)")
               LLC                            \(ByteSize.format(c.llcBytes))
             """)
     }

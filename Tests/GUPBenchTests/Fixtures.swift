@@ -53,7 +53,7 @@ func expectedAtomics(_ strategy: Strategy, indices: [Int], order: Int, batch: In
             var end = i + 1
             if strategy.isBatched { while end < call.count && folio(call[end]) == folio(call[i]) { end += 1 } }
             if dirtied.insert(folio(call[i])).inserted { atomics += dirtyCost }
-            atomics += strategy == .putPage ? 1 : (large ? 2 : 1)
+            atomics += strategy.foll == GB_FOLL_GET ? 1 : (large ? 2 : 1)  // put-page, release-pages: 1
             i = end
         }
         start += batch
