@@ -45,7 +45,7 @@ public struct MisuseReport: Sendable {
         }
         // The cost: the release loops with each mode, interleaved, one thread.
         var cost = config
-        cost.strategies = Strategy.allCases
+        cost.strategies = Strategy.defaultSet  // the seed's strategies, as compare runs by default
         cost.threads = [1]
         cost.detects = modes.contains(.off) ? modes : [.off] + modes
         cost.impls = [.swift]
