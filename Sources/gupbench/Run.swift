@@ -13,7 +13,12 @@ struct Run: ParsableCommand {
         var options = self.options
         options.defaultStrategies = [.unpinEach]
         let report = try measure(options, command: "run")
-        try finish(report, options) { $0.renderDetail() }
+        switch options.outputFormat {
+        case .table: try options.emit(report.renderDetail())
+        case .markdown: try options.emit(report.renderDetailMarkdown())
+        case .json, .csv: try options.emit(report.render(options.outputFormat))
+        }
+        try requireBalanced(report)
     }
 }
 
@@ -34,10 +39,10 @@ extension Report {
                 + "p90 \(Fmt.ns(Statistics.percentile(xs, 0.9)))  max \(Fmt.ns(r.nsPerPage.max))  "
                 + String(format: "CV %.1f%%", r.nsPerPage.cv * 100)
                 + (r.nsPerPage.outliers > 0 ? ", \(r.nsPerPage.outliers) outlier(s) kept" : "") + "\n"
-            out += String(format: "  aggregate %.3g pages/s; %.3f atomics and %.3f flag tests per page",
-                          r.pagesPerSecond, r.atomicsPerPage, r.flagTestsPerPage)
+            out += "  aggregate \(Fmt.rate(r.pagesPerSecond)) pages; "
+                + String(format: "%.3f atomics and %.3f flag tests per page", r.atomicsPerPage, r.flagTestsPerPage)
             if let roof = r.rooflineNsPerPage, let eff = r.efficiency {
-                out += "; roofline \(Fmt.ns(roof)) ns, efficiency \(Fmt.ratio(eff))"
+                out += "; roofline \(Fmt.ns(roof)) ns, efficiency \(Fmt.percent(eff))"
             }
             out += "\n"
             if r.perThreadNsPerPage.count > 1 {

@@ -50,9 +50,12 @@ struct Sweep: ParsableCommand {
         let swept = try p.apply(try valueList(), to: &config)
         let report = try measure(config, options, command: "sweep")
         let extra: [(String, JSON)] = [("sweep", .object([("param", .string(p.rawValue)), ("values", .array(swept.map(JSON.int)))]))]
-        try options.emit(options.outputFormat == .table ? report.renderSweep(p)
-                         : options.outputFormat == .json ? report.json(extra: extra).serialized() + "\n"
-                         : report.render(options.outputFormat))
+        switch options.outputFormat {
+        case .table: try options.emit(report.renderSweep(p))
+        case .markdown: try options.emit(report.renderSweepMarkdown(p))
+        case .json: try options.emit(report.json(extra: extra).serialized() + "\n")
+        case .csv: try options.emit(report.renderCSV())  // one row per result: every swept value
+        }
         try requireBalanced(report)
     }
 }
