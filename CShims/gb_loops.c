@@ -37,7 +37,7 @@ GB_INLINE void put_pages_body(gb_page *const *pages, long npages, long batch, in
         for (long k = i; k < i + n; k++) { /* one put_user_pages() call */
             gb_detect_entries(detect, ledger, pages + k, 1, GB_CALL_PUT_PAGE, t);
             gb_dirty_if_clean(pages[k], dirty, t);
-            gb_detect_result(detect, gb_put_page(pages[k], t), t);
+            gb_detect_put_page(detect, pages[k], t);
         }
     }
 }
@@ -59,7 +59,7 @@ GB_INLINE void unpin_each_body(gb_page *const *pages, long npages, long batch, i
         for (long k = i; k < i + n; k++) {
             gb_detect_entries(detect, ledger, pages + k, 1, GB_CALL_UNPIN_USER_PAGE, t);
             gb_dirty_if_clean(pages[k], dirty, t);
-            gb_detect_result(detect, gb_unpin_user_page(pages[k], t), t);
+            gb_detect_unpin_user_page(detect, pages[k], t);
         }
     }
 }
@@ -84,7 +84,7 @@ GB_INLINE void unpin_batched_body(gb_page *const *pages, long npages, long batch
             gb_page *folio = gb_gup_folio_next(call, n, k, &nr);
             gb_detect_entries(detect, ledger, call + k, nr, GB_CALL_UNPIN_USER_PAGE, t);
             gb_dirty_folio_run(folio, dirty, t);
-            gb_detect_result(detect, gb_gup_put_folio(folio, (int)nr, GB_FOLL_PIN, t), t);
+            gb_detect_put_folio(detect, folio, (int)nr, GB_FOLL_PIN, t);
         }
     }
 }
@@ -109,7 +109,7 @@ GB_INLINE void unpin_range_body(gb_page *start, long npages, long batch, int dir
             gb_page *folio = gb_gup_folio_range_next(call, n, k, &nr);
             gb_detect_range(detect, ledger, call + k, nr, GB_CALL_UNPIN_USER_PAGE, t);
             gb_dirty_folio_run(folio, dirty, t);
-            gb_detect_result(detect, gb_gup_put_folio(folio, (int)nr, GB_FOLL_PIN, t), t);
+            gb_detect_put_folio(detect, folio, (int)nr, GB_FOLL_PIN, t);
         }
     }
 }

@@ -344,14 +344,10 @@ GB_INLINE void gb__folio_put(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c) {
  * (reference-drop mode) frees nothing. Returns whether _refcount went below zero. */
 GB_INLINE bool gb_folio_put_refs_last(gb_page *_Nonnull folio, int refs, gb_free_ctx *_Nullable c,
                                       gb_tally *_Nonnull t) {
-    t->atomics++;
-    gb_sub_flags f = gb_atomic_sub_flags(&folio->refcount, refs);
-    if (__builtin_expect(f.at_or_below_zero, 0)) {
-        gb_note_release_at_or_below_zero(folio, refs, f, t);
-        if (f.zero && c)
-            gb__folio_put(folio, c);
-    }
-    return f.negative;
+    gb_put_outcome o = gb_folio_put_refs_outcome(folio, refs, t);
+    if (o == GB_PUT_FREED && c)
+        gb__folio_put(folio, c);
+    return o == GB_PUT_NEGATIVE;
 }
 
 /* kernel: gup_put_folio() — as gb_gup_put_folio() (gb_page.h), ending in the folio_put_refs()
@@ -411,13 +407,11 @@ GB_INLINE void gb_folios_put_refs(gb_folio_batch *_Nonnull fb, gb_free_ctx *_Nul
     gb_lruvec *locked = NULL;
     for (unsigned i = 0; i < fb->nr; i++) {
         gb_page *folio = fb->folios[i];
-        t->atomics++;
-        gb_sub_flags f = gb_atomic_sub_flags(&folio->refcount, fb->refs[i]);
-        if (__builtin_expect(!f.at_or_below_zero, 1))
+        gb_put_outcome o = gb_folio_put_refs_outcome(folio, fb->refs[i], t);
+        if (__builtin_expect(o == GB_PUT_HELD, 1))
             continue;
-        gb_note_release_at_or_below_zero(folio, fb->refs[i], f, t);
-        t->underflows += f.negative; /* the check --detect underflow makes, from the same flags */
-        if (!f.zero || !c)
+        t->underflows += o == GB_PUT_NEGATIVE; /* the check --detect underflow makes, from the same flags */
+        if (o != GB_PUT_FREED || !c)
             continue;
         locked = gb_page_cache_release(folio, locked, c);
         fb->folios[j++] = folio;

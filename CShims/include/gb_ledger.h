@@ -96,4 +96,21 @@ GB_INLINE void gb_detect_result(int detect, gb_put_result r, gb_tally *_Nonnull 
         gb_check_underflow(r, t);
 }
 
+/* A release with --detect underflow's check compiled in or out by `detect` (a constant after
+ * inlining): kernel gup_put_folio() of `refs` of kind `flags`; the check's count is on the cold
+ * branches of the release's own flags (see gb_gup_put_folio_checked). */
+GB_INLINE void gb_detect_put_folio(int detect, gb_page *_Nonnull folio, int refs, gb_foll flags,
+                                   gb_tally *_Nonnull t) {
+    (void)gb_gup_put_folio_checked(folio, refs, flags, detect >= GB_DETECT_UNDERFLOW, t);
+}
+
+/* put_page() / unpin_user_page() on one entry, the same way. */
+GB_INLINE void gb_detect_put_page(int detect, gb_page *_Nonnull p, gb_tally *_Nonnull t) {
+    gb_detect_put_folio(detect, gb_compound_head(p), 1, GB_FOLL_GET, t);
+}
+
+GB_INLINE void gb_detect_unpin_user_page(int detect, gb_page *_Nonnull p, gb_tally *_Nonnull t) {
+    gb_detect_put_folio(detect, gb_compound_head(p), 1, GB_FOLL_PIN, t);
+}
+
 #endif /* GB_LEDGER_H */

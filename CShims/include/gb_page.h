@@ -151,51 +151,24 @@ GB_INLINE int gb_pincount_add_relaxed(gb_page *_Nonnull p, int n, gb_tally *_Non
     return atomic_fetch_add_explicit(GB_ATOMIC(int, p->pincount), n, memory_order_relaxed) + n;
 }
 
-/*
- * The flags of one atomic subtraction `*counter -= n` (n > 0), the way the kernel's x86
- * atomic_sub_and_test() gets them: `lock sub` and a test of the flags it leaves (GEN_BINARY_RMWcc),
- * not `lock xadd` and a compare of the returned value. On this project's AMD host a `lock xadd`
- * whose result is used costs about 1.5-2x a `lock sub` once the descriptors are out of cache, so
- * the release path keeps the kernel's instruction and reads what it needs from the flags:
- *   at_or_below_zero  new <= 0 (ZF | SF != OF): the only case that needs a closer look
- *   zero              new == 0 (ZF): folio_ref_sub_and_test() is true, the folio is freed
- *   negative          new < 0  (SF != OF)
- *   old_below_n       old < n unsigned (CF): with old >= 0 this is old in [0, n); with old < 0 it
- *                     is false, so it separates a count that was negative before from one that was
- *                     not.
- */
-typedef struct gb_sub_flags {
-    bool at_or_below_zero;
-    bool zero;
-    bool negative;
-    bool old_below_n;
-} gb_sub_flags;
-
-GB_INLINE gb_sub_flags gb_atomic_sub_flags(int *_Nonnull counter, int n) {
-    gb_sub_flags f;
-#if defined(__x86_64__)
-    /* A LOCK-prefixed RMW is a full barrier on x86: stronger than the acq_rel the put side needs. */
-    __asm__ volatile("lock subl %5, %0"
-                     : "+m"(*counter), "=@ccle"(f.at_or_below_zero), "=@cce"(f.zero),
-                       "=@ccl"(f.negative), "=@ccb"(f.old_below_n)
-                     : "ir"(n)
-                     : "memory");
-#else
-    int old = atomic_fetch_sub_explicit(GB_ATOMIC(int, *counter), n, memory_order_acq_rel);
-    f.at_or_below_zero = old - n <= 0;
-    f.zero = old == n;
-    f.negative = old - n < 0;
-    f.old_below_n = (unsigned)old < (unsigned)n;
-#endif
-    return f;
-}
-
-/* kernel: clear-side of a pin on a large folio, atomic_sub(refs, &folio->_pincount) in
- * gup_put_folio() (unordered, its value unused by the kernel). Returns whether the count went
- * below zero, from the flags (free unless a --detect mode reads it). */
+/* kernel: atomic_sub(refs, &folio->_pincount) in gup_put_folio() — unordered, its value unused by
+ * the kernel. Returns whether the count went below zero, read from the flags of the `lock sub`
+ * with a branch that is never taken in a correct run (free unless a --detect mode uses it). */
 GB_INLINE bool gb_pincount_sub(gb_page *_Nonnull p, int n, gb_tally *_Nonnull t) {
     t->atomics++;
-    return gb_atomic_sub_flags(&p->pincount, n).negative;
+#if defined(__x86_64__)
+    __asm__ goto("lock subl %1, %0\n\t"
+                 "jl %l[negative]"
+                 : "+m"(p->pincount)
+                 : "ir"(n)
+                 : "memory", "cc"
+                 : negative);
+    return false;
+negative:
+    return true;
+#else
+    return atomic_fetch_sub_explicit(GB_ATOMIC(int, p->pincount), n, memory_order_relaxed) - n < 0;
+#endif
 }
 
 /* kernel: test_bit() — a plain read. */
@@ -393,43 +366,78 @@ GB_INLINE void gb_try_grab_folio(gb_page *_Nonnull folio, int refs, gb_foll flag
 }
 
 /*
- * What a release at or below zero means. Out of the hot path: reached only when the subtraction
- * left _refcount <= 0, which a correct release never does while the folio is mapped (the mapping
- * holds a reference of its own; see gb_memmap_init_folios).
- *   zero: folio_ref_sub_and_test() is true and the kernel calls __folio_put(): the folio goes back
- *     to the allocator. If a page table still maps it, the user can still reach memory that is no
- *     longer theirs (use-after-free). If a large folio is freed with _pincount != 0,
- *     free_tail_page_prepare() reports "nonzero pincount" (bad_page()) when page checks are on.
- *   negative from above zero: the subtraction jumped over 0, so sub_and_test is false and nothing
- *     is freed; the count never comes back to exactly 0, so the folio is never freed (a leak).
- *   negative from zero or below: a release on a folio already freed or already negative.
- * old in [0, n) is read from the carry flag; old == 0 (a second release of a freed folio) is told
- * from a jump by reading the count again, exact when no other thread releases this folio at the
- * same moment (the misuse runs are single-threaded; correct runs never come here).
+ * kernel: folio_put_refs() (include/linux/mm.h) — `if (folio_ref_sub_and_test(folio, refs))
+ * __folio_put(folio);`: the folio is freed when _refcount reaches exactly 0, and only then.
+ *
+ * On x86 the kernel's atomic_sub_and_test() is a `lock sub` and a branch on the flags it leaves
+ * (GEN_BINARY_RMWcc), not a `lock xadd` and a compare of the returned value; on this project's
+ * AMD host a `lock xadd` whose result is used costs about 1.5-2x a `lock sub` once the descriptors
+ * are out of cache. So the model keeps the kernel's instruction, and the events it records are
+ * branches on those flags that a correct release never takes (an `asm goto`, so the hot path is
+ * `lock sub; je; jb; jl` and nothing else):
+ *   je  zero:    new == 0, sub_and_test is true and the kernel calls __folio_put(): the folio goes
+ *                back to the allocator. If a page table still maps it (gb_folio_mapped), the user
+ *                still reaches memory that is no longer theirs: freed while mapped, a
+ *                use-after-free. A large folio freed with _pincount != 0 is what
+ *                free_tail_page_prepare() reports as "nonzero pincount" (bad_page()) when page
+ *                checks are on.
+ *   jb  crossed: old < refs as unsigned (CF), i.e. old in [0, refs): the count went negative from
+ *                zero or above. From above zero it jumped over 0: sub_and_test is false, nothing
+ *                is freed, and the count never comes back to exactly 0, so the folio is never
+ *                freed (a leak). From exactly 0 it is a second release of a freed folio; that case
+ *                is told apart by reading the count again, exact when no other thread releases
+ *                this folio at the same moment (the misuse runs are single-threaded).
+ *   jl  below:   new < 0 from a count already negative: a release of a leaked folio.
+ * Returns what became of the folio: still held, freed (reached 0), or its count is negative (for
+ * --detect underflow). The hot path returns the constant GB_PUT_HELD, so a caller's test of the
+ * outcome is threaded onto the cold branches after inlining.
  */
-GB_INLINE void gb_note_release_at_or_below_zero(gb_page *_Nonnull folio, int refs, gb_sub_flags f,
-                                                gb_tally *_Nonnull t) {
-    if (f.zero) {
-        t->freed++;
-        t->freed_while_mapped += gb_folio_mapped(folio);
-        t->freed_with_pincount += gb_folio_has_pincount(folio) && gb_pincount_read_relaxed(folio + 1) != 0;
-    } else if (f.old_below_n && gb_ref_read_relaxed(folio) != -refs) {
+typedef enum gb_put_outcome {
+    GB_PUT_HELD = 0,      /* _refcount still above 0 */
+    GB_PUT_FREED = 1,     /* reached exactly 0: __folio_put() */
+    GB_PUT_NEGATIVE = 2,  /* below 0: jumped over it, or released a freed or leaked folio */
+} gb_put_outcome;
+
+GB_INLINE gb_put_outcome gb_folio_put_refs_outcome(gb_page *_Nonnull folio, int refs, gb_tally *_Nonnull t) {
+    t->atomics++;
+#if defined(__x86_64__)
+    __asm__ goto("lock subl %1, %0\n\t"
+                 "je %l[zero]\n\t"
+                 "jb %l[crossed]\n\t"
+                 "jl %l[below]"
+                 : "+m"(folio->refcount)
+                 : "ir"(refs)
+                 : "memory", "cc"
+                 : zero, crossed, below);
+    return GB_PUT_HELD;
+#else
+    int old = atomic_fetch_sub_explicit(GB_ATOMIC(int, folio->refcount), refs, memory_order_acq_rel);
+    if (__builtin_expect(old > refs, 1))
+        return GB_PUT_HELD;
+    if (old == refs)
+        goto zero;
+    if (old >= 0)
+        goto crossed;
+    goto below;
+#endif
+zero:
+    t->freed++;
+    t->freed_while_mapped += gb_folio_mapped(folio);
+    t->freed_with_pincount += gb_folio_has_pincount(folio) && gb_pincount_read_relaxed(folio + 1) != 0;
+    return GB_PUT_FREED;
+crossed:
+    if (gb_ref_read_relaxed(folio) != -refs) {
         t->jumped_over_zero++;
-    } else {
-        t->released_below_zero++;
+        return GB_PUT_NEGATIVE;
     }
+below:
+    t->released_below_zero++;
+    return GB_PUT_NEGATIVE;
 }
 
-/* kernel: folio_put_refs() (include/linux/mm.h) — `if (folio_ref_sub_and_test(folio, refs))
- * __folio_put(folio);`: the folio is freed when _refcount reaches exactly 0, and only then. One
- * `lock sub` and one branch on its flags, as the kernel's; the events are recorded off the hot
- * path. Returns whether _refcount is now below zero (for --detect underflow). */
+/* gb_folio_put_refs_outcome(), answering only whether _refcount is now below zero. */
 GB_INLINE bool gb_folio_put_refs(gb_page *_Nonnull folio, int refs, gb_tally *_Nonnull t) {
-    t->atomics++;
-    gb_sub_flags f = gb_atomic_sub_flags(&folio->refcount, refs);
-    if (__builtin_expect(f.at_or_below_zero, 0))
-        gb_note_release_at_or_below_zero(folio, refs, f, t);
-    return f.negative;
+    return gb_folio_put_refs_outcome(folio, refs, t) == GB_PUT_NEGATIVE;
 }
 
 /* What a release left behind, for the run-time check of --detect underflow: read from the flags of
@@ -443,21 +451,41 @@ typedef struct gb_put_result {
  * FOLL_PIN on a large folio: _pincount -= refs, then folio_put_refs(refs) (2 atomics);
  * FOLL_PIN on order 0: folio_put_refs(refs * bias) (1 atomic); FOLL_GET: folio_put_refs(refs).
  * The kernel checks nothing here: no WARN on a count going negative. (Its is_zero_folio() test and
- * NR_FOLL_PIN_RELEASED accounting are per-call work modelled elsewhere.) */
-GB_INLINE gb_put_result gb_gup_put_folio(gb_page *_Nonnull folio, int refs, gb_foll flags,
-                                         gb_tally *_Nonnull t) {
+ * NR_FOLL_PIN_RELEASED accounting are per-call work modelled elsewhere.)
+ *
+ * `count_underflows` is --detect underflow's check (a constant at every call site): a release that
+ * left _refcount or _pincount below zero adds 1 to t->underflows. Each path releases and checks
+ * on its own rather than meeting at one call with a variable count: after inlining every path has
+ * its own `lock sub` (an immediate where refs is a constant) and the check's count sits on the
+ * cold branches of that path, so the check adds nothing to a correct release. */
+GB_INLINE gb_put_result gb_gup_put_folio_checked(gb_page *_Nonnull folio, int refs, gb_foll flags,
+                                                 bool count_underflows, gb_tally *_Nonnull t) {
     gb_put_result r = {false, false};
     if (flags == GB_FOLL_PIN) {
         t->pins_released += (uint64_t)refs; /* kernel: NR_FOLL_PIN_RELEASED */
-        if (gb_folio_has_pincount(folio))
+        if (gb_folio_has_pincount(folio)) {
             r.pincount_negative = gb_pincount_sub(folio + 1, refs, t);
-        else
-            refs *= GB_PIN_COUNTING_BIAS;
-    } else {
-        t->refs_released += (uint64_t)refs;
+            r.refcount_negative = gb_folio_put_refs(folio, refs, t);
+            if (count_underflows && __builtin_expect(r.pincount_negative | r.refcount_negative, 0))
+                t->underflows++;
+        } else {
+            r.refcount_negative = gb_folio_put_refs(folio, refs * GB_PIN_COUNTING_BIAS, t);
+            if (count_underflows && __builtin_expect(r.refcount_negative, 0))
+                t->underflows++;
+        }
+        return r;
     }
+    t->refs_released += (uint64_t)refs;
     r.refcount_negative = gb_folio_put_refs(folio, refs, t);
+    if (count_underflows && __builtin_expect(r.refcount_negative, 0))
+        t->underflows++;
     return r;
+}
+
+/* kernel: gup_put_folio(), without --detect's check. */
+GB_INLINE gb_put_result gb_gup_put_folio(gb_page *_Nonnull folio, int refs, gb_foll flags,
+                                         gb_tally *_Nonnull t) {
+    return gb_gup_put_folio_checked(folio, refs, flags, false, t);
 }
 
 /* kernel: put_page() = folio_put(page_folio(page)) — drop one ordinary reference; folio_put() is
@@ -546,13 +574,14 @@ GB_INLINE void gb_dirty_folio_run(gb_page *_Nonnull folio, int dirty_mode, gb_ta
 }
 
 /*
- * --detect underflow: the check the release path can make for free with the flags its atomics
- * leave. A _pincount or _refcount below zero after a release means a release without a matching
- * grab. The kernel makes no such check in gup_put_folio(); its always-on checks are on the grab
- * side (WARN_ON_ONCE in try_grab_folio() and folio_add_pin()). Branchless: counted, never aborting.
+ * --detect underflow on a result already in hand: the same count as gb_gup_put_folio_checked()
+ * makes, for callers that release through gb_gup_put_folio() and check afterwards. The release
+ * loops use gb_detect_put_folio() (gb_ledger.h) instead, which keeps the count on the cold paths;
+ * this form merges the two bools of the result in the hot path.
  */
 GB_INLINE void gb_check_underflow(gb_put_result r, gb_tally *_Nonnull t) {
-    t->underflows += (uint64_t)(r.refcount_negative | r.pincount_negative);
+    if (__builtin_expect(r.refcount_negative | r.pincount_negative, 0))
+        t->underflows++;
 }
 
 #endif /* GB_PAGE_H */

@@ -19,7 +19,7 @@ extension ReleaseLoops {
                                 tally: inout gb_tally) {
         ReleaseLoopSupport.run(detect, &tally) { d, t in
             ReleaseLoopSupport.perEntry(pages, count, batch, dirty, d, ledger, Int32(GB_CALL_PUT_PAGE), &t) {
-                gb_put_page($0, &$1)
+                gb_detect_put_page($0, $1, &$2)
             }
         }
     }

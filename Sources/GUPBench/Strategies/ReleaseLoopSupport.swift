@@ -20,19 +20,21 @@ enum ReleaseLoopSupport {
         tally.add(local)
     }
 
-    /// One release per entry (put-page, unpin-each): `release` drops the entry's reference.
+    /// One release per entry (put-page, unpin-each): `release` drops the entry's reference with
+    /// the detection mode's check (`gb_detect_put_page` / `gb_detect_unpin_user_page`, whose
+    /// underflow count stays on the release's cold branches).
     @inline(__always)
     static func perEntry(_ pages: PageArray, _ count: Int, _ batch: Int, _ dirty: Int32,
                          _ detect: Int32, _ ledger: LedgerPointer?, _ call: Int32,
                          _ t: inout gb_tally,
-                         _ release: (PagePointer, inout gb_tally) -> gb_put_result) {
+                         _ release: (Int32, PagePointer, inout gb_tally) -> Void) {
         var i = 0
         while i < count {
             let end = min(i + batch, count)
             while i < end {  // one release call of `batch` entries
                 gb_detect_entries(detect, ledger, pages + i, 1, call, &t)
                 gb_dirty_if_clean(pages[i], dirty, &t)
-                gb_detect_result(detect, release(pages[i], &t), &t)
+                release(detect, pages[i], &t)
                 i += 1
             }
         }

@@ -35,7 +35,7 @@ extension ReleaseLoops {
                 let folio = gb_gup_folio_next(call, n, i, &run)
                 gb_detect_entries(detect, ledger, call + i, run, Int32(GB_CALL_UNPIN_USER_PAGE), &t)
                 gb_dirty_folio_run(folio, dirty, &t)
-                gb_detect_result(detect, gb_gup_put_folio(folio, Int32(truncatingIfNeeded: run), GB_FOLL_PIN, &t), &t)
+                gb_detect_put_folio(detect, folio, Int32(truncatingIfNeeded: run), GB_FOLL_PIN, &t)
                 i += run
             }
             start += n

@@ -20,7 +20,7 @@ extension ReleaseLoops {
                                  tally: inout gb_tally) {
         ReleaseLoopSupport.run(detect, &tally) { d, t in
             ReleaseLoopSupport.perEntry(pages, count, batch, dirty, d, ledger, Int32(GB_CALL_UNPIN_USER_PAGE), &t) {
-                gb_unpin_user_page($0, &$1)
+                gb_detect_unpin_user_page($0, $1, &$2)
             }
         }
     }
