@@ -10,5 +10,6 @@
 #include "gb_ledger.h"
 #include "gb_kernel.h"
 #include "gb_free.h"
+#include "gb_layout.h"
 
 #endif /* CSHIMS_H */

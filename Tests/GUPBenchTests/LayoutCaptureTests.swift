@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+@testable import GUPBench
+
+/// `gupbench layout` on a child whose memory is known: exact runs, histograms and run lengths.
+@Suite(.serialized) struct LayoutCaptureTests {
+    static let root = geteuid() == 0
+
+    func capture(_ child: LayoutChild, _ names: [String]) throws -> FolioLayout {
+        let maps = try ProcMaps.read(pid: child.pid)
+        let chosen = try names.flatMap { name in
+            try ProcMaps.select(maps, vma: child.mappings[name]!.startHex, minSize: 0, pid: child.pid)
+        }
+        return try LayoutCapture.capture(pid: child.pid, mappings: chosen)
+    }
+
+    static func folios(_ n: Int, order: Int) -> [LayoutRun] {
+        Array(repeating: .folio(order: order, index: 0, pages: 1 << order, revisit: nil), count: n)
+    }
+
+    @Test func sha256MatchesTheStandardVectors() {
+        #expect(SHA256.hex(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    }
+
+    @Test(.enabled(if: root, "reading PFNs and kpageflags needs root"))
+    func aKnownMixIsCapturedExactly() throws {
+        let child = try LayoutChild(["thp:8", "4k:4", "hole:4", "split:4", "zero:1"])
+        defer { child.stop() }
+
+        let fourK = try capture(child, ["4k"])
+        #expect(fourK.runs == [.folio(order: 0, index: 0, pages: 1024, revisit: nil)])
+        #expect(fourK.summary == LayoutSummary(pages: 1024, present: 1024, zero: 0, arrayPages: 1024,
+                                               foliosByOrder: [0: 1024], meanRunLength: 1, runs: 1024))
+
+        let hole = try capture(child, ["hole"])
+        #expect(hole.runs == [.folio(order: 0, index: 0, pages: 256, revisit: nil), .absent(pages: 512),
+                              .folio(order: 0, index: 0, pages: 256, revisit: nil)])
+        #expect(hole.summary.present == 512 && hole.summary.foliosByOrder == [0: 512])
+
+        let zero = try capture(child, ["zero"])
+        #expect(zero.runs == [.zero(pages: 256)])
+        #expect(zero.summary.present == 256 && zero.summary.zero == 256 && zero.summary.arrayPages == 0)
+
+        if child.mappings["thp"]!.anonHugeKB == 8192 {
+            let thp = try capture(child, ["thp"])
+            #expect(thp.runs == Self.folios(4, order: 9))
+            #expect(thp.summary == LayoutSummary(pages: 2048, present: 2048, zero: 0, arrayPages: 2048,
+                                                 foliosByOrder: [9: 4], meanRunLength: 512, runs: 4))
+        } else {
+            print("skipped THP: the child got \(child.mappings["thp"]!.anonHugeKB) KiB of AnonHugePages, not 8192")
+        }
+
+        // mprotect() on the first 1 MiB split the first THP's PMD and the VMA, not the folio:
+        // each half of the mapping holds part of it, and together they hold it whole.
+        if child.mappings["split-rw"]!.anonHugeKB == 2048 {
+            let ro = try capture(child, ["split-ro"])
+            #expect(ro.runs == [.folio(order: 9, index: 0, pages: 256, revisit: nil)])
+            #expect(ro.summary.foliosByOrder == [9: 1] && ro.summary.meanRunLength == 256)
+            let rw = try capture(child, ["split-rw"])
+            #expect(rw.runs == [.folio(order: 9, index: 256, pages: 256, revisit: nil),
+                                .folio(order: 9, index: 0, pages: 512, revisit: nil)])
+            #expect(rw.summary.foliosByOrder == [9: 2] && rw.summary.meanRunLength == 384)
+            let both = try capture(child, ["split-ro", "split-rw"])
+            #expect(both.runs == Self.folios(2, order: 9))
+            #expect(both.summary.meanRunLength == 512 && both.summary.runs == 2)
+        } else {
+            print("skipped split THP: the child's second half has \(child.mappings["split-rw"]!.anonHugeKB) KiB AnonHugePages, not 2048")
+        }
+    }
+
+    @Test(.enabled(if: root, "switching an mTHP size and reading kpageflags need root"))
+    func anMTHPRangeIsCapturedAsOrder4Folios() throws {
+        let before = mTHPFaultAllocs(64)
+        guard let child = try withMTHP(64, { try LayoutChild(["mthp:1024"]) }) else {
+            print("skipped mTHP: the 64kB size cannot be enabled here")
+            return
+        }
+        defer { child.stop() }
+        let allocated = mTHPFaultAllocs(64) - before
+        guard allocated >= 16 else {
+            print("skipped mTHP: only \(allocated) 64KiB folios were allocated while the child faulted")
+            return
+        }
+        let layout = try capture(child, ["mthp"])
+        #expect(layout.runs == Self.folios(16, order: 4))
+        #expect(layout.summary == LayoutSummary(pages: 256, present: 256, zero: 0, arrayPages: 256,
+                                                foliosByOrder: [4: 16], meanRunLength: 16, runs: 16))
+    }
+
+    @Test(.enabled(if: root, "reading the child's PFNs needs root"))
+    func theFileHoldsNoAddressAndNoPFN() throws {
+        let child = try LayoutChild(["thp:4", "4k:1", "hole:1"])
+        defer { child.stop() }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("layout-\(getpid())-private.json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let r = try CLITests.run(["layout", "--pid", "\(child.pid)", "--min-size", "1MiB", "--output", file.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let text = try String(contentsOf: file, encoding: .utf8)
+
+        var pfns = Set<UInt64>(), addresses = Set<UInt64>()
+        for m in child.mappings.values {
+            for (k, entry) in try child.pagemap(m).enumerated() {
+                addresses.insert(m.start + UInt64(k) * 4096)
+                if entry >> 63 == 1 { pfns.insert(entry & ((1 << 55) - 1)) }
+            }
+        }
+        #expect(pfns.count == 1024 + 256 + 128)
+        let numbers = text.split(whereSeparator: { !$0.isHexDigit }).compactMap { token -> [UInt64]? in
+            [UInt64(token), UInt64(token, radix: 16)].compactMap { $0 }
+        }.flatMap { $0 }
+        #expect(!numbers.isEmpty)
+        #expect(numbers.filter { pfns.contains($0) || addresses.contains($0) }.isEmpty)
+        let layout = try LayoutFile(path: file.path).layout
+        #expect(layout.summary.arrayPages == 1024 + 256 + 128)
+    }
+
+    @Test(.enabled(if: root, "reading PFNs needs root"))
+    func sixtyFourMiBOfTHPAndSixteenOf4kGive32And4096Folios() throws {
+        let child = try LayoutChild(["thp:64", "4k:16"])
+        defer { child.stop() }
+        guard child.mappings["thp"]!.anonHugeKB == 65536 else {
+            print("skipped: the child got \(child.mappings["thp"]!.anonHugeKB) KiB of THP, not 65536")
+            return
+        }
+        let r = try CLITests.run(["layout", "--pid", "\(child.pid)"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("folios by order: order 0: 4096, order 9: 32"), "\(r.stdout)")
+        #expect(r.stdout.contains("page array 20480 entries in 4128 folio runs"), "\(r.stdout)")
+    }
+
+    @Test func noSuchProcessOrMappingIsExitOne() throws {
+        let gone = try CLITests.run(["layout", "--pid", "999999999"])
+        #expect(gone.status == 1)
+        #expect(gone.stderr == "gupbench: --pid 999999999: no such process (cannot read /proc/999999999/maps)\n")
+        let own = getpid()
+        let noVMA = try CLITests.run(["layout", "--pid", "\(own)", "--vma", "[nothing-here]"])
+        #expect(noVMA.status == (Self.root ? 1 : 1))
+        #expect(noVMA.stderr == "gupbench: --vma [nothing-here]: no mapping of process \(own) starts at that address or has that name (see /proc/\(own)/maps)\n")
+        let bad = try CLITests.run(["layout", "--pid", "0"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("--pid 0 is not a process id"))
+    }
+
+    @Test(.enabled(if: root && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to drop to nobody"))
+    func notRootIsExitOneWithOneLine() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", CLITests.executable.path,
+                       "layout", "--pid", "\(getpid())", "--vma", "[heap]"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard !text.contains("Permission denied") || text.contains("gupbench:") else {
+            print("skipped: nobody cannot execute the test build of gupbench (\(text))")
+            return
+        }
+        #expect(p.terminationStatus == 1)
+        #expect(text.hasPrefix("gupbench: "))
+        #expect(text.split(separator: "\n").count == 1, "\(text)")
+    }
+}
