@@ -62,12 +62,15 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Also write the report to this file.")
     var output: String?
 
+    @Option(name: .customLong("layout-file"), help: "Replay a layout captured by 'gupbench layout' instead of uniform memory.")
+    var layoutFile: String?
+
     /// Strategies when --strategies is not given; commands with another default set it.
     var defaultStrategies = Strategy.defaultSet
 
     enum CodingKeys: String, CodingKey {
         case size, backing, folioOrder, threads, sharing, layout, memNode, cpuNode, memPolicy
-        case dirty, batch, strategies, impl, detect, repetitions, warmup, format, output, lastRef
+        case dirty, batch, strategies, impl, detect, repetitions, warmup, format, output, lastRef, layoutFile
     }
 
     func validate() throws {
@@ -115,6 +118,15 @@ struct CommonOptions: ParsableArguments {
         c.repetitions = try ints(repetitions, "--repetitions", range: 1...100_000, single: true)[0]
         c.warmup = try ints(warmup, "--warmup", range: 0...100_000, single: true)[0]
         c.lastRef = lastRef
+        if let layoutFile {
+            // The layout fixes the memory: its folios, its holes, its size.
+            let clashes = [("--size", size != nil), ("--backing", backing != "4k,thp"),
+                           ("--folio-order", folioOrder != nil)].filter(\.1).map(\.0)
+            if let clash = clashes.first {
+                throw GUPBenchError.usage("\(clash) does not apply with --layout-file: the layout fixes the memory; drop one of them")
+            }
+            c.replay(try LayoutFile(path: layoutFile))
+        }
         return c
     }
 

@@ -20,6 +20,9 @@ struct Sweep: ParsableCommand {
         }
         let given: [SweepParam: String?] = [.threads: options.threads, .size: options.size,
                                             .folioOrder: options.folioOrder, .batch: options.batch]
+        if options.layoutFile != nil && (p == .size || p == .folioOrder) {
+            throw GUPBenchError.usage("--param \(p.rawValue) does not apply with --layout-file: the layout fixes the memory; sweep threads or batch")
+        }
         if let clash = given[p], clash != nil {
             throw GUPBenchError.usage("--param \(p.rawValue) sweeps --\(p.rawValue) itself; give its values with --values, not --\(p.rawValue)")
         }

@@ -81,11 +81,11 @@ public struct LayoutFile: Sendable {
 
     public var shortDigest: String { String(sha256.prefix(12)) }
 
-    /// Reads and validates `path`. A missing file is an environment problem (exit 1); a file of
-    /// another schema or one that contradicts itself is a usage error (exit 2) naming what is wrong.
+    /// Reads and validates `path`. A missing file, a file of another schema or one that
+    /// contradicts itself is a usage error (exit 2) naming what is wrong.
     public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw GUPBenchError.environment("--layout-file \(path) cannot be read: \(errnoDescription(errno))")
+            throw GUPBenchError.usage("--layout-file \(path) cannot be read: \(errnoDescription(errno))")
         }
         self.path = path
         self.sha256 = SHA256.hex(data)

@@ -24,6 +24,8 @@ public struct BenchConfig: Sendable {
     public var lastRef = false
     public var repetitions = 10
     public var warmup = 1
+    /// `--layout-file`: replay a captured layout instead of uniform memory (see `replay(_:)`).
+    public var layoutFile: LayoutFile?
 
     public init() {}
 

@@ -24,6 +24,7 @@ public struct Experiment {
     public func run(command: String) throws -> Report {
         try config.validate(on: topology)
         var report = Report(command: command, topology: topology, calibration: calibration)
+        report.layoutFile = config.layoutFile
         let c = config
         let perRegion = c.threads.isEmpty ? 2 : c.threads.count
         let cells = c.sizes.count * c.backings.count * c.folioOrders.count * c.memNodes.count
@@ -42,7 +43,7 @@ public struct Experiment {
                                                           policy: policy, node: memNode)
                             let placement = region.verifyPlacement(maxNode: topology.maxNode)
                             for order in c.folioOrders {
-                                let model = try PageModel(region: region, forcedOrder: order)
+                                let model = try makeModel(region: region, forcedOrder: order)
                                 try runRegion(model: model, placement: placement, size: size,
                                               backing: backing, memNode: policy == .interleave ? nil : memNode,
                                               cpuNode: cpuNode, policy: policy, into: &report)
@@ -54,6 +55,13 @@ public struct Experiment {
         }
         progress?.finish()
         return report
+    }
+
+    /// The model-building hook: a replayed layout's folios and page array, or the region's
+    /// own folios (verified backing, or the forced order).
+    func makeModel(region: MemoryRegion, forcedOrder: Int?) throws -> PageModel {
+        if let file = config.layoutFile { return PageModel(region: region, layout: file) }
+        return try PageModel(region: region, forcedOrder: forcedOrder)
     }
 
     private func runRegion(model: PageModel, placement: PlacementReport, size: Int, backing: Backing,
@@ -73,10 +81,10 @@ public struct Experiment {
                                 forcedOrder: model.forcedOrder != nil, threads: threads,
                                 sharing: sharing, layout: layout, dirty: dirty, batch: batch,
                                 memNode: memNode, cpuNode: cpuNode, memPolicy: policy,
-                                lastRef: config.lastRef)
+                                lastRef: config.lastRef, layoutDigest: model.layoutFile?.sha256)
                             var keys: [LoopKey] = []
                             for strategy in config.strategies {
-                                if strategy.needsContiguousPages && !shares.contiguous {
+                                if strategy.needsContiguousPages && !shares.contiguous && model.pageArray == nil {
                                     report.skipped.append(
                                         "\(strategy.rawValue) skipped for --sharing \(sharing.rawValue) --layout "
                                         + "\(layout.rawValue): it releases contiguous ranges, and these "

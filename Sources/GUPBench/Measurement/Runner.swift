@@ -104,6 +104,9 @@ public final class ReleaseRunner: @unchecked Sendable {
         let rc = gb_pin_current_thread(Int32(cpus[t]))
         slot(t).pointee.pinError = rc < 0 ? -rc : 0
         let pages = shares.arrays[t]
+        // A range release goes stretch by stretch when the array is not one run of consecutive
+        // descriptors (a replayed layout with holes or partial folios); otherwise one call.
+        let stretches = shares.contiguous ? [] : shares.stretches[t]
         while true {
             go.wait()
             let job = self.job  // published by the semaphore
@@ -132,7 +135,11 @@ public final class ReleaseRunner: @unchecked Sendable {
             release.thread = Int64(t)
             gb_spin_barrier_wait(barrier)
             let start = gb_now_ns()
-            if count > 0 {
+            if count > 0 && job.key.strategy.needsContiguousPages && !stretches.isEmpty {
+                for s in stretches {
+                    Self.release(job.key, base + s.lowerBound, s.count, batch, dirty, ledger, &release, free: free)
+                }
+            } else if count > 0 {
                 Self.release(job.key, base, count, batch, dirty, ledger, &release, free: free)
             }
             let end = gb_now_ns()

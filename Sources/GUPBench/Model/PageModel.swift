@@ -1,7 +1,8 @@
 import CShims
 
 /// The memmap of a region laid out as folios: order 9 over each 2 MiB chunk that the kernel
-/// verifiably backs with one huge folio, order 0 elsewhere, unless an order is forced.
+/// verifiably backs with one huge folio, order 0 elsewhere, unless an order is forced; or the
+/// folios of a captured layout (`--layout-file`) with its page array.
 public final class PageModel: @unchecked Sendable {
     public let region: MemoryRegion
     /// Fraction of the region's 2 MiB chunks backed by a PMD-sized folio (THP or hugetlb).
@@ -9,6 +10,10 @@ public final class PageModel: @unchecked Sendable {
     /// The model's folio order: the forced one, or the order most of the region has.
     public let folioOrder: Int
     public let forcedOrder: Int?
+    /// A replayed layout's page array (descriptor indices in virtual order, absent pages left
+    /// out) and the file it came from; nil for uniform memory, whose array is every descriptor.
+    public let pageArray: [Int]?
+    public let layoutFile: LayoutFile?
 
     public var pageCount: Int { region.pageCount }
     public var memmap: PagePointer { region.unsafeMemmap }
@@ -18,6 +23,8 @@ public final class PageModel: @unchecked Sendable {
     public init(region: MemoryRegion, forcedOrder: Int? = nil) throws {
         self.region = region
         self.forcedOrder = forcedOrder
+        pageArray = nil
+        layoutFile = nil
         let chunks = region.hugeChunks()
         let huge = chunks.filter { $0 }.count
         thpBackedFraction = chunks.isEmpty ? 0 : Double(huge) / Double(chunks.count)
@@ -42,6 +49,24 @@ public final class PageModel: @unchecked Sendable {
             }
             folioOrder = huge * 2 > max(1, chunks.count) ? 9 : 0
         }
+    }
+
+    /// A captured layout on `region`'s memmap (which needs LayoutMemmap.descriptors pages).
+    public init(region: MemoryRegion, layout file: LayoutFile) {
+        let plan = LayoutMemmap(file.layout)
+        precondition(region.pageCount >= plan.descriptors, "the region is smaller than the layout's memmap")
+        self.region = region
+        forcedOrder = nil
+        layoutFile = file
+        // Descriptors past the layout's folios stay single pages in their baseline state.
+        gb_memmap_init_folios(region.unsafeMemmap, 0, region.pageCount, 0)
+        plan.initialize(region.unsafeMemmap)
+        pageArray = plan.entries
+        var pagesByOrder: [Int: Int] = [:]
+        for index in plan.entries { pagesByOrder[Int(gb_folio_order(gb_compound_head(region.unsafeMemmap + index))), default: 0] += 1 }
+        let huge = pagesByOrder.filter { $0.key >= 9 }.values.reduce(0, +)
+        thpBackedFraction = Double(huge) / Double(max(1, plan.entries.count))
+        folioOrder = pagesByOrder.max { ($0.value, -$0.key) < ($1.value, -$1.key) }?.key ?? 0
     }
 
     /// Descriptor `index` of the memmap.

@@ -6,14 +6,18 @@ public final class PageShares: @unchecked Sendable {
     public let arrays: [UnsafeMutableBufferPointer<PagePointer>]
     /// True when every array is a run of consecutive descriptors in order (unpin-range needs it).
     public let contiguous: Bool
+    /// stretches[t]: the maximal runs of consecutive descriptors in thread t's array, the only
+    /// ranges a range release may be given (a replayed layout's holes and partial folios
+    /// break them).
+    public let stretches: [[Range<Int>]]
 
     public var totalPages: Int { arrays.reduce(0) { $0 + $1.count } }
     public var maxPagesPerThread: Int { arrays.map(\.count).max() ?? 0 }
 
     public init(model: PageModel, threads: Int, sharing: Sharing, layout: Layout, seed: UInt64 = 0x6775_7062) {
         var indexLists: [[Int]] = Array(repeating: [], count: threads)
-        switch sharing {
-        case .disjoint:
+        switch (sharing, model.pageArray) {
+        case (.disjoint, nil):
             // Whole folios per thread, balanced by pages.
             let starts = model.folioStarts()
             let target = Double(model.pageCount) / Double(threads)
@@ -23,8 +27,21 @@ public final class PageShares: @unchecked Sendable {
                 if thread < threads - 1 && Double(start) >= target * Double(thread + 1) { thread += 1 }
                 indexLists[thread].append(contentsOf: start..<end)
             }
-        case .interleaved:
+        case (.disjoint, let list?):
+            // A layout's array: cut only where the folio changes, balanced by entries.
+            let target = Double(list.count) / Double(threads)
+            var thread = 0
+            for (k, index) in list.enumerated() {
+                if thread < threads - 1 && Double(k) >= target * Double(thread + 1)
+                    && gb_compound_head(model.page(index)) != gb_compound_head(model.page(list[k - 1])) {
+                    thread += 1
+                }
+                indexLists[thread].append(index)
+            }
+        case (.interleaved, nil):
             for i in 0..<model.pageCount { indexLists[i % threads].append(i) }
+        case (.interleaved, let list?):
+            for (k, index) in list.enumerated() { indexLists[k % threads].append(index) }
         }
         if layout == .shuffled {
             for t in 0..<threads {
@@ -37,9 +54,8 @@ public final class PageShares: @unchecked Sendable {
             for (k, index) in list.enumerated() { buffer[k] = model.page(index) }
             return UnsafeMutableBufferPointer(rebasing: buffer[0..<list.count])
         }
-        contiguous = indexLists.allSatisfy { list in
-            zip(list, list.dropFirst()).allSatisfy { $1 == $0 + 1 }
-        }
+        stretches = indexLists.map(LayoutMemmap.stretches)
+        contiguous = stretches.allSatisfy { $0.count <= 1 }
     }
 
     deinit {

@@ -13,6 +13,7 @@ extension Report {
             ("comparisons", .array(comparisons.map(\.json))),
             ("skipped", .array(skipped.map(JSON.string))),
         ]
+        if let layoutFile { fields.append(("layout_file", layoutFile.json)) }
         fields += extra
         return .object(fields)
     }

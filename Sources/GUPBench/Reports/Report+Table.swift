@@ -146,6 +146,7 @@ extension Report {
                 + "\(r.scenario.threads) threads: \(r.auditDetail ?? "")")
         }
         for s in uniqueStrings(skipped) { lines.append("note: " + s) }
+        if let layoutFile { lines += layoutFile.reportLines }
         return lines.joined(separator: "\n")
     }
 

@@ -7,6 +7,8 @@ public struct Report: Sendable {
     public var comparisons: [ComparisonRecord] = []
     /// Combinations not run, with the reason (e.g. unpin-range on a shuffled layout).
     public var skipped: [String] = []
+    /// The layout replayed (`--layout-file`), whose histogram and run length the report shows.
+    public var layoutFile: LayoutFile?
 
     public init(command: String, topology: Topology, calibration: CalibrationFigures?) {
         self.command = command

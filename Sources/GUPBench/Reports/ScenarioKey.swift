@@ -20,10 +20,12 @@ public struct ScenarioKey: Hashable, Sendable {
     public var memPolicy: MemPolicy
     /// --last-ref: the mapping's reference was dropped first, so each release freed its folio.
     public var lastRef: Bool
+    /// SHA-256 of the `--layout-file` replayed; nil for uniform memory.
+    public var layoutDigest: String?
 
     public init(size: Int, backing: Backing, folioOrder: Int, forcedOrder: Bool, threads: Int,
                 sharing: Sharing, layout: Layout, dirty: DirtyMode, batch: Int?, memNode: Int?,
-                cpuNode: Int, memPolicy: MemPolicy, lastRef: Bool = false) {
+                cpuNode: Int, memPolicy: MemPolicy, lastRef: Bool = false, layoutDigest: String? = nil) {
         self.lastRef = lastRef
         self.size = size
         self.backing = backing
@@ -37,6 +39,7 @@ public struct ScenarioKey: Hashable, Sendable {
         self.memNode = memNode
         self.cpuNode = cpuNode
         self.memPolicy = memPolicy
+        self.layoutDigest = layoutDigest
     }
 
     /// Pages per release call as a number: the whole share when no batch was given.
@@ -70,7 +73,7 @@ extension ScenarioKey {
     public static let fields: [ScenarioField] = [
         .init("size_bytes", "size", json: { s, _ in .int(s.size) }, text: { ByteSize.format($0.size) }),
         .init("backing", "backing", alwaysShown: true, json: { s, _ in .string(s.backing.rawValue) },
-              text: { $0.backing.rawValue }),
+              text: { $0.layoutDigest == nil ? $0.backing.rawValue : "layout" }),
         .init("folio_order", "order", json: { s, _ in .int(s.folioOrder) },
               text: { String($0.folioOrder) + ($0.forcedOrder ? " (forced)" : "") }),
         .init("folio_order_forced", "forced", json: { s, _ in .bool(s.forcedOrder) },
@@ -87,6 +90,8 @@ extension ScenarioKey {
         .init("cpu_node", "cpu", json: { s, _ in .int(s.cpuNode) }, text: { String($0.cpuNode) }),
         .init("mem_policy", "policy", json: { s, _ in .string(s.memPolicy.rawValue) }, text: { $0.memPolicy.rawValue }),
         .init("last_ref", "last-ref", json: { s, _ in .bool(s.lastRef) }, text: { $0.lastRef ? "yes" : "no" }),
+        .init("layout_file_sha256", "layout file", json: { s, _ in s.layoutDigest.map(JSON.string) ?? .null },
+              text: { $0.layoutDigest.map { String($0.prefix(12)) } ?? "-" }),
     ]
 
     /// The scenario as ordered JSON fields.
