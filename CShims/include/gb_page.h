@@ -127,14 +127,17 @@ typedef struct gb_tally {
 
 /* ---- atomic helpers: each names its memory ordering, none is sequentially consistent ---- */
 
+/* kernel: folio_ref_count() / page_ref_count() — atomic_read(&page->_refcount). */
 GB_INLINE int gb_ref_read_relaxed(gb_page *_Nonnull p) {
     return atomic_load_explicit(GB_ATOMIC(int, p->refcount), memory_order_relaxed);
 }
 
+/* kernel: atomic_read(&folio->_pincount) (folio_maybe_dma_pinned()); p is page[1]. */
 GB_INLINE int gb_pincount_read_relaxed(gb_page *_Nonnull p) {
     return atomic_load_explicit(GB_ATOMIC(int, p->pincount), memory_order_relaxed);
 }
 
+/* kernel: READ_ONCE(page->flags), as the page-flag tests read it. */
 GB_INLINE unsigned long gb_flags_read_relaxed(gb_page *_Nonnull p) {
     return atomic_load_explicit(GB_ATOMIC(unsigned long, p->flags), memory_order_relaxed);
 }
@@ -435,7 +438,8 @@ below:
     return GB_PUT_NEGATIVE;
 }
 
-/* gb_folio_put_refs_outcome(), answering only whether _refcount is now below zero. */
+/* kernel: folio_put_refs() — gb_folio_put_refs_outcome(), answering only whether _refcount is
+ * now below zero. */
 GB_INLINE bool gb_folio_put_refs(gb_page *_Nonnull folio, int refs, gb_tally *_Nonnull t) {
     return gb_folio_put_refs_outcome(folio, refs, t) == GB_PUT_NEGATIVE;
 }
@@ -482,7 +486,7 @@ GB_INLINE gb_put_result gb_gup_put_folio_checked(gb_page *_Nonnull folio, int re
     return r;
 }
 
-/* kernel: gup_put_folio(), without --detect's check. */
+/* kernel: gup_put_folio() (mm/gup.c), without --detect's check. */
 GB_INLINE gb_put_result gb_gup_put_folio(gb_page *_Nonnull folio, int refs, gb_foll flags,
                                          gb_tally *_Nonnull t) {
     return gb_gup_put_folio_checked(folio, refs, flags, false, t);

@@ -58,11 +58,11 @@ import Testing
                     + "1024 pages leak"),
         Expected(scenario: .unpinOnGet, strategy: .unpinEach, order: 9, refcountExcess: 0, pincount: -512,
                  maybePinned: false, underflows: 1024, events: events(0, 0, 0, -1024), detected: atCall,
-                 symptom: "`_pincount` goes negative (-512): the folio is freed with a nonzero pincount "
+                 symptom: "`_pincount` goes negative (-512): whenever the folio is freed, it is freed with a nonzero pincount "
                     + "(bad_page() when page checks are on)"),
         Expected(scenario: .unpinOnGet, strategy: .unpinBatched, order: 9, refcountExcess: 0, pincount: -512,
                  maybePinned: false, underflows: 2, events: events(0, 0, 0, -1024), detected: atCall,
-                 symptom: "`_pincount` goes negative (-512): the folio is freed with a nonzero pincount "
+                 symptom: "`_pincount` goes negative (-512): whenever the folio is freed, it is freed with a nonzero pincount "
                     + "(bad_page() when page checks are on)"),
         // Pin once, unpin twice: per page the first extra unpin of an order-9 folio reaches 0 and
         // frees it while mapped; the batched extra unpin subtracts 512 at once and jumps over 0.
@@ -77,12 +77,12 @@ import Testing
         Expected(scenario: .doubleUnpin, strategy: .unpinEach, order: 9, refcountExcess: -512, pincount: -512,
                  maybePinned: false, underflows: 1024, events: events(2, 0, 0, -1024), detected: atCall,
                  symptom: "`_refcount` reaches 0 while mapped: 2 folios freed under their mapping (use-after-free); "
-                    + "`_pincount` goes negative (-512): the folio is freed with a nonzero pincount (bad_page() when "
+                    + "`_pincount` goes negative (-512): whenever the folio is freed, it is freed with a nonzero pincount (bad_page() when "
                     + "page checks are on)"),
         Expected(scenario: .doubleUnpin, strategy: .unpinBatched, order: 9, refcountExcess: -512, pincount: -512,
                  maybePinned: false, underflows: 2, events: events(0, 2, 0, -1024), detected: atCall,
                  symptom: "`_refcount` jumps over 0 (to -511): nothing is freed and the count never returns to 0, "
-                    + "2 folios leak; `_pincount` goes negative (-512): the folio is freed with a nonzero pincount "
+                    + "2 folios leak; `_pincount` goes negative (-512): whenever the folio is freed, it is freed with a nonzero pincount "
                     + "(bad_page() when page checks are on)"),
         Expected(scenario: .unpinUnpinned, strategy: .unpinEach, order: 0, refcountExcess: -1024, pincount: 0,
                  maybePinned: false, underflows: 1024, events: events(0, 1024, 0, 0), detected: atCall,
@@ -95,12 +95,12 @@ import Testing
         Expected(scenario: .unpinUnpinned, strategy: .unpinEach, order: 9, refcountExcess: -512, pincount: -512,
                  maybePinned: false, underflows: 1024, events: events(2, 0, 0, -1024), detected: atCall,
                  symptom: "`_refcount` reaches 0 while mapped: 2 folios freed under their mapping (use-after-free); "
-                    + "`_pincount` goes negative (-512): the folio is freed with a nonzero pincount (bad_page() when "
+                    + "`_pincount` goes negative (-512): whenever the folio is freed, it is freed with a nonzero pincount (bad_page() when "
                     + "page checks are on)"),
         Expected(scenario: .unpinUnpinned, strategy: .unpinBatched, order: 9, refcountExcess: -512, pincount: -512,
                  maybePinned: false, underflows: 2, events: events(0, 2, 0, -1024), detected: atCall,
                  symptom: "`_refcount` jumps over 0 (to -511): nothing is freed and the count never returns to 0, "
-                    + "2 folios leak; `_pincount` goes negative (-512): the folio is freed with a nonzero pincount "
+                    + "2 folios leak; `_pincount` goes negative (-512): whenever the folio is freed, it is freed with a nonzero pincount "
                     + "(bad_page() when page checks are on)"),
     ]
 

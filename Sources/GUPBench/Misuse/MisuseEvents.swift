@@ -57,8 +57,8 @@ public struct MisuseEvents: Sendable, Equatable {
             parts.append("`_pincount` \(pincountResidue / max(1, folios)) left: maybe-dma-pinned until unmap, then "
                 + "freed with a nonzero pincount (bad_page() when page checks are on)")
         } else if pincountResidue < 0 {
-            parts.append("`_pincount` goes negative (\(pincountResidue / max(1, folios))): the folio is freed with "
-                + "a nonzero pincount (bad_page() when page checks are on)")
+            parts.append("`_pincount` goes negative (\(pincountResidue / max(1, folios))): whenever the folio is "
+                + "freed, it is freed with a nonzero pincount (bad_page() when page checks are on)")
         }
         return parts.isEmpty ? "none: the counts balance" : parts.joined(separator: "; ")
     }
