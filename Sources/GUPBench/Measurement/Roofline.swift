@@ -1,7 +1,7 @@
 import CShims
 
-/// The least time a release loop could take per page on this machine, from the work SPEC §4
-/// gives it and the calibrated costs (README, "Reading the numbers"):
+/// The least time a release loop could take per page on this machine, from the work each strategy
+/// does per page (docs/model.md, "Strategies") and the calibrated costs (README, "Reading the numbers"):
 ///
 ///     atomic time  = atomics per page × (contended ? contended atomic ns : atomic ns)
 ///     memory time  = descriptors per page × stream ns per descriptor
@@ -9,7 +9,8 @@ import CShims
 ///
 /// A sum, not the classical max: on x86 a LOCK-prefixed instruction drains the store buffer and
 /// no later load may pass it, so the descriptor reads of the next entry cannot overlap the
-/// current entry's atomic, and atomics do not overlap each other (KERNEL-FACTS, Hardware).
+/// current entry's atomic, and atomics do not overlap each other (x86 memory ordering: locked
+/// instructions have a total order, and loads and stores are not reordered with them).
 ///
 /// Descriptors per page: 1 for the per-entry walks (put-page, unpin-each, unpin-batched read
 /// every entry's descriptor) plus 1/8 for the page array's 8-byte pointer; unpin-range reads the
