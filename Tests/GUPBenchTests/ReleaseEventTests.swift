@@ -150,4 +150,49 @@ import Testing
         #expect(r.atomics == 6 + 2 * 2)
         #expect(model.audit().unbalanced_pages == 0)
     }
+
+    /// A release of pages never grabbed, on every seed strategy in both implementations: the
+    /// events are recorded in every mode, the underflow count only under --detect underflow, and
+    /// Swift and C agree. Order 0: each of the 1024 releases jumps over 0 (1 - 1 or 1 - 1024 for
+    /// put_page() and the unpins). Order 9, 2 folios: per entry the first release reaches 0 and
+    /// the rest go below it; per folio run one release jumps from 1 to -511.
+    @Test(arguments: [0, 9])
+    func underflowCountIsTheSameInSwiftAndCAndOnlyWhenAsked(order: Int) throws {
+        let model = try makeModel(pages: 1024, order: order)
+        let list = PageList(model, indices: Array(0..<1024))
+        for strategy in [Strategy.putPage, .unpinEach, .unpinBatched, .unpinRange] {
+            var seen: [String: (Events, UInt64)] = [:]
+            for impl in [Impl.swift, .c] {
+                for detect in [DetectMode.off, .underflow] {
+                    gb_memmap_init_folios(model.memmap, 0, 1024, UInt32(order))
+                    var t = gb_tally()
+                    ReleaseRunner.release(LoopKey(strategy, impl, detect), list.base, 1024, 1024, 0, nil, &t)
+                    let perRun = strategy.isBatched && order > 0
+                    let expected: Events
+                    if order == 0 {
+                        // put_page(): 1 -> 0 frees the mapped page; the unpins jump to -1023.
+                        expected = strategy == .putPage ? Events(freed: 1024, whileMapped: 1024) : Events(jumped: 1024)
+                    } else if perRun {
+                        expected = Events(jumped: 2)
+                    } else {
+                        expected = Events(freed: 2, whileMapped: 2, withPincount: strategy == .putPage ? 0 : 2,
+                                          belowZero: 1022)
+                    }
+                    #expect(Events(t) == expected, "\(strategy) \(impl) \(detect)")
+                    let underflows: UInt64
+                    if order == 0 {
+                        underflows = strategy == .putPage ? 0 : 1024
+                    } else if perRun {
+                        underflows = 2
+                    } else {
+                        underflows = strategy == .putPage ? 1022 : 1024  // _pincount too goes negative
+                    }
+                    #expect(t.underflows == (detect == .underflow ? underflows : 0), "\(strategy) \(impl) \(detect)")
+                    seen["\(impl)-\(detect)"] = (Events(t), t.underflows)
+                }
+            }
+            #expect(seen["swift-underflow"]?.0 == seen["c-underflow"]?.0)
+        }
+        gb_memmap_init_folios(model.memmap, 0, 1024, UInt32(order))
+    }
 }
