@@ -125,6 +125,12 @@ struct CommonOptions: ParsableArguments {
             if let clash = clashes.first {
                 throw GUPBenchError.usage("\(clash) does not apply with --layout-file: the layout fixes the memory; drop one of them")
             }
+            // The free model frees every folio of the memmap; a layout's memmap has folios only
+            // partly in the page array, folios reached twice, and spare descriptors at holes.
+            if lastRef {
+                throw GUPBenchError.usage("--last-ref does not apply with --layout-file: a captured layout pins parts of "
+                    + "folios and some folios twice, so the releases cannot be the last references; drop one of them")
+            }
             c.replay(try LayoutFile(path: layoutFile))
         }
         return c

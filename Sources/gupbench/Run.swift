@@ -30,7 +30,7 @@ extension Report {
             let s = r.scenario
             let xs = r.nsPerPageSamples
             out += "\n\(r.strategy.rawValue) (\(r.impl.rawValue)) — \(r.strategy.kernelAnalogue)\n"
-            out += "  \(s.backing.rawValue), folio order \(s.folioOrder)\(s.forcedOrder ? " (forced)" : ""), "
+            out += "  \(s.layoutDigest == nil ? s.backing.rawValue : "layout \(s.layoutDigest!.prefix(12))"), folio order \(s.folioOrder)\(s.forcedOrder ? " (forced)" : ""), "
                 + "\(ByteSize.format(s.size)), \(r.pages) pages, \(s.threads) thread(s) on CPUs "
                 + r.cpus.map(String.init).joined(separator: ",") + ", sharing \(s.sharing.rawValue), "
                 + "layout \(s.layout.rawValue), dirty \(s.dirty.rawValue)\n"

@@ -105,6 +105,7 @@ import Testing
 
     @Test func eachStrategyDoesTheWorkTheLayoutImplies() throws {
         let file = try Self.write(Self.mixed, "mixed")
+        defer { try? FileManager.default.removeItem(atPath: file.path) }
         let expected = Self.expectedAtomics(Self.mixed)
         #expect(expected == [.putPage: 1426, .unpinEach: 2840, .unpinBatched: 26, .unpinRange: 26, .releasePages: 1426])
         for m in try replay(file, threads: 1, sharing: .disjoint) {
@@ -117,6 +118,7 @@ import Testing
     @Test func twoThreadsInterleavedStayBalanced() throws {
         guard Topology.read().node(Topology.read().localNode)!.cpus.count >= 2 else { return }
         let file = try Self.write(Self.mixed, "mixed2")
+        defer { try? FileManager.default.removeItem(atPath: file.path) }
         for m in try replay(file, threads: 2, sharing: .interleaved) {
             // Interleaving splits every folio run between the threads: per-page work is unchanged.
             if m.key.strategy == .putPage || m.key.strategy == .unpinEach {
@@ -133,6 +135,7 @@ import Testing
         let maps = try ProcMaps.read(pid: child.pid)
         let layout = try LayoutCapture.capture(pid: child.pid, mappings: try ProcMaps.select(maps, vma: nil, minSize: 4096, pid: child.pid))
         let file = try Self.write(layout, "child")
+        defer { try? FileManager.default.removeItem(atPath: file.path) }
         let expected = Self.expectedAtomics(layout)
         let pages = layout.summary.arrayPages
         for m in try replay(file, threads: 1, sharing: .disjoint) {
@@ -185,9 +188,13 @@ import Testing
 
     @Test func sizeWithALayoutFileIsExitTwo() throws {
         let file = try Self.write(Self.mixed, "clash")
+        defer { try? FileManager.default.removeItem(atPath: file.path) }
         let r = try CLITests.run(["run", "--layout-file", file.path, "--size", "4MiB"])
         #expect(r.status == 2)
         #expect(r.stderr == "gupbench: --size does not apply with --layout-file: the layout fixes the memory; drop one of them\n")
+        let lastRef = try CLITests.run(["compare", "--layout-file", file.path, "--last-ref"])
+        #expect(lastRef.status == 2)
+        #expect(lastRef.stderr.hasPrefix("gupbench: --last-ref does not apply with --layout-file: "))
         let sweep = try CLITests.run(["sweep", "--param", "size", "--layout-file", file.path])
         #expect(sweep.status == 2)
         #expect(sweep.stderr.contains("--param size does not apply with --layout-file"))
@@ -195,6 +202,7 @@ import Testing
 
     @Test func compareOnALayoutFileNamesItsDigestAndHistogram() throws {
         let file = try Self.write(Self.mixed, "json")
+        defer { try? FileManager.default.removeItem(atPath: file.path) }
         let r = try CLITests.run(["compare", "--layout-file", file.path, "--threads", "1", "--format", "json"] + CLITests.small)
         #expect(r.status == 0, "\(r.stderr)")
         let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
