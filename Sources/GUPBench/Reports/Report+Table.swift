@@ -39,6 +39,7 @@ extension Report {
                 case "folio_order": return s.forcedOrder ? "folio order \(f.text(s))" : nil  // from the backing otherwise
                 case "mem_node", "cpu_node", "mem_policy": return nil  // in the placement column and footer
                 case "last_ref": return s.lastRef ? "last reference (frees)" : nil
+                case "layout_file_sha256": return s.layoutDigest == nil ? nil : "\(f.label) \(f.text(s))"
                 default: return "\(f.label) \(f.text(s))"
                 }
             }
