@@ -30,7 +30,7 @@ extension Report {
             let s = r.scenario
             let xs = r.nsPerPageSamples
             out += "\n\(r.strategy.rawValue) (\(r.impl.rawValue)) — \(r.strategy.kernelAnalogue)\n"
-            out += "  \(s.layoutDigest == nil ? s.backing.rawValue : "layout \(s.layoutDigest!.prefix(12))"), folio order \(s.folioOrder)\(s.forcedOrder ? " (forced)" : ""), "
+            out += "  \(s.backingLabel), folio order \(s.folioOrder)\(s.forcedOrder ? " (forced)" : ""), "
                 + "\(ByteSize.format(s.size)), \(r.pages) pages, \(s.threads) thread(s) on CPUs "
                 + r.cpus.map(String.init).joined(separator: ",") + ", sharing \(s.sharing.rawValue), "
                 + "layout \(s.layout.rawValue), dirty \(s.dirty.rawValue)\n"
@@ -67,7 +67,7 @@ extension Report {
             for c in comparisons {
                 table.add(["\(c.candidate.strategy.rawValue)/\(c.candidate.impl.rawValue)",
                            "\(c.baseline.strategy.rawValue)/\(c.baseline.impl.rawValue)",
-                           "\(c.scenario.backing.rawValue) t\(c.scenario.threads)",
+                           "\(c.scenario.backingLabel) t\(c.scenario.threads)",
                            Fmt.speedup(c.speedup, c.ci95Low, c.ci95High),
                            String(format: "%.2g", c.pValue), c.verdict.rawValue])
             }

@@ -10,7 +10,7 @@ extension Report {
         for r in results {
             let s = r.scenario
             let n = r.nsPerPage
-            table.add([r.strategy.rawValue, r.impl.rawValue, s.backing.rawValue,
+            table.add([r.strategy.rawValue, r.impl.rawValue, s.backingLabel,
                        String(s.folioOrder) + (s.forcedOrder ? " (forced)" : ""), String(s.threads),
                        Fmt.ns(n.median), "\(Fmt.ns(n.ci95Low))-\(Fmt.ns(n.ci95High))",
                        Fmt.ns(Statistics.percentile(r.nsPerPageSamples, 0.9)), Fmt.ns(n.min), Fmt.ns(n.max),

@@ -15,7 +15,7 @@ extension Report {
         header += ["vs unpin-each"] + (bars ? [""] : [])
         var table = TextTable(header: header, labelColumns: threadColumn ? 3 : 2)
         func group(_ r: ResultRecord) -> String {
-            "\(r.scenario.backing.rawValue) \(label(r.key))" + (threadColumn ? " t\(r.scenario.threads)" : "")
+            "\(r.scenario.backingLabel) \(label(r.key))" + (threadColumn ? " t\(r.scenario.threads)" : "")
         }
         var groups: [String] = []
         for r in results where !groups.contains(group(r)) { groups.append(group(r)) }
@@ -23,7 +23,7 @@ extension Report {
             let rs = results.filter { group($0) == g }
             let one = rs.first { $0.scenario.threads == 1 }
             for (k, r) in rs.enumerated() {
-                var cells = [k == 0 ? r.scenario.backing.rawValue : "", k == 0 ? label(r.key) : ""]
+                var cells = [k == 0 ? r.scenario.backingLabel : "", k == 0 ? label(r.key) : ""]
                 if threadColumn { cells.append(k == 0 ? String(r.scenario.threads) : "") }
                 cells += [param.format(param.value(of: r)), Self.costCell(r),
                           "\(Fmt.ns(r.nsPerPage.ci95Low))-\(Fmt.ns(r.nsPerPage.ci95High))"]

@@ -143,7 +143,7 @@ extension Report {
                 + (c.contendedAtomicNs.map { String(format: ", contended atomic %.1f ns", $0) } ?? ""))
         }
         for r in results where !r.balanced {
-            lines.append("AUDIT FAILED: \(r.strategy.rawValue)/\(r.impl.rawValue) \(r.scenario.backing.rawValue) "
+            lines.append("AUDIT FAILED: \(r.strategy.rawValue)/\(r.impl.rawValue) \(r.scenario.backingLabel) "
                 + "\(r.scenario.threads) threads: \(r.auditDetail ?? "")")
         }
         for s in uniqueStrings(skipped) { lines.append("note: " + s) }

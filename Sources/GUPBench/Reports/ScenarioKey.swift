@@ -42,6 +42,10 @@ public struct ScenarioKey: Hashable, Sendable {
         self.layoutDigest = layoutDigest
     }
 
+    /// What backs the measured memory, for tables: the backing, or "layout" for a replayed
+    /// `--layout-file` (whose region is only the home of its memmap).
+    public var backingLabel: String { layoutDigest == nil ? backing.rawValue : "layout" }
+
     /// Pages per release call as a number: the whole share when no batch was given.
     func batchPages(pagesPerThread: Int) -> Int { batch ?? pagesPerThread }
 }
@@ -73,7 +77,7 @@ extension ScenarioKey {
     public static let fields: [ScenarioField] = [
         .init("size_bytes", "size", json: { s, _ in .int(s.size) }, text: { ByteSize.format($0.size) }),
         .init("backing", "backing", alwaysShown: true, json: { s, _ in .string(s.backing.rawValue) },
-              text: { $0.layoutDigest == nil ? $0.backing.rawValue : "layout" }),
+              text: { $0.backingLabel }),
         .init("folio_order", "order", json: { s, _ in .int(s.folioOrder) },
               text: { String($0.folioOrder) + ($0.forcedOrder ? " (forced)" : "") }),
         .init("folio_order_forced", "forced", json: { s, _ in .bool(s.forcedOrder) },
