@@ -20,11 +20,12 @@ final class LayoutChild {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The child's binary, built at test time (nil with the reason when there is no C compiler).
+    /// The child's binary, built at test time (the failure's reason when there is no C
+    /// compiler) and removed when the test process exits.
     static let binary: Result<URL, LayoutChildError> = {
         let source = packageRoot.appendingPathComponent("scripts/layout-child.c")
-        let out = FileManager.default.temporaryDirectory
-            .appendingPathComponent("gupbench-layout-child-\(getpid())")
+        let out = URL(fileURLWithPath: layoutChildBinaryPath)
+        atexit { unlink(layoutChildBinaryPath) }
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         cc.arguments = ["cc", "-O1", "-o", out.path, source.path]
@@ -83,6 +84,10 @@ final class LayoutChild {
         return entries
     }
 }
+
+/// Where the test process builds scripts/layout-child.c (a global, so the atexit hook can name it).
+let layoutChildBinaryPath = FileManager.default.temporaryDirectory
+    .appendingPathComponent("gupbench-layout-child-\(getpid())").path
 
 struct LayoutChildError: Error, CustomStringConvertible {
     let reason: String
