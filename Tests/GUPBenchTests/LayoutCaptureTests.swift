@@ -19,6 +19,35 @@ import Testing
         Array(repeating: .folio(order: order, index: 0, pages: 1 << order, revisit: nil), count: n)
     }
 
+    /// Pages as gb_layout_read reports them, folded into runs without a live process.
+    @Test func pagesFoldIntoRunsThatNameFoliosByOrdinal() {
+        func page(_ head: UInt64, _ index: UInt32, _ order: UInt8) -> gb_layout_page {
+            gb_layout_page(folio: head, index: index, order: order, state: UInt8(GB_LAYOUT_PRESENT.rawValue), thp: 0, hugetlb: 0)
+        }
+        let absent = gb_layout_page()
+        var zero = gb_layout_page()
+        zero.state = UInt8(GB_LAYOUT_ZERO.rawValue)
+        var b = RunBuilder()
+        for p in [page(5000, 2, 2), page(5000, 3, 2), absent, absent, page(5000, 0, 2),  // back into the folio after a hole
+                  page(77, 0, 0), page(78, 0, 0), page(77, 0, 0),                    // a page mapped twice (KSM)
+                  zero, zero, page(5000, 1, 0),                                       // head 5000 again, split to order 0
+                  page(9000, 0, 9), page(9000, 1, 9)] {
+            b.add(p)
+        }
+        #expect(b.runs == [
+            .folio(order: 2, index: 2, pages: 2, revisit: nil), .absent(pages: 2),
+            .folio(order: 2, index: 0, pages: 1, revisit: 0),
+            .folio(order: 0, index: 0, pages: 2, revisit: nil), .folio(order: 0, index: 0, pages: 1, revisit: 1),
+            .zero(pages: 2), .folio(order: 0, index: 0, pages: 1, revisit: nil),
+            .folio(order: 9, index: 0, pages: 2, revisit: nil),
+        ])
+        // The page array leaves the hole out, so the folio's three entries are one
+        // gup_folio_next() run: 9 entries in 6 runs.
+        let layout = FolioLayout(runs: b.runs, mappings: [], kernel: "")
+        #expect(layout.summary == LayoutSummary(pages: 13, present: 11, zero: 2, arrayPages: 9,
+                                                foliosByOrder: [0: 3, 2: 1, 9: 1], meanRunLength: 1.5, runs: 6))
+    }
+
     @Test func sha256MatchesTheStandardVectors() {
         #expect(SHA256.hex(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")

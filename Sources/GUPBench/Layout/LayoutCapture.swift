@@ -78,10 +78,13 @@ public enum LayoutCapture {
 /// folios by ordinal of first appearance.
 struct RunBuilder {
     private(set) var runs: [LayoutRun] = []
-    private var ordinals: [UInt64: Int] = [:]
+    /// A folio is its head PFN and its order: a folio split while we read comes back as new
+    /// folios rather than as a revisit of a different order.
+    private struct FolioKey: Hashable { let head: UInt64; let order: UInt8 }
+    private var ordinals: [FolioKey: Int] = [:]
     private var nextOrdinal = 0
     /// The folio and index of the last page added to a large-folio run.
-    private var last: (folio: UInt64, index: Int)?
+    private var last: (folio: FolioKey, index: Int)?
 
     mutating func add(_ page: gb_layout_page) {
         switch Int32(page.state) {
@@ -101,9 +104,10 @@ struct RunBuilder {
     private mutating func addPresent(_ page: gb_layout_page) {
         let order = Int(page.order)
         let index = Int(page.index)
-        let seen = ordinals[page.folio]
+        let key = FolioKey(head: page.folio, order: page.order)
+        let seen = ordinals[key]
         if order == 0 && seen == nil {
-            ordinals[page.folio] = nextOrdinal
+            ordinals[key] = nextOrdinal
             nextOrdinal += 1
             last = nil
             if case .folio(0, 0, let n, nil)? = runs.last { runs[runs.count - 1] = .folio(order: 0, index: 0, pages: n + 1, revisit: nil) }
@@ -111,19 +115,19 @@ struct RunBuilder {
             return
         }
         // The same large folio, next page: extend the run.
-        if order > 0, let last, last.folio == page.folio, last.index + 1 == index,
+        if order > 0, let last, last.folio == key, last.index + 1 == index,
            case .folio(let o, let i, let n, let r)? = runs.last {
             runs[runs.count - 1] = .folio(order: o, index: i, pages: n + 1, revisit: r)
-            self.last = (page.folio, index)
+            self.last = (key, index)
             return
         }
         if let seen {
             runs.append(.folio(order: order, index: index, pages: 1, revisit: seen))
         } else {
-            ordinals[page.folio] = nextOrdinal
+            ordinals[key] = nextOrdinal
             nextOrdinal += 1
             runs.append(.folio(order: order, index: index, pages: 1, revisit: nil))
         }
-        last = order > 0 ? (page.folio, index) : nil
+        last = order > 0 ? (key, index) : nil
     }
 }
