@@ -43,7 +43,7 @@ struct Calibrate: ParsableCommand {
               descriptor stream, in cache    \(Fmt.ns(c.streamNsPerDescriptorInCache)) ns per 64-byte descriptor
               descriptor stream, beyond LLC  \(Fmt.ns(c.streamNsPerDescriptor)) ns per 64-byte descriptor
               spin lock + unlock, one CPU    \(c.lockPairNs.map { Fmt.ns($0) + " ns" } ?? "-")
-              spin lock + unlock, contended  \(c.contendedLockPairNs.map { Fmt.ns($0) + " ns per pair per thread (\(min(cpus.count, 2)) CPUs)" } ?? "- (one CPU)")
+              spin lock + unlock, contended  \(c.contendedLockPairNs.map { Fmt.ns($0) + " ns per handoff (\(min(cpus.count, 2)) CPUs in turn)" } ?? "- (one CPU)")
               LLC                            \(ByteSize.format(c.llcBytes))
             """)
     }

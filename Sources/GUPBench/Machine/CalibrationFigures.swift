@@ -5,8 +5,9 @@ public struct CalibrationFigures: Sendable {
     public var streamNsPerDescriptor: Double
     public var streamNsPerDescriptorInCache: Double
     public var llcBytes: Int
-    /// One uncontended spin_lock()/spin_unlock() pair (gb_free.h), and one pair per thread when
-    /// two CPUs take the same lock in turn; what the roofline charges per lock in --last-ref.
+    /// One uncontended spin_lock()/spin_unlock() pair (gb_free.h), and one acquisition handed
+    /// over from another CPU (two CPUs taking one lock in strict turn); what the roofline charges
+    /// per lock in --last-ref.
     public var lockPairNs: Double?
     public var contendedLockPairNs: Double?
     public init(atomicNs: Double, contendedAtomicNs: Double?, streamNsPerDescriptor: Double,

@@ -38,11 +38,15 @@ public enum Roofline {
     }
 
     /// --last-ref: each lock taken costs a lock/unlock pair. The pcp lock is per CPU, never
-    /// contended; the lruvec and zone locks are one per node, shared by every thread, so with
-    /// more than one thread they cost the contended pair (docs/last-reference.md).
+    /// contended. The lruvec and zone locks are one per node, shared by every thread: with T > 1
+    /// threads every acquisition is (at worst) a handoff from another CPU, and the acquisitions
+    /// of all T threads are serial, so each page of one thread waits for T of them
+    /// (docs/last-reference.md, "What the formula predicts"):
+    ///
+    ///     lock time = pcp × pair + (lruvec + zone) × (T = 1 ? pair : T × handoff)
     public static func lockTime(_ locks: LocksPerPage?, threads: Int, calibration: CalibrationFigures) -> Double {
         guard let locks, let pair = calibration.lockPairNs else { return 0 }
-        let shared = threads > 1 ? (calibration.contendedLockPairNs ?? pair) : pair
+        let shared = threads > 1 ? Double(threads) * (calibration.contendedLockPairNs ?? pair) : pair
         return locks.pcp * pair + (locks.lruvec + locks.zone) * shared
     }
 }
