@@ -28,7 +28,7 @@ public enum Calibration {
         figures.lockPairNs = gb_calibrate_lock_pair_ns(2_000_000)
         if cpus.count > 1 {
             let ids = cpus.prefix(2).map(Int32.init)
-            let ns = gb_calibrate_contended_lock_pair_ns(ids, Int32(ids.count), 500_000)
+            let ns = gb_calibrate_contended_lock_pair_ns(ids, Int32(ids.count), 2_000)
             figures.contendedLockPairNs = ns > 0 ? ns : nil
         }
         return figures
