@@ -45,6 +45,10 @@ extension Report {
                 out += "; roofline \(Fmt.ns(roof)) ns, efficiency \(Fmt.percent(eff))"
             }
             out += "\n"
+            if let l = r.locksPerPage {  // --last-ref: the locks the frees took
+                out += String(format: "  locks     %.4g lruvec, %.4g pcp, %.4g zone per page (each folio freed once)\n",
+                              l.lruvec, l.pcp, l.zone)
+            }
             if r.perThreadNsPerPage.count > 1 {
                 out += "  per thread: " + zip(r.cpus, r.perThreadNsPerPage).enumerated().map {
                     "t\($0.offset) on CPU \($0.element.0) \(Fmt.ns($0.element.1)) ns/page"

@@ -140,7 +140,8 @@ extension Report {
         if let c = calibration {
             lines.append(String(format: "calibration: atomic %.2f ns, descriptor stream %.2f ns (in cache %.2f)",
                                 c.atomicNs, c.streamNsPerDescriptor, c.streamNsPerDescriptorInCache)
-                + (c.contendedAtomicNs.map { String(format: ", contended atomic %.1f ns", $0) } ?? ""))
+                + (c.contendedAtomicNs.map { String(format: ", contended atomic %.1f ns", $0) } ?? "")
+                + lockCalibration(c))
         }
         for r in results where !r.balanced {
             lines.append("AUDIT FAILED: \(r.strategy.rawValue)/\(r.impl.rawValue) \(r.scenario.backingLabel) "
@@ -154,6 +155,13 @@ extension Report {
     public func renderTable() -> String {
         let locks = lockTable().map { "\n\n" + $0.rendered() } ?? ""
         return title() + "\n\n" + compareTable().rendered() + locks + "\n\n" + footer() + "\n"
+    }
+
+    /// The lock figures the roofline charged, only when something was freed (--last-ref).
+    func lockCalibration(_ c: CalibrationFigures) -> String {
+        guard results.contains(where: { $0.locksPerPage != nil }), let pair = c.lockPairNs else { return "" }
+        return String(format: ", lock pair %.2f ns", pair)
+            + (c.contendedLockPairNs.map { String(format: ", lock handoff %.1f ns", $0) } ?? "")
     }
 
     /// --last-ref: the work per page behind each time — atomics, and the locks of the free path
