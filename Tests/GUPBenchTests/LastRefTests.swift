@@ -236,4 +236,14 @@ import Testing
                                      atomicsPerPage: 1, memmapBytes: 1 << 20, calibration: c, locksPerPage: locks)
         #expect(two == base + 10 + 1.5 * 2 * 40)
     }
+
+    @Test func baselineSavedBeforeLastRefPairsWithReferenceDropRuns() {
+        var saved: [String: Any] = ["strategy": "put-page", "impl": "swift", "detect": "off", "backing": "4k",
+                                    "threads": 1, "size_bytes": 1 << 30]
+        let older = BaselineComparison.identity(saved)
+        saved["last_ref"] = false
+        #expect(older == BaselineComparison.identity(saved))
+        saved["last_ref"] = true
+        #expect(older != BaselineComparison.identity(saved))
+    }
 }

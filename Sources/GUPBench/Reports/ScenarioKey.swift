@@ -98,6 +98,11 @@ extension ScenarioKey {
               text: { $0.layoutDigest.map { String($0.prefix(12)) } ?? "-" }),
     ]
 
+    /// What a dimension added later meant in reports saved before it existed, so a saved
+    /// baseline still pairs with today's results: every run before `--last-ref` kept the
+    /// mapping's reference (`last_ref` false). A key not listed was null.
+    public static var valueInOlderReports: [String: Any] { ["last_ref": false] }
+
     /// The scenario as ordered JSON fields.
     func jsonFields(pagesPerThread: Int) -> [(String, JSON)] {
         Self.fields.map { ($0.key, $0.json(self, pagesPerThread)) }

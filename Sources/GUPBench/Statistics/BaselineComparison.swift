@@ -25,7 +25,9 @@ public struct BaselineComparison: Sendable {
 
     /// A saved result's identity, from its JSON object as Foundation decoded it.
     static func identity(_ fields: [String: Any]) -> String {
-        identityKeys.map { key in "\(key)=\(canonical(fields[key] ?? NSNull()))" }.joined(separator: " ")
+        identityKeys.map { key in
+            "\(key)=\(canonical(fields[key] ?? ScenarioKey.valueInOlderReports[key] ?? NSNull()))"
+        }.joined(separator: " ")
     }
 
     /// A result's identity, in the same form as a saved one's.
