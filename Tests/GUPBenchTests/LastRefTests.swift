@@ -246,4 +246,21 @@ import Testing
         saved["last_ref"] = true
         #expect(older != BaselineComparison.identity(saved))
     }
+
+    @Test func swiftAndCLoopsFreeTheSameFoliosInTheSameOrder() throws {
+        for strategy in Strategy.allCases where strategy.lastRefSwiftLoop != nil {
+            for order in [0, 2, 9] {
+                // A small pcp (high 40, batch 8) so both lists and the spills are compared.
+                let runs = try [Impl.swift, .c].map {
+                    try Self.lastRef(strategy, $0, order: order, pages: 2048, high: 40, pcpBatch: 8, callBatch: 100)
+                }
+                let label = "\(strategy.rawValue) order \(order)"
+                #expect(runs[0].free.freeList(thread: 0) == runs[1].free.freeList(thread: 0), "\(label)")
+                #expect(runs[0].free.freeList(thread: nil) == runs[1].free.freeList(thread: nil), "\(label)")
+                #expect(runs[0].counts.lruvec == runs[1].counts.lruvec, "\(label)")
+                #expect(runs[0].counts.zone == runs[1].counts.zone, "\(label)")
+                #expect(runs[0].detail == nil && runs[1].detail == nil, "\(label): \(runs[0].detail ?? runs[1].detail ?? "")")
+            }
+        }
+    }
 }
