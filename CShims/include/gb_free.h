@@ -14,9 +14,10 @@
  * two words). Only a folio's HEAD is ever linked: a tail's word at offset 8 is its compound_head
  * (head address | 1), a linked head's is a pointer to another list_head, always 8-aligned, so bit
  * 0 is clear and compound_head(head) still answers "head". The model does exactly that: a
- * folio's head links through descriptor offsets 8 (next, the compound_head word) and 16 (prev);
- * page[1] — where the folio's order and _pincount live — is never linked, so moving those fields
- * around page[1] does not touch the lists. Every link is read and written with relaxed atomics
+ * folio's head links through descriptor offsets 8 (next, the compound_head word) and 16 (prev:
+ * on a head the slot page[1] uses for _large_mapcount and _nr_pages_mapped, unused there, as
+ * struct folio's lru.prev is); page[1] — the order in _flags_1, the mapcounts, _pincount — is never
+ * linked, so the lists never touch what the release path reads there. Every link is read and written with relaxed atomics
  * (the kernel's READ_ONCE/WRITE_ONCE in list.h), because another thread may be reading that
  * compound_head word of a head while a neighbour's list_del rewrites it.
  *
@@ -56,6 +57,8 @@ typedef struct gb_list_head {
 
 _Static_assert(offsetof(gb_page, compound_head) == 8, "lru.next shares the compound_head word");
 _Static_assert(offsetof(gb_page, flags) + sizeof(unsigned long) <= 8, "flags stay outside lru");
+_Static_assert(offsetof(gb_page, large_mapcount) == 16 && offsetof(gb_page, nr_pages_mapped) == 20,
+               "lru.prev of a head overlays page[1]-only fields, never a head's");
 _Static_assert(offsetof(gb_page, mapcount) >= 24 && offsetof(gb_page, refcount) >= 24,
                "_mapcount and _refcount stay outside lru");
 
