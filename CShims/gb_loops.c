@@ -6,6 +6,7 @@
 #include "gb_loops.h"
 
 #define GB_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define GB_PAGE_BYTES 4096L /* a base page */
 
 /* Expands `BODY(mode)` once per detection mode. */
 #define GB_FOR_EACH_DETECT(detect, BODY)                                                        \
@@ -237,6 +238,124 @@ void gb_c_unpin_range_last(gb_page *start, long npages, long batch, int dirty, i
                            gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
     gb_tally local = *t;
 #define BODY(mode) unpin_range_last_body(start, npages, batch, dirty, mode, ledger, &local, ctx)
+    GB_FOR_EACH_DETECT(detect, BODY)
+#undef BODY
+    *t = local;
+}
+
+/* ---- unpin-folios ---- */
+
+void gb_folios_of_pages(gb_page *const *pages, long npages, gb_page **folios) {
+    for (long k = 0; k < npages; k++)
+        folios[k] = gb_page_folio(pages[k]);
+}
+
+/* kernel: unpin_folios() — `for (j = i + 1; j < nfolios; j++) if (folios[i] != folios[j])
+ * break; unpin_user_folio(folios[i], j - i);` */
+GB_INLINE void unpin_folios_body(gb_page *const *folios, long nfolios, long batch, int detect,
+                                 gb_ledger *ledger, gb_tally *t) {
+    for (long start = 0; start < nfolios; start += batch) {
+        long n = GB_MIN(nfolios - start, batch);
+        gb_page *const *call = folios + start;
+        long j;
+        for (long i = 0; i < n; i = j) {
+            for (j = i + 1; j < n; j++)
+                if (call[i] != call[j])
+                    break;
+            gb_detect_entries(detect, ledger, call + i, j - i, GB_CALL_UNPIN_USER_PAGE, t);
+            gb_detect_result(detect, gb_gup_put_folio(call[i], (int)(j - i), GB_FOLL_PIN, t), t);
+        }
+    }
+}
+
+void gb_c_unpin_folios(gb_page *const *folios, long nfolios, long batch, int detect,
+                       gb_ledger *ledger, gb_tally *t) {
+    gb_tally local = *t;
+#define BODY(mode) unpin_folios_body(folios, nfolios, batch, mode, ledger, &local)
+    GB_FOR_EACH_DETECT(detect, BODY)
+#undef BODY
+    *t = local;
+}
+
+/* ---- io-uring-release ---- */
+
+/* kernel: io_check_coalesce_buffer() */
+static bool can_coalesce(gb_page *const *pages, long npages, long *nr_pages_head) {
+    gb_page *folio = gb_page_folio(pages[0]);
+    long mid = gb_folio_nr_pages(folio), count = 1, nr_folios = 1;
+    *nr_pages_head = 0;
+    for (long i = 1; i < npages; i++) {
+        if (gb_page_folio(pages[i]) == folio && pages[i] == pages[i - 1] + 1) {
+            count++;
+            continue;
+        }
+        if (nr_folios == 1) {
+            if (pages[i - 1] - folio != mid - 1) /* folio_page_idx() of the head run's last */
+                return false;
+            *nr_pages_head = count;
+        } else if (count != mid) {
+            return false;
+        }
+        folio = gb_page_folio(pages[i]);
+        if (gb_folio_nr_pages(folio) != mid || pages[i] != folio)
+            return false;
+        count = 1;
+        nr_folios++;
+    }
+    if (nr_folios == 1)
+        *nr_pages_head = count;
+    return mid > 1; /* kernel: coalesce only when data.nr_pages_mid != 1 */
+}
+
+long gb_bvecs_of_pages(gb_page *const *pages, long npages, gb_bvec *bvecs) {
+    long head = 0;
+    if (npages > 1 && can_coalesce(pages, npages, &head)) {
+        /* kernel: io_coalesce_buffer() — the first folio's bvec starts at its head page
+         * (compound_head(page_array[0])), every other at the folio's first page. */
+        long n = 0;
+        for (long i = 0; i < npages; n++) {
+            gb_page *folio = gb_page_folio(pages[i]);
+            long left = gb_folio_nr_pages(folio) - (pages[i] - folio);
+            long take = GB_MIN(left, npages - i);
+            bvecs[n] = (gb_bvec){n == 0 ? folio : pages[i], (unsigned)(take * (long)GB_PAGE_BYTES), 0};
+            i += take;
+        }
+        return n;
+    }
+    for (long i = 0; i < npages; i++)
+        bvecs[i] = (gb_bvec){pages[i], (unsigned)GB_PAGE_BYTES, 0};
+    return npages;
+}
+
+void gb_grab_bvecs(const gb_bvec *bvecs, long nbvecs, gb_ledger *ledger, gb_tally *t) {
+    gb_tally local = *t;
+    for (long i = 0; i < nbvecs; i++) {
+        gb_try_grab_folio(gb_page_folio(bvecs[i].bv_page), 1, GB_FOLL_PIN, &local);
+        if (ledger)
+            gb_ledger_grab(ledger, bvecs[i].bv_page, 1, GB_FOLL_PIN);
+    }
+    *t = local;
+}
+
+/* kernel: io_release_ubuf() — `for (i = 0; i < imu->nr_bvecs; i++)
+ * unpin_user_folio(page_folio(imu->bvec[i].bv_page), 1);` */
+GB_INLINE void io_uring_release_body(const gb_bvec *bvecs, long nbvecs, long batch, int detect,
+                                     gb_ledger *ledger, gb_tally *t) {
+    for (long start = 0; start < nbvecs; start += batch) {
+        long n = GB_MIN(nbvecs - start, batch);
+        const gb_bvec *imu = bvecs + start;
+        for (long i = 0; i < n; i++) {
+            gb_page *page = imu[i].bv_page;
+            gb_detect_range(detect, ledger, page, 1, GB_CALL_UNPIN_USER_PAGE, t);
+            gb_detect_result(detect, gb_gup_put_folio(gb_page_folio(page), 1, GB_FOLL_PIN, t), t);
+        }
+    }
+}
+
+void gb_c_io_uring_release(const gb_bvec *bvecs, long nbvecs, long batch, int detect,
+                           gb_ledger *ledger, gb_tally *t) {
+    gb_tally local = *t;
+#define BODY(mode) io_uring_release_body(bvecs, nbvecs, batch, mode, ledger, &local)
     GB_FOR_EACH_DETECT(detect, BODY)
 #undef BODY
     *t = local;

@@ -61,20 +61,26 @@ static void *fault_in(void *arg) {
     return NULL;
 }
 
-int gb_region_map(gb_region *r, size_t size, int backing, int policy, int node,
-                  gb_region_error *err) {
+int gb_region_map(gb_region *r, size_t size, int backing, unsigned mthp_order, int policy,
+                  int node, gb_region_error *err) {
     memset(r, 0, sizeof *r);
     r->backing = backing;
+    r->mthp_order = backing == GB_BACKING_MTHP ? mthp_order : 0;
     r->size = size;
     r->npages = size / GB_PAGE_SIZE;
-    if (size == 0 || size % GB_PAGE_SIZE != 0 ||
-        (backing != GB_BACKING_4K && size % GB_HUGE_PAGE_SIZE != 0)) {
+    size_t unit = backing == GB_BACKING_4K     ? GB_PAGE_SIZE
+                  : backing == GB_BACKING_MTHP ? GB_PAGE_SIZE << r->mthp_order
+                                               : GB_HUGE_PAGE_SIZE;
+    if (size == 0 || size % unit != 0 || unit > GB_HUGE_PAGE_SIZE) {
         set_error(err, "mmap", "data", EINVAL);
         return -1;
     }
 
+    /* thp and mTHP: 2 MiB-aligned data, so every folio order the kernel may choose fits whole
+     * (the fault path only uses an order whose naturally aligned range lies inside the VMA). */
+    bool madvised = backing == GB_BACKING_THP || backing == GB_BACKING_MTHP;
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-    size_t slack = backing == GB_BACKING_THP ? GB_HUGE_PAGE_SIZE : 0;
+    size_t slack = madvised ? GB_HUGE_PAGE_SIZE : 0;
     if (backing == GB_BACKING_HUGETLB)
         flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB; /* reserves at mmap: fails if none */
     void *map = mmap(NULL, size + slack, PROT_READ | PROT_WRITE, flags, -1, 0);
@@ -84,11 +90,10 @@ int gb_region_map(gb_region *r, size_t size, int backing, int policy, int node,
     }
     r->data_mapping = map;
     r->data_mapping_size = size + slack;
-    r->data = (void *)round_up((uintptr_t)map, backing == GB_BACKING_THP ? GB_HUGE_PAGE_SIZE
-                                                                         : GB_PAGE_SIZE);
+    r->data = (void *)round_up((uintptr_t)map, madvised ? GB_HUGE_PAGE_SIZE : GB_PAGE_SIZE);
 
     if (backing != GB_BACKING_HUGETLB) {
-        int advice = backing == GB_BACKING_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE;
+        int advice = madvised ? MADV_HUGEPAGE : MADV_NOHUGEPAGE;
         if (madvise(r->data, size, advice) != 0) {
             set_error(err, "madvise", "data", errno);
             gb_region_unmap(r);
@@ -219,6 +224,81 @@ int gb_region_huge_chunks(const gb_region *r, unsigned char *is_huge, size_t nch
     }
     close(pagemap);
     close(kpageflags);
+    return rc;
+}
+
+#define KPF_COMPOUND_TAIL 16
+
+/* pagemap entries of pages [first, first + n) of the region into pm[]; 0 or -errno. */
+static int read_pagemap(int fd, const gb_region *r, size_t first, size_t n, uint64_t *pm) {
+    off_t off = (off_t)(((uintptr_t)r->data / GB_PAGE_SIZE + first) * 8);
+    size_t want = n * 8;
+    ssize_t got = pread(fd, pm, want, off);
+    if (got < 0)
+        return -errno;
+    return (size_t)got == want ? 0 : -EIO;
+}
+
+int gb_region_folio_orders(const gb_region *r, unsigned char *orders) {
+    size_t npages = r->npages;
+    uint64_t *pm = malloc(npages * sizeof *pm);
+    uint64_t *kf = malloc(npages * sizeof *kf);
+    int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    int kpageflags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+    int rc = 0;
+    if (!pm || !kf)
+        rc = -ENOMEM;
+    else if (pagemap < 0 || kpageflags < 0)
+        rc = -errno;
+    for (size_t i = 0; rc == 0 && i < npages; i += 4096) {
+        size_t n = npages - i < 4096 ? npages - i : 4096;
+        rc = read_pagemap(pagemap, r, i, n, pm + i);
+    }
+    /* kpageflags, one pread per run of pages at consecutive frames. */
+    for (size_t i = 0; rc == 0 && i < npages;) {
+        uint64_t pfn = pm[i] & PM_PFN_MASK;
+        if (!(pm[i] & PM_PRESENT)) {
+            kf[i++] = 0;
+            continue;
+        }
+        if (pfn == 0) { /* PFNs hidden: no CAP_SYS_ADMIN */
+            rc = -EPERM;
+            break;
+        }
+        size_t n = 1;
+        while (i + n < npages && (pm[i + n] & PM_PRESENT) && (pm[i + n] & PM_PFN_MASK) == pfn + n)
+            n++;
+        ssize_t got = pread(kpageflags, kf + i, n * 8, (off_t)(pfn * 8));
+        if (got != (ssize_t)(n * 8)) {
+            rc = got < 0 ? -errno : -EIO;
+            break;
+        }
+        i += n;
+    }
+    for (size_t i = 0; rc == 0 && i < npages;) {
+        orders[i] = 0;
+        if (!((kf[i] >> KPF_COMPOUND_HEAD) & 1)) {
+            i++;
+            continue;
+        }
+        uint64_t pfn = pm[i] & PM_PFN_MASK;
+        size_t n = 1;
+        while (i + n < npages && ((kf[i + n] >> KPF_COMPOUND_TAIL) & 1) &&
+               (pm[i + n] & PM_PFN_MASK) == pfn + n)
+            n++;
+        /* A whole, naturally aligned folio: n a power of two, frame and index n-aligned. */
+        bool whole = (n & (n - 1)) == 0 && pfn % n == 0 && i % n == 0;
+        unsigned order = whole ? (unsigned)__builtin_ctzl(n) : 0;
+        for (size_t k = 0; k < n; k++)
+            orders[i + k] = (unsigned char)order;
+        i += n;
+    }
+    if (pagemap >= 0)
+        close(pagemap);
+    if (kpageflags >= 0)
+        close(kpageflags);
+    free(pm);
+    free(kf);
     return rc;
 }
 

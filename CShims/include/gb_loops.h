@@ -18,7 +18,17 @@ typedef enum gb_strategy {
     GB_STRATEGY_UNPIN_EACH = 1,     /* unpin-each */
     GB_STRATEGY_UNPIN_BATCHED = 2,  /* unpin-batched */
     GB_STRATEGY_UNPIN_RANGE = 3,    /* unpin-range */
+    GB_STRATEGY_UNPIN_FOLIOS = 4,   /* unpin-folios */
+    GB_STRATEGY_IO_URING_RELEASE = 5, /* io-uring-release */
 } gb_strategy;
+
+/* kernel: struct bio_vec (include/linux/bvec.h) — 16 bytes: the page, then length and offset. */
+typedef struct gb_bvec {
+    gb_page *_Nonnull bv_page;
+    unsigned int bv_len;
+    unsigned int bv_offset;
+} gb_bvec;
+_Static_assert(sizeof(gb_bvec) == 16, "a bio_vec is 16 bytes on 64-bit");
 
 /* kernel: the grab side of pin_user_pages()/get_user_pages(): try_grab_folio() once per run of
  * consecutive entries in one folio; recorded in the ledger when one is given. Untimed setup. */
@@ -63,5 +73,39 @@ void gb_c_unpin_batched_last(gb_page *_Nonnull const *_Nonnull pages, long npage
                              gb_free_ctx *_Nullable ctx);
 void gb_c_unpin_range_last(gb_page *_Nonnull start, long npages, long batch, int dirty, int detect,
                            gb_ledger *_Nullable ledger, gb_tally *_Nonnull t, gb_free_ctx *_Nullable ctx);
+
+/* ---- unpin-folios: mm/gup.c unpin_folios() over an array of folio pointers ---- */
+
+/* Untimed: the folio array a caller holds for a page array, folios[k] = page_folio(pages[k]) —
+ * one entry per page, so neighbours in one folio repeat and unpin_folios() groups them. */
+void gb_folios_of_pages(gb_page *_Nonnull const *_Nonnull pages, long npages,
+                        gb_page *_Nonnull *_Nonnull folios);
+
+/* kernel: unpin_folios() — runs of equal neighbouring pointers (no descriptor read to find
+ * them), one unpin_user_folio(folio, run) per run. `batch` entries per unpin_folios() call. */
+void gb_c_unpin_folios(gb_page *_Nonnull const *_Nonnull folios, long nfolios, long batch,
+                       int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
+
+/* ---- io-uring-release: io_uring/rsrc.c io_release_ubuf() over a registered buffer's bvecs ---- */
+
+/*
+ * Untimed: the bvec array IORING_REGISTER_BUFFERS builds for a page array. kernel:
+ * io_sqe_buffer_register(): when io_check_coalesce_buffer() holds (each folio's pages appear in
+ * order as consecutive descriptors and every folio but the first and last is whole and of one
+ * size, larger than a page), io_coalesce_buffer() keeps one bvec — and one pin — per folio;
+ * otherwise one bvec per page. Returns the number of bvecs written (at most npages).
+ */
+long gb_bvecs_of_pages(gb_page *_Nonnull const *_Nonnull pages, long npages,
+                       gb_bvec *_Nonnull bvecs);
+
+/* Untimed: the pins a registered buffer holds — one FOLL_PIN per bvec (after coalescing, the
+ * kernel has dropped the other pins of each folio), recorded in the ledger when one is given. */
+void gb_grab_bvecs(const gb_bvec *_Nonnull bvecs, long nbvecs, gb_ledger *_Nullable ledger,
+                   gb_tally *_Nonnull t);
+
+/* kernel: io_release_ubuf() — unpin_user_folio(page_folio(bv_page), 1) per bvec; `batch` bvecs
+ * per registered buffer (one io_release_ubuf() call each). */
+void gb_c_io_uring_release(const gb_bvec *_Nonnull bvecs, long nbvecs, long batch, int detect,
+                           gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
 #endif /* GB_LOOPS_H */

@@ -14,6 +14,8 @@ typedef enum gb_backing {
     GB_BACKING_4K = 0,       /* 4 KiB pages, MADV_NOHUGEPAGE */
     GB_BACKING_THP = 1,      /* 2 MiB aligned, MADV_HUGEPAGE */
     GB_BACKING_HUGETLB = 2,  /* MAP_HUGETLB, 2 MiB pages from the reserved pool */
+    GB_BACKING_MTHP = 3,     /* 2 MiB aligned, MADV_HUGEPAGE, for a multi-size THP order below PMD:
+                                which order the kernel gives is its sysfs settings' choice */
 } gb_backing;
 
 typedef enum gb_policy {
@@ -35,6 +37,7 @@ typedef struct gb_region {
     size_t data_mapping_size;
     size_t memmap_mapping_size;
     int backing;
+    unsigned mthp_order;            /* GB_BACKING_MTHP: the folio order asked for; else 0 */
 } gb_region;
 
 /* Why gb_region_map failed: the call, and errno. */
@@ -45,12 +48,13 @@ typedef struct gb_region_error {
 } gb_region_error;
 
 /*
- * Map `size` bytes of data (a multiple of 4 KiB; of 2 MiB for hugetlb) and its memmap, apply
+ * Map `size` bytes of data (a multiple of 4 KiB; of 2 MiB for thp and hugetlb; of the folio size
+ * 4 KiB << mthp_order for mTHP) and its memmap, apply
  * `policy` on `node` to both before any page is touched, then fault both in from a thread running
  * on `node` (first touch). On failure nothing stays mapped, *err says why, and -1 is returned.
  */
-int gb_region_map(gb_region *_Nonnull r, size_t size, int backing, int policy, int node,
-                  gb_region_error *_Nonnull err);
+int gb_region_map(gb_region *_Nonnull r, size_t size, int backing, unsigned mthp_order,
+                  int policy, int node, gb_region_error *_Nonnull err);
 
 /* munmap both mappings; safe on a zeroed or already-unmapped region. */
 void gb_region_unmap(gb_region *_Nonnull r);
@@ -70,6 +74,17 @@ long gb_pages_node_counts(const void *_Nonnull addr, size_t len, size_t stride,
  */
 int gb_region_huge_chunks(const gb_region *_Nonnull r, unsigned char *_Nonnull is_huge,
                           size_t nchunks);
+
+/*
+ * The order of the folio behind every 4 KiB page of the region, read from /proc/self/pagemap and
+ * /proc/kpageflags: a page that is KPF_COMPOUND_HEAD followed by KPF_COMPOUND_TAIL pages at
+ * consecutive frames makes a run of n pages; when n is a power of two, the head frame and the
+ * head's index in the region are n-aligned, and the run ends where the next folio (or an order-0
+ * page) starts, every page of the run gets order log2(n). Anything else (order-0 pages, folios only
+ * partly inside the region, runs the kernel split) gets 0. orders[] has r->npages entries.
+ * Returns 0, or -errno when those files cannot be read or PFNs are hidden (no CAP_SYS_ADMIN).
+ */
+int gb_region_folio_orders(const gb_region *_Nonnull r, unsigned char *_Nonnull orders);
 
 /* AnonHugePages of the mapping containing addr, from /proc/self/smaps; -errno on failure. */
 long long gb_smaps_anon_huge_bytes(const void *_Nonnull addr);
