@@ -62,7 +62,8 @@ extension Report {
                 + "data \(Fmt.percent(p.verifiedFraction)) verified (\(nodeText(p.dataNodePages))"
                 + (p.sampleStride > 1 ? ", every \(p.sampleStride)th page" : "") + "), memmap "
                 + "\(Fmt.percent(p.memmapVerifiedFraction)) (\(nodeText(p.memmapNodePages))); "
-                + "THP-backed \(Fmt.percent(r.thpBackedFraction))\n"
+                + "THP-backed \(Fmt.percent(r.thpBackedFraction)); "
+                + "\(Fmt.percent(r.folioBackedFraction)) in order-\(s.backing.requestedOrder) folios\n"
             out += "  audit \(r.balanced ? "balanced" : "FAILED: \(r.auditDetail ?? "")"): "
                 + "\(r.pinsAcquired) acquired, \(r.pinsReleased) released\n"
         }

@@ -125,6 +125,8 @@ extension KernelComparison.Row {
             ("repetitions", .int(k.pinNsPerPage.count)),
             ("warmup", .int(k.warmup)),
             ("thp_backed_fraction", .num(k.thpBackedFraction)),
+            ("folio_backed_fraction", .num(k.folioBackedFraction)),
+            ("folio_order", .int(k.folioOrder)),
             ("frames_adjacent_fraction", .num(k.framesAdjacentFraction)),
             ("placement", k.placement.json),
             ("cpu", .int(k.cpu)),
@@ -160,7 +162,7 @@ extension KernelComparison {
         var out = "gupbench kernel: io_uring fixed buffers, \(size) per backing, \(reps) reps\n"
             + "median ns per 4 KiB page [95% CI]; pin = IORING_REGISTER_BUFFERS "
             + "(pin_user_pages_fast FOLL_LONGTERM), unpin = IORING_UNREGISTER_BUFFERS\n\n"
-        var table = TextTable(header: ["backing", "pages", "folios", "THP", "frames adj.",
+        var table = TextTable(header: ["backing", "pages", "folios", "THP", "folio order", "frames adj.",
                                        "kernel pin", "kernel unpin", "model unpin",
                                        "model shuffled", "vmstat acquired",
                                        "released reg+unreg", "proof"], labelColumns: 1)
@@ -171,6 +173,7 @@ extension KernelComparison {
             } ?? "-"
             table.add([
                 k.backing.rawValue, String(k.pages), String(k.folios), Fmt.percent(k.thpBackedFraction),
+                "\(k.folioOrder) (\(Fmt.percent(k.folioBackedFraction)))",
                 k.framesAdjacentFraction.map(Fmt.percent) ?? "-",
                 Self.ci(k.pin), Self.ci(k.unpin), modelCell,
                 row.modelShuffled.map { Self.ci($0.nsPerPage) } ?? "-", String(k.vmstatPinsAcquired),

@@ -21,6 +21,9 @@ public struct KernelMeasurement: Sendable {
     /// Folios of the region as verified (one per THP/hugetlb-backed 2 MiB chunk, else per page).
     public let folios: Int
     public let thpBackedFraction: Double
+    /// Fraction of pages in verified folios of the backing's order, and the model's order.
+    public let folioBackedFraction: Double
+    public let folioOrder: Int
     /// Share of neighbouring 4 KiB pages at consecutive page frames (nil: PFNs hidden). The
     /// kernel's struct pages are indexed by frame, so a low share would mean its unpin loop
     /// walks scattered descriptors while the model's memmap is in virtual order.
@@ -99,6 +102,7 @@ public enum KernelProbe {
         return KernelMeasurement(
             backing: backing, size: size, pages: region.pageCount, folios: model.folioStarts().count,
             thpBackedFraction: model.thpBackedFraction,
+            folioBackedFraction: model.folioBackedFraction, folioOrder: model.folioOrder,
             framesAdjacentFraction: adjacent >= 0 && region.pageCount > 1
                 ? Double(adjacent) / Double(region.pageCount - 1) : nil,
             placement: placement, warmup: warmup,

@@ -22,8 +22,12 @@ public final class MemoryRegion: @unchecked Sendable {
         self.backing = backing
         self.policy = policy
         self.node = node
+        // An mTHP size the kernel will not give (disabled, or a larger enabled size would win):
+        // refuse before mapping, naming the sysfs commands; gupbench never writes sysfs.
+        if let problem = backing.environmentProblem() { throw GUPBenchError.environment(problem) }
         var err = gb_region_error()
-        guard gb_region_map(&region, size, backing.cValue, policy.cValue, Int32(node), &err) == 0
+        guard gb_region_map(&region, size, backing.cValue, backing.cMthpOrder, policy.cValue,
+                            Int32(node), &err) == 0
         else {
             let call = err.call.map { String(cString: $0) } ?? "mmap"
             let what = err.what.map { String(cString: $0) } ?? "data"
@@ -57,6 +61,13 @@ public final class MemoryRegion: @unchecked Sendable {
         if backing == .hugetlb { return Array(repeating: true, count: chunks) }
         let huge = max(0, Int(gb_smaps_anon_huge_bytes(region.data!)) / Int(GB_HUGE_PAGE_SIZE))
         return (0..<chunks).map { $0 < huge }
+    }
+
+    /// The order of the folio behind each 4 KiB page, from /proc/kpageflags head/tail runs
+    /// (`gb_region_folio_orders`); nil when those files cannot be read (no CAP_SYS_ADMIN).
+    public func folioOrders() -> [UInt8]? {
+        var orders = [UInt8](repeating: 0, count: pageCount)
+        return gb_region_folio_orders(&region, &orders) == 0 ? orders : nil
     }
 
     /// Reads back the node of every data page (every `stride`-th above 1 GiB) and every

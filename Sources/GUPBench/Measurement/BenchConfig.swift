@@ -57,10 +57,18 @@ public struct BenchConfig: Sendable {
                 "--size \(ByteSize.format(size)) (plus its memmap) exceeds this machine's memory "
                 + "(\(ByteSize.format(Int(topology.memTotalBytes / 4096 * 4096))))")
         }
-        for size in sizes where backings.contains(where: { $0 != .fourK }) && size % (2 << 20) != 0 {
-            throw GUPBenchError.usage(
-                "--size \(ByteSize.format(size)) is not a multiple of 2MiB, which --backing thp "
-                + "and hugetlb need")
+        for size in sizes {
+            for backing in backings where size % backing.sizeUnit != 0 {
+                let which = backing == .thp || backing == .hugetlb ? "--backing thp and hugetlb need"
+                    : "the \(backing.rawValue) folios of --backing \(backing.rawValue) need"
+                throw GUPBenchError.usage(
+                    "--size \(ByteSize.format(size)) is not a multiple of "
+                    + "\(ByteSize.format(backing.sizeUnit)), which \(which)")
+            }
+        }
+        // A size the kernel will not give: exit 1 with the sysfs commands, before any mapping.
+        for backing in backings {
+            if let problem = backing.environmentProblem() { throw GUPBenchError.environment(problem) }
         }
     }
 

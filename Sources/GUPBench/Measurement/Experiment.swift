@@ -138,7 +138,8 @@ public struct Experiment {
             atomicsPerPage: Double(m.releaseTally.atomics) / total,
             flagTestsPerPage: Double(m.releaseTally.flag_tests) / total,
             rooflineNsPerPage: nil,
-            thpBackedFraction: model.thpBackedFraction, placement: placement,
+            thpBackedFraction: model.thpBackedFraction,
+            folioBackedFraction: model.folioBackedFraction, placement: placement,
             cpus: m.cpusUsed,
             perThreadNsPerPage: shares.arrays.indices.map { t in
                 Statistics.median(m.threadNs.map { $0[t] / Double(max(1, shares.arrays[t].count)) })

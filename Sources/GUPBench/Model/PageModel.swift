@@ -1,12 +1,17 @@
 import CShims
 
-/// The memmap of a region laid out as folios: order 9 over each 2 MiB chunk that the kernel
-/// verifiably backs with one huge folio, order 0 elsewhere, unless an order is forced; or the
-/// folios of a captured layout (`--layout-file`) with its page array.
+/// The memmap of a region laid out as folios the way the kernel really backs it: each run of pages
+/// that /proc/kpageflags shows as one whole folio (head and tails at consecutive frames) becomes a
+/// folio of that order, everything else order 0 (where kpageflags is unreadable: order 9 over each
+/// 2 MiB chunk smaps counts as huge) — unless an order is forced; or the folios of a captured
+/// layout (`--layout-file`) with its page array.
 public final class PageModel: @unchecked Sendable {
     public let region: MemoryRegion
     /// Fraction of the region's 2 MiB chunks backed by a PMD-sized folio (THP or hugetlb).
     public let thpBackedFraction: Double
+    /// Fraction of the pages in verified folios of the order the backing asks for (4k: order 0;
+    /// thp and hugetlb: 9; an mTHP size: its order); 0 when unverifiable.
+    public let folioBackedFraction: Double
     /// The model's folio order: the forced one, or the order most of the region has.
     public let folioOrder: Int
     public let forcedOrder: Int?
@@ -29,6 +34,11 @@ public final class PageModel: @unchecked Sendable {
         let huge = chunks.filter { $0 }.count
         thpBackedFraction = chunks.isEmpty ? 0 : Double(huge) / Double(chunks.count)
         let perChunk = Int(GB_HUGE_PAGE_SIZE) / Int(GB_PAGE_SIZE)
+        let orders = region.folioOrders()
+        let requested = UInt8(region.backing.requestedOrder)
+        folioBackedFraction = orders.map {
+            $0.isEmpty ? 0 : Double($0.filter { $0 == requested }.count) / Double($0.count)
+        } ?? 0
         if let order = forcedOrder {
             let folioPages = 1 << order
             guard (0...Self.maxOrder).contains(order) else {
@@ -41,6 +51,16 @@ public final class PageModel: @unchecked Sendable {
             }
             gb_memmap_init_folios(region.unsafeMemmap, 0, region.pageCount, UInt32(order))
             folioOrder = order
+        } else if let orders {
+            var pagesOfOrder = [Int](repeating: 0, count: 256)
+            var i = 0
+            while i < orders.count {
+                let order = Int(orders[i])
+                gb_memmap_init_folios(region.unsafeMemmap, i, 1 << order, UInt32(order))
+                pagesOfOrder[order] += 1 << order
+                i += 1 << order
+            }
+            folioOrder = pagesOfOrder.indices.max { pagesOfOrder[$0] < pagesOfOrder[$1] } ?? 0
         } else {
             // 4 KiB pages past the last whole chunk, and every chunk not verified huge: order 0.
             gb_memmap_init_folios(region.unsafeMemmap, 0, region.pageCount, 0)
@@ -66,6 +86,8 @@ public final class PageModel: @unchecked Sendable {
         for index in plan.entries { pagesByOrder[Int(gb_folio_order(gb_compound_head(region.unsafeMemmap + index))), default: 0] += 1 }
         let huge = pagesByOrder.filter { $0.key >= 9 }.values.reduce(0, +)
         thpBackedFraction = Double(huge) / Double(max(1, plan.entries.count))
+        let asked = region.backing.requestedOrder
+        folioBackedFraction = Double(pagesByOrder[asked] ?? 0) / Double(max(1, plan.entries.count))
         folioOrder = pagesByOrder.max { ($0.value, -$0.key) < ($1.value, -$1.key) }?.key ?? 0
     }
 

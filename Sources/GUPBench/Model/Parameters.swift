@@ -2,20 +2,6 @@ import CShims
 import Foundation
 
 /// The named choices of the command line. Raw values are the command-line spellings and JSON values.
-public enum Backing: String, CaseIterable, Sendable, Codable {
-    case fourK = "4k"
-    case thp
-    case hugetlb
-
-    var cValue: Int32 {
-        switch self {
-        case .fourK: return Int32(GB_BACKING_4K.rawValue)
-        case .thp: return Int32(GB_BACKING_THP.rawValue)
-        case .hugetlb: return Int32(GB_BACKING_HUGETLB.rawValue)
-        }
-    }
-}
-
 public enum DirtyMode: String, CaseIterable, Sendable, Codable {
     case none
     case dirty

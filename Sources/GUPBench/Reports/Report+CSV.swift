@@ -11,7 +11,7 @@ extension Report {
             "ns_per_page_ci95_low", "ns_per_page_ci95_high", "ns_per_page_cv", "pages_per_second_median",
             "atomics_per_page", "lruvec_locks_per_page", "pcp_locks_per_page", "zone_locks_per_page",
             "roofline_ns_per_page", "efficiency", "thp_backed_fraction",
-            "verified_fraction", "audit_balanced", "pins_acquired", "pins_released", "cpus",
+            "folio_backed_fraction", "verified_fraction", "audit_balanced", "pins_acquired", "pins_released", "cpus",
             "baseline_strategy", "baseline_impl", "baseline_detect", "speedup_median",
             "speedup_ci95_low", "speedup_ci95_high", "p_value", "verdict",
         ]
@@ -33,6 +33,7 @@ extension Report {
                              ("pages_per_second_median", r.pagesPerSecond),
                              ("atomics_per_page", r.atomicsPerPage),
                              ("thp_backed_fraction", r.thpBackedFraction),
+                             ("folio_backed_fraction", r.folioBackedFraction),
                              ("verified_fraction", r.placement.verifiedFraction)] {
                 v[key] = Self.csvNumber(x)
             }

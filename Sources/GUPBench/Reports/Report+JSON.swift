@@ -72,6 +72,7 @@ extension ResultRecord {
             ("roofline_ns_per_page", .num(rooflineNsPerPage)),
             ("efficiency", .num(efficiency)),
             ("thp_backed_fraction", .num(thpBackedFraction)),
+            ("folio_backed_fraction", .num(folioBackedFraction)),
             ("placement", placement.json),
             ("cpus", .array(cpus.map(JSON.int))),
             ("per_thread_ns_per_page", .array(perThreadNsPerPage.map { JSON.num($0) })),

@@ -74,7 +74,7 @@ extension Report {
         let loops = uniqueKeys(results.map(\.key))
         let comparisonKinds = uniqueStrings(comparisons.map(comparisonLabel))
         var header = labels.map(\.label) + loops.map(label)
-        header += comparisonKinds + ["THP", "placed", "audit"]
+        header += comparisonKinds + ["THP", "folios", "placed", "audit"]
         var table = TextTable(header: header, labelColumns: labels.count)
         for row in rows {
             var cells = labels.map { $0.text(row.scenario) }
@@ -88,6 +88,8 @@ extension Report {
             }
             let first = row.results.first!
             cells.append(Fmt.percent(first.thpBackedFraction))
+            // Pages in verified folios of the order the backing asks for, and that order.
+            cells.append("\(Fmt.percent(first.folioBackedFraction)) o\(first.scenario.backing.requestedOrder)")
             let node = first.placement.requestedNode.map { "n\($0)" } ?? "all"
             cells.append("\(Fmt.percent(first.placement.verifiedFraction)) \(node)")
             cells.append(row.results.allSatisfy(\.balanced) ? "ok" : "FAILED")

@@ -20,6 +20,8 @@ public struct ResultRecord: Sendable {
         rooflineNsPerPage.map { $0 / nsPerPage.median }
     }
     public let thpBackedFraction: Double
+    /// Fraction of the region's pages in verified folios of the order the backing asks for.
+    public let folioBackedFraction: Double
     public let placement: PlacementReport
     public let cpus: [Int]
     /// Each thread's own median ns per page (its release time over its own pages).
