@@ -256,7 +256,7 @@ import Testing
         #expect(rows("double-unpin", "unpin-each", 9).allSatisfy { freedWhileMapped($0) == 2 })
         #expect(rows("double-unpin", "unpin-batched", 9).allSatisfy { freedWhileMapped($0) == 0 })
         let costs = try #require(json["detection_cost"] as? [[String: Any]])
-        #expect(costs.count == 3 * 4)  // audit, underflow, ledger × every strategy on 4k
+        #expect(costs.count == 3 * Strategy.allCases.count)  // audit, underflow, ledger × every strategy on 4k
         for c in costs {
             for key in ["mode", "strategy", "backing", "ratio_to_off"] { #expect(c[key] != nil) }
             let ratio = try #require(c["ratio_to_off"] as? [String: Any])

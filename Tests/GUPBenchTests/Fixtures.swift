@@ -14,24 +14,28 @@ final class PageList {
     var base: PageArray { buffer.baseAddress! }
     var count: Int { buffer.count }
 
+    /// The folio pointers and bvecs derived from the pages, as the runner derives them.
+    let input: ReleaseInput
+
     init(_ model: PageModel, indices: [Int]) {
         buffer = .allocate(capacity: max(1, indices.count))
         for (k, i) in indices.enumerated() { buffer[k] = model.page(i) }
+        input = ReleaseInput(pages: buffer.baseAddress!, count: indices.count)
     }
 
     deinit { buffer.deallocate() }
 }
 
-/// Calls one strategy in one implementation, as the runner does.
+/// Calls one strategy in one implementation, as the runner does (entries per call: `batch`).
 func release(_ strategy: Strategy, _ impl: Impl, _ list: PageList, batch: Int, dirty: DirtyMode) -> gb_tally {
     var tally = gb_tally()
-    ReleaseRunner.release(LoopKey(strategy, impl), list.base, list.count, batch, dirty.cValue, nil, &tally)
+    list.input.release(LoopKey(strategy, impl), batch: batch, dirty: dirty.cValue, ledger: nil, tally: &tally)
     return tally
 }
 
 func grab(_ strategy: Strategy, _ list: PageList) -> gb_tally {
     var tally = gb_tally()
-    gb_grab_pages(list.base, list.count, strategy.foll, nil, &tally)
+    list.input.grab(strategy, ledger: nil, tally: &tally)
     return tally
 }
 
@@ -59,4 +63,14 @@ func expectedAtomics(_ strategy: Strategy, indices: [Int], order: Int, batch: In
         start += batch
     }
     return atomics
+}
+
+/// The bvecs registration builds for consecutive page indices of a forced-order model: one per
+/// folio touched when io_check_coalesce_buffer() holds (large folios, pages in order), else one
+/// per page. Worked out from folio geometry alone.
+func expectedBvecs(indices: [Int], order: Int) -> Int {
+    guard order > 0, indices.count > 1, zip(indices, indices.dropFirst()).allSatisfy({ $1 == $0 + 1 }) else {
+        return indices.count
+    }
+    return Set(indices.map { $0 >> order }).count
 }

@@ -25,7 +25,7 @@ import Testing
     @Test(arguments: cases)
     func releasesExactlyWhatWasPinned(_ c: Case) throws {
         for strategy in Strategy.allCases {
-            for dirty in DirtyMode.allCases {
+            for dirty in DirtyMode.allCases where dirty == .none || strategy.dirties {
                 var memmaps: [Impl: Data] = [:]
                 for impl in Impl.allCases {
                     let model = try makeModel(pages: 2048 + 512, order: c.order)
@@ -33,12 +33,17 @@ import Testing
                     let list = PageList(model, indices: indices)
                     let batch = c.batch ?? c.count
                     let grabbed = grab(strategy, list)
-                    #expect(grabbed.pins_acquired + grabbed.refs_acquired == UInt64(c.count))
+                    // io-uring-release holds one pin per bvec: per folio once coalesced.
+                    let held = strategy == .ioUringRelease ? expectedBvecs(indices: indices, order: c.order) : c.count
+                    #expect(grabbed.pins_acquired + grabbed.refs_acquired == UInt64(held))
+                    #expect(list.input.count(strategy) == held)
                     let t = release(strategy, impl, list, batch: batch, dirty: dirty)
                     let label = "\(strategy.rawValue) \(impl.rawValue) \(dirty.rawValue) \(c.testDescription)"
-                    #expect(t.pins_released + t.refs_released == UInt64(c.count), "\(label)")
-                    #expect(t.atomics == UInt64(expectedAtomics(strategy, indices: indices, order: c.order,
-                                                                batch: batch, dirty: dirty)), "\(label)")
+                    #expect(t.pins_released + t.refs_released == UInt64(held), "\(label)")
+                    let atomics = strategy == .ioUringRelease
+                        ? held * (c.order > 0 ? 2 : 1)  // one unpin_user_folio(folio, 1) per bvec
+                        : expectedAtomics(strategy, indices: indices, order: c.order, batch: batch, dirty: dirty)
+                    #expect(t.atomics == UInt64(atomics), "\(label)")
                     let audit = model.audit()
                     #expect(audit.unbalanced_pages == 0, "\(label)")
                     #expect(audit.locked_pages == 0, "\(label)")
@@ -93,5 +98,97 @@ import Testing
             }
         }
         return copy
+    }
+}
+
+/// The two strategies that release what kernel callers hold instead of pages: exact tallies and
+/// audits on order 0 and 9, including the arrays that defeat coalescing.
+@Suite struct KernelCallerStrategyTests {
+    @Test func unpinFoliosGroupsEqualNeighboursWithoutReadingDescriptors() throws {
+        let model = try makeModel(pages: 2048, order: 9)
+        let list = PageList(model, indices: Array(0..<2048))
+        // Every entry is its folio's head: 512 equal neighbours per folio.
+        #expect((0..<2048).allSatisfy { list.input.entries.folios![$0] == model.page($0 / 512 * 512) })
+        for impl in Impl.allCases {
+            let g = grab(.unpinFolios, list)
+            #expect(g.pins_acquired == 2048)
+            #expect(gb_pincount_read_relaxed(model.page(1)) == 512)  // 512 pins on folio 0
+            let t = release(.unpinFolios, impl, list, batch: 2048, dirty: .none)
+            #expect(t.atomics == 8)  // _pincount and _refcount once per folio
+            #expect(t.pins_released == 2048)
+            #expect(model.audit().unbalanced_pages == 0)
+        }
+    }
+
+    @Test func unpinFoliosSplitsRunsAtCallBoundariesAndOnOrderZero() throws {
+        let model = try makeModel(pages: 1024, order: 9)
+        let list = PageList(model, indices: Array(0..<1024))
+        _ = grab(.unpinFolios, list)
+        // 100 entries per unpin_folios() call: a call boundary inside a folio starts a new run.
+        let t = release(.unpinFolios, .c, list, batch: 100, dirty: .none)
+        #expect(t.atomics == 2 * 12)  // runs: 0-99,...,500-511 | 512-599,...: 6 + 6 per folio
+        #expect(model.audit().unbalanced_pages == 0)
+
+        let small = try makeModel(pages: 64, order: 0)
+        let pages = PageList(small, indices: Array(0..<64))
+        _ = grab(.unpinFolios, pages)
+        #expect(release(.unpinFolios, .swift, pages, batch: 64, dirty: .none).atomics == 64)
+        #expect(small.audit().unbalanced_pages == 0)
+    }
+
+    @Test func ioUringReleaseOnCoalescedTHPIsOneBvecAndOnePinPerFolio() throws {
+        let model = try makeModel(pages: 2048, order: 9)
+        // Starts mid-folio: the first bvec is the folio's head (compound_head(page_array[0])).
+        let list = PageList(model, indices: Array(100..<2048))
+        #expect(list.input.bvecCount == 4)
+        #expect(list.input.entries.bvecs![0].bv_page == model.page(0))
+        #expect(list.input.entries.bvecs![0].bv_len == 412 * 4096)
+        #expect(list.input.entries.bvecs![1].bv_page == model.page(512))
+        #expect(list.input.entries.bvecs![1].bv_len == 512 * 4096)
+        for impl in Impl.allCases {
+            let g = grab(.ioUringRelease, list)
+            #expect(g.pins_acquired == 4)
+            #expect(gb_pincount_read_relaxed(model.page(513)) == 1)
+            let t = release(.ioUringRelease, impl, list, batch: 4, dirty: .none)
+            #expect(t.atomics == 8)
+            #expect(t.pins_released == 4)
+            #expect(model.audit().unbalanced_pages == 0)
+        }
+    }
+
+    @Test func ioUringReleaseWithoutCoalescingIsOneBvecPerPage() throws {
+        let model = try makeModel(pages: 1024, order: 9)
+        // Out of order: io_check_coalesce_buffer() fails, one bvec and one pin per page.
+        let shuffled = PageList(model, indices: Array(0..<1024).reversed())
+        #expect(shuffled.input.bvecCount == 1024)
+        _ = grab(.ioUringRelease, shuffled)
+        #expect(gb_pincount_read_relaxed(model.page(1)) == 512)
+        let t = release(.ioUringRelease, .swift, shuffled, batch: 1024, dirty: .none)
+        #expect(t.atomics == 2048)
+        #expect(t.pins_released == 1024)
+        #expect(model.audit().unbalanced_pages == 0)
+        // Order 0 never coalesces (io_sqe_buffer_register(): only when nr_pages_mid != 1).
+        let small = try makeModel(pages: 64, order: 0)
+        let pages = PageList(small, indices: Array(0..<64))
+        #expect(pages.input.bvecCount == 64)
+    }
+
+    @Test func ledgerSeesNoViolationOnTheNewStrategies() throws {
+        let model = try makeModel(pages: 1024, order: 9)
+        let list = PageList(model, indices: Array(0..<1024))
+        var ledger = gb_ledger()
+        #expect(gb_ledger_init(&ledger, model.memmap, model.pageCount) == 0)
+        defer { gb_ledger_free(&ledger) }
+        for strategy in [Strategy.unpinFolios, .ioUringRelease] {
+            for impl in Impl.allCases {
+                var g = gb_tally(), t = gb_tally()
+                list.input.grab(strategy, ledger: &ledger, tally: &g)
+                list.input.release(LoopKey(strategy, impl, .ledger), batch: list.input.count(strategy),
+                                   dirty: 0, ledger: &ledger, tally: &t)
+                #expect(ledger.violations == 0, "\(strategy.rawValue) \(impl.rawValue)")
+                #expect(t.pins_released == g.pins_acquired)
+                #expect(model.audit().unbalanced_pages == 0)
+            }
+        }
     }
 }

@@ -23,6 +23,8 @@ final class Fixture: @unchecked Sendable {
     let region: MemoryRegion
     let model: PageModel
     let shares: PageShares
+    /// The thread's pages, and the folio pointers and bvecs derived from them.
+    let input: ReleaseInput
 
     init(backing: Backing) throws {
         let topology = Topology.read()
@@ -30,6 +32,7 @@ final class Fixture: @unchecked Sendable {
                                   node: topology.localNode)
         model = try PageModel(region: region)
         shares = PageShares(model: model, threads: 1, sharing: .disjoint, layout: .sequential)
+        input = ReleaseInput(pages: shares.arrays[0].baseAddress!, count: shares.arrays[0].count)
     }
 
     /// Why this fixture cannot stand for `backing`, or nil when it can.
@@ -43,13 +46,6 @@ final class Fixture: @unchecked Sendable {
 
 /// ps/page: picoseconds per page released, from the release loop's own clock readings.
 let psPerPage = BenchmarkMetric.custom("ps/page", polarity: .prefersSmaller, useScalingFactor: false)
-
-/// Releases `count` entries of `pages` with `strategy`'s Swift loop, one call for all of them.
-@inline(__always)
-func release(_ strategy: Strategy, _ pages: PageArray, _ count: Int, _ tally: inout gb_tally) {
-    let dirty = Int32(GB_DIRTY_NONE)
-    strategy.swiftLoop(pages, count, count, dirty, .off, nil, &tally)
-}
 
 let benchmarks: @Sendable () -> Void = {
     // `baseline check` tolerances. package-benchmark's default (5% on p25..p75) flags noise on
@@ -72,23 +68,23 @@ let benchmarks: @Sendable () -> Void = {
 
     for backing in [Backing.fourK, .thp] {
         for strategy in Strategy.allCases {
-            let foll = strategy.foll  // FOLL_GET for put-page, FOLL_PIN for the unpins
             Benchmark("\(strategy.rawValue) \(backing.rawValue) \(regionBytes >> 20)MiB") { benchmark, fixture in
                 if let reason = fixture.unusable(for: backing) {
                     benchmark.error(reason)
                     return
                 }
-                let pages = fixture.shares.arrays[0]
-                let base = pages.baseAddress!
-                let count = pages.count
+                let input = fixture.input
+                let count = input.pageCount
 
                 var grab = gb_tally()
-                gb_grab_pages(base, count, foll, nil, &grab)
+                input.grab(strategy, ledger: nil, tally: &grab)  // FOLL_GET for put-page, else pins
                 var tally = gb_tally()
 
                 benchmark.startMeasurement()
                 let start = gb_now_ns()
-                release(strategy, base, count, &tally)
+                // The strategy's Swift loop, one call for all its entries.
+                input.release(LoopKey(strategy, .swift), batch: input.count(strategy),
+                              dirty: Int32(GB_DIRTY_NONE), ledger: nil, tally: &tally)
                 let end = gb_now_ns()
                 benchmark.stopMeasurement()
 

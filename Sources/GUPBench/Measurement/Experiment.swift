@@ -103,6 +103,22 @@ public struct Experiment {
                                                    * (config.repetitions + config.warmup))
                                     continue
                                 }
+                                if config.lastRef && strategy.lastRefSwiftLoop == nil {
+                                    report.skipped.append(
+                                        "\(strategy.rawValue) skipped for --last-ref: it has no "
+                                        + "last-reference model")
+                                    progress?.skip(config.impls.count * config.detects.count
+                                                   * (config.repetitions + config.warmup))
+                                    continue
+                                }
+                                if dirty != .none && !strategy.dirties {
+                                    report.skipped.append(
+                                        "\(strategy.rawValue) skipped for --dirty \(dirty.rawValue): "
+                                        + "\(strategy.kernelAnalogue.prefix { $0 != ":" }) has no dirtying variant")
+                                    progress?.skip(config.impls.count * config.detects.count
+                                                   * (config.repetitions + config.warmup))
+                                    continue
+                                }
                                 for impl in config.impls {
                                     for detect in config.detects { keys.append(LoopKey(strategy, impl, detect)) }
                                 }

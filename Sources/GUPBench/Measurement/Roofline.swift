@@ -14,7 +14,8 @@ import CShims
 ///
 /// Descriptors per page: 1 for the per-entry walks (put-page, unpin-each, unpin-batched read
 /// every entry's descriptor) plus 1/8 for the page array's 8-byte pointer; unpin-range reads the
-/// head and page[1] of each folio, 2 / 2^order. The stream cost is the in-cache one when the
+/// head and page[1] of each folio, 2 / 2^order; unpin-folios adds its 8-byte folio pointers to
+/// that, io-uring-release reads a 16-byte bvec per entry (per folio once coalesced). The stream cost is the in-cache one when the
 /// memmap fits in half the LLC, the out-of-cache one otherwise. Contended atomics apply when
 /// threads share folios (`interleaved`, more than one thread).
 public enum Roofline {
@@ -22,6 +23,9 @@ public enum Roofline {
         switch strategy.access {
         case .entryWalk: return 1 + 1.0 / 8
         case .folioArithmetic: return folioOrder == 0 ? 1 : 2.0 / Double(1 << folioOrder)
+        case .folioPointers: return 1.0 / 8 + (folioOrder == 0 ? 1 : 2.0 / Double(1 << folioOrder))
+        // 16-byte bvecs: a quarter line each, per page on order 0, per folio once coalesced.
+        case .bvecWalk: return folioOrder == 0 ? 1 + 1.0 / 4 : (2 + 1.0 / 4) / Double(1 << folioOrder)
         }
     }
 

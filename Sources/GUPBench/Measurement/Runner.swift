@@ -107,6 +107,8 @@ public final class ReleaseRunner: @unchecked Sendable {
         // A range release goes stretch by stretch when the array is not one run of consecutive
         // descriptors (a replayed layout with holes or partial folios); otherwise one call.
         let stretches = shares.contiguous ? [] : shares.stretches[t]
+        // The folio pointers and bvecs some strategies release, derived from the pages once.
+        let input = ReleaseInput(pages: pages.baseAddress!, count: pages.count)
         while true {
             go.wait()
             let job = self.job  // published by the semaphore
@@ -123,13 +125,14 @@ public final class ReleaseRunner: @unchecked Sendable {
                 grab = gb_tally()
             }
             let ledger = job.key.detect == .ledger ? self.ledger : nil
-            if count > 0 { gb_grab_pages(base, count, job.key.strategy.foll, ledger, &grab) }
+            input.grab(job.key.strategy, ledger: ledger, tally: &grab)
             let free = job.lastRef ? freeModel?.context(t) : nil
             if free != nil && count > 0 {  // munmap while held: the mapping's reference goes, untimed
                 var unmap = gb_tally()
                 gb_drop_mapping_refs(base, count, &unmap)
             }
-            let batch = max(1, min(job.batch ?? count, max(count, 1)))
+            let entries = input.count(job.key.strategy)
+            let batch = max(1, min(job.batch ?? entries, max(entries, 1)))
             let dirty = job.dirty.cValue
             var release = gb_tally()
             release.thread = Int64(t)
@@ -137,10 +140,11 @@ public final class ReleaseRunner: @unchecked Sendable {
             let start = gb_now_ns()
             if count > 0 && job.key.strategy.needsContiguousPages && !stretches.isEmpty {
                 for s in stretches {
-                    Self.release(job.key, base + s.lowerBound, s.count, batch, dirty, ledger, &release, free: free)
+                    Self.release(job.key, ReleaseEntries(pages: base + s.lowerBound), s.count, batch, dirty,
+                                 ledger, &release, free: free)
                 }
-            } else if count > 0 {
-                Self.release(job.key, base, count, batch, dirty, ledger, &release, free: free)
+            } else {
+                Self.release(job.key, input, batch, dirty, ledger, &release, free: free)
             }
             let end = gb_now_ns()
             let s = slot(t)
@@ -155,14 +159,23 @@ public final class ReleaseRunner: @unchecked Sendable {
 
     /// The timed call: one strategy in one implementation, through the registry.
     @inline(__always)
-    static func release(_ key: LoopKey, _ pages: PageArray, _ count: Int, _ batch: Int,
+    static func release(_ key: LoopKey, _ input: ReleaseInput, _ batch: Int, _ dirty: Int32,
+                        _ ledger: LedgerPointer?, _ tally: inout gb_tally, free: FreeContextPointer? = nil) {
+        let count = input.count(key.strategy)
+        guard count > 0 else { return }
+        release(key, input.entries, count, batch, dirty, ledger, &tally, free: free)
+    }
+
+    /// `count` entries of the array the strategy walks, in calls of `batch`.
+    @inline(__always)
+    static func release(_ key: LoopKey, _ entries: ReleaseEntries, _ count: Int, _ batch: Int,
                         _ dirty: Int32, _ ledger: LedgerPointer?, _ tally: inout gb_tally,
                         free: FreeContextPointer? = nil) {
         if let free, let loop = key.strategy.lastRefLoop(key.impl) {
-            loop(pages, count, batch, dirty, key.detect, ledger, free, &tally)
+            loop(entries.pages, count, batch, dirty, key.detect, ledger, free, &tally)
             return
         }
-        key.strategy.loop(key.impl)(pages, count, batch, dirty, key.detect, ledger, &tally)
+        key.strategy.loop(key.impl)(entries, count, batch, dirty, key.detect, ledger, &tally)
     }
 
     /// Makes the last-reference model (once per runner; rebuilt before every repetition).

@@ -43,7 +43,7 @@ public enum Misuse {
             var grab = gb_tally(), release = gb_tally()
             if let foll = scenario.grabbed { gb_grab_pages(pages, n, foll, shadow, &grab) }
             for _ in 0..<scenario.releases {
-                strategy.swiftLoop(pages, n, n, Int32(GB_DIRTY_NONE), mode, shadow, &release)
+                strategy.swiftLoop(ReleaseEntries(pages: pages), n, n, Int32(GB_DIRTY_NONE), mode, shadow, &release)
             }
             let audit = model.audit()
             let head = model.page(0)
@@ -96,8 +96,9 @@ public enum Misuse {
         defer { list.deallocate() }
         for i in 0..<n { list[i] = model.page(i) }
         var grab = gb_tally(), release = gb_tally()
-        gb_grab_pages(list.baseAddress!, n, strategy.foll, nil, &grab)
-        ReleaseRunner.release(LoopKey(strategy, .swift), list.baseAddress!, n, n, dirty.cValue, nil, &release)
+        let input = ReleaseInput(pages: list.baseAddress!, count: n)
+        input.grab(strategy, ledger: nil, tally: &grab)
+        input.release(LoopKey(strategy, .swift), batch: input.count(strategy), dirty: dirty.cValue, ledger: nil, tally: &release)
         let dirtyBit = UInt(1) << UInt(GB_PG_dirty)
         let dirtied = (0..<n).filter { gb_flags_read_relaxed(model.page($0)) & dirtyBit != 0 }
         gb_memmap_init_folios(model.memmap, 0, model.pageCount, UInt32(model.folioOrder))

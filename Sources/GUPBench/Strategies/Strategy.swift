@@ -26,6 +26,11 @@ public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, Cust
     public let releasesFolioRuns: Bool
     /// What the loop reads per page, for the roofline.
     public let access: AccessPattern
+    /// The array its release walks: pages, or the folio pointers / bvecs some callers hold.
+    public let walks: EntryKind
+    /// Whether the kernel function has a dirtying variant (`--dirty`); without one the
+    /// strategy is skipped when dirtying is asked for.
+    public let dirties: Bool
     /// The Swift loop (the product under test) and its C twin (`--impl c`).
     public let swiftLoop: ReleaseLoop
     public let cLoop: ReleaseLoop
@@ -51,7 +56,8 @@ public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, Cust
     public var isBatched: Bool { releasesFolioRuns }
 
     /// The registry, in the order reports list strategies: per-page first, then batched.
-    public static let allCases: [Strategy] = [.putPage, .unpinEach, .unpinBatched, .unpinRange, .releasePages]
+    public static let allCases: [Strategy] = [.putPage, .unpinEach, .unpinBatched, .unpinRange, .releasePages,
+                                              .unpinFolios, .ioUringRelease]
 
     /// What runs when --strategies is not given.
     public static var defaultSet: [Strategy] { allCases.filter(\.runByDefault) }
@@ -63,7 +69,8 @@ public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, Cust
 
     init(rawValue: String, kernelAnalogue: String, shortName: String, foll: gb_foll,
          comparedWith: String?, needsContiguousPages: Bool = false, releasesFolioRuns: Bool,
-         access: AccessPattern, swiftLoop: @escaping ReleaseLoop, cLoop: @escaping ReleaseLoop,
+         access: AccessPattern, walks: EntryKind = .pages, dirties: Bool = true,
+         swiftLoop: @escaping ReleaseLoop, cLoop: @escaping ReleaseLoop,
          lastRefSwiftLoop: LastRefLoop? = nil, lastRefCLoop: LastRefLoop? = nil, runByDefault: Bool = true) {
         self.lastRefSwiftLoop = lastRefSwiftLoop
         self.lastRefCLoop = lastRefCLoop
@@ -76,6 +83,8 @@ public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, Cust
         self.needsContiguousPages = needsContiguousPages
         self.releasesFolioRuns = releasesFolioRuns
         self.access = access
+        self.walks = walks
+        self.dirties = dirties
         self.swiftLoop = swiftLoop
         self.cLoop = cLoop
     }
@@ -89,11 +98,18 @@ public enum AccessPattern: String, Sendable {
     /// One folio head (and its page[1]) per folio, found by folio arithmetic
     /// (gup_folio_range_next()): a jump of one folio's memmap per step.
     case folioArithmetic
+    /// The folio pointer array (8 bytes per entry), and one folio head and page[1] per run of
+    /// equal pointers (unpin_folios()).
+    case folioPointers
+    /// A 16-byte bvec per entry and the descriptor its page_folio() reads; once coalesced, one
+    /// bvec, head and page[1] per folio (io_release_ubuf()).
+    case bvecWalk
 }
 
-/// A release loop: `(pages, count, batch, dirty, detect, ledger, tally)`. `batch` entries go to
-/// one release call; the loop adds its counts to `tally`.
-public typealias ReleaseLoop = @Sendable (PageArray, Int, Int, Int32, DetectMode, LedgerPointer?,
+/// A release loop: `(entries, count, batch, dirty, detect, ledger, tally)`. It walks `count`
+/// entries of the array its strategy `walks`; `batch` entries go to one release call; the loop
+/// adds its counts to `tally`.
+public typealias ReleaseLoop = @Sendable (ReleaseEntries, Int, Int, Int32, DetectMode, LedgerPointer?,
                                           inout gb_tally) -> Void
 
 /// A `--last-ref` loop: a `ReleaseLoop` with the worker's free path (its pcp, the node's lruvec and

@@ -8,8 +8,8 @@ extension Strategy {
         rawValue: "unpin-range", kernelAnalogue: "unpin_user_page_range_dirty_lock(): folio arithmetic",
         shortName: "range", foll: GB_FOLL_PIN, comparedWith: "unpin-each", needsContiguousPages: true,
         releasesFolioRuns: true, access: .folioArithmetic,
-        swiftLoop: { ReleaseLoops.unpinRange($0[0], count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, tally: &$6) },
-        cLoop: { gb_c_unpin_range($0[0], $1, $2, $3, $4.cValue, $5, &$6) },
+        swiftLoop: { ReleaseLoops.unpinRange($0.pages[0], count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, tally: &$6) },
+        cLoop: { gb_c_unpin_range($0.pages[0], $1, $2, $3, $4.cValue, $5, &$6) },
         lastRefSwiftLoop: { LastRefLoops.unpinRange($0[0], count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, free: $6, tally: &$7) },
         lastRefCLoop: { gb_c_unpin_range_last($0[0], $1, $2, $3, $4.cValue, $5, &$7, $6) })
 }

@@ -1,0 +1,45 @@
+import CShims
+
+extension Strategy {
+    /// io-uring-release: io_uring/rsrc.c `io_release_ubuf()` — a walk over a registered
+    /// buffer's 16-byte bvecs, `unpin_user_folio(page_folio(bv_page), 1)` per entry. The bvecs
+    /// are what registration built: one per 4 KiB page, or one per large folio where
+    /// io_coalesce_buffer() coalesced them, so on THP it is one pin and one release per folio.
+    /// No dirtying variant.
+    public static let ioUringRelease = Strategy(
+        rawValue: "io-uring-release",
+        kernelAnalogue: "io_release_ubuf(): unpin_user_folio(page_folio(bv_page), 1) per bvec",
+        shortName: "io_uring", foll: GB_FOLL_PIN, comparedWith: "unpin-each", releasesFolioRuns: true,
+        access: .bvecWalk, walks: .bvecs, dirties: false,
+        swiftLoop: { ReleaseLoops.ioUringRelease($0.bvecs!, count: $1, batch: $2, detect: $4, ledger: $5, tally: &$6) },
+        cLoop: { gb_c_io_uring_release($0.bvecs!, $1, $2, $4.cValue, $5, &$6) })
+}
+
+extension ReleaseLoops {
+    /// `batch` bvecs per registered buffer (one io_release_ubuf() call each). The C twin is
+    /// `gb_c_io_uring_release`.
+    @inline(never)
+    public static func ioUringRelease(_ bvecs: BvecArray, count: Int, batch: Int,
+                                      detect: DetectMode = .off, ledger: LedgerPointer? = nil,
+                                      tally: inout gb_tally) {
+        ReleaseLoopSupport.run(detect, &tally) { d, t in ioUringReleaseBody(bvecs, count, batch, d, ledger, &t) }
+    }
+
+    @inline(__always)
+    static func ioUringReleaseBody(_ bvecs: BvecArray, _ count: Int, _ batch: Int, _ detect: Int32,
+                                   _ ledger: LedgerPointer?, _ t: inout gb_tally) {
+        var start = 0
+        while start < count {
+            let n = min(batch, count - start)
+            let imu = bvecs + start
+            var i = 0
+            while i < n {
+                let page = imu[i].bv_page
+                gb_detect_range(detect, ledger, page, 1, Int32(GB_CALL_UNPIN_USER_PAGE), &t)
+                gb_detect_result(detect, gb_gup_put_folio(gb_page_folio(page), 1, GB_FOLL_PIN, &t), &t)
+                i += 1
+            }
+            start += n
+        }
+    }
+}
