@@ -99,7 +99,7 @@ import Testing
         let calibration = try #require(json["calibration"] as? [String: Any])
         for key in ["atomic_ns", "stream_ns_per_descriptor"] { #expect(calibration[key] is Double || calibration[key] is Int) }
         let results = try #require(json["results"] as? [[String: Any]])
-        #expect(results.count == 2 * Strategy.allCases.count)  // every strategy × 2 backings × 1 thread count
+        #expect(results.count == 2 * Strategy.defaultSet.count)  // every default strategy × 2 backings × 1 thread count
         let resultKeys = ["strategy", "impl", "backing", "folio_order", "threads", "sharing", "layout", "dirty",
                           "batch", "mem_node", "cpu_node", "pages", "repetitions", "ns_per_page",
                           "pages_per_second", "atomics_per_page", "roofline_ns_per_page", "efficiency",
@@ -122,7 +122,7 @@ import Testing
         }
         let comparisons = try #require(json["comparisons"] as? [[String: Any]])
         // each vs put, and batched, range, folios, io_uring vs each, per backing
-        #expect(comparisons.count == 2 * (1 + Strategy.allCases.filter(\.isBatched).count))
+        #expect(comparisons.count == 2 * (1 + Strategy.defaultSet.filter(\.isBatched).count))
         for c in comparisons {
             for key in ["baseline", "candidate", "backing", "folio_order", "threads", "sharing", "dirty", "speedup", "p_value"] {
                 #expect(c[key] != nil, "comparisons[].\(key)")
@@ -256,7 +256,7 @@ import Testing
         #expect(rows("double-unpin", "unpin-each", 9).allSatisfy { freedWhileMapped($0) == 2 })
         #expect(rows("double-unpin", "unpin-batched", 9).allSatisfy { freedWhileMapped($0) == 0 })
         let costs = try #require(json["detection_cost"] as? [[String: Any]])
-        #expect(costs.count == 3 * Strategy.allCases.count)  // audit, underflow, ledger × every strategy on 4k
+        #expect(costs.count == 3 * Strategy.defaultSet.count)  // audit, underflow, ledger × every strategy on 4k
         for c in costs {
             for key in ["mode", "strategy", "backing", "ratio_to_off"] { #expect(c[key] != nil) }
             let ratio = try #require(c["ratio_to_off"] as? [String: Any])

@@ -32,9 +32,8 @@ import Testing
         gb_drop_mapping_refs(all.base, all.count, &unmap)
         let released = PageList(model, indices: (0..<pages).filter { !forget.contains($0) })
         var t = gb_tally()
-        ReleaseRunner.release(LoopKey(strategy, impl), released.base, released.count,
-                              callBatch ?? released.count, DirtyMode.none.cValue, nil, &t,
-                              free: free.context(0))
+        ReleaseRunner.release(LoopKey(strategy, impl), released.input, callBatch ?? released.count,
+                              DirtyMode.none.cValue, nil, &t, free: free.context(0))
         return Run(model: model, free: free, tally: t)
     }
 
