@@ -263,7 +263,7 @@ GB_INLINE void unpin_folios_body(gb_page *const *folios, long nfolios, long batc
                 if (call[i] != call[j])
                     break;
             gb_detect_entries(detect, ledger, call + i, j - i, GB_CALL_UNPIN_USER_PAGE, t);
-            gb_detect_result(detect, gb_gup_put_folio(call[i], (int)(j - i), GB_FOLL_PIN, t), t);
+            gb_detect_put_folio(detect, call[i], (int)(j - i), GB_FOLL_PIN, t);
         }
     }
 }
@@ -347,7 +347,7 @@ GB_INLINE void io_uring_release_body(const gb_bvec *bvecs, long nbvecs, long bat
         for (long i = 0; i < n; i++) {
             gb_page *page = imu[i].bv_page;
             gb_detect_range(detect, ledger, page, 1, GB_CALL_UNPIN_USER_PAGE, t);
-            gb_detect_result(detect, gb_gup_put_folio(gb_page_folio(page), 1, GB_FOLL_PIN, t), t);
+            gb_detect_put_folio(detect, gb_page_folio(page), 1, GB_FOLL_PIN, t);
         }
     }
 }

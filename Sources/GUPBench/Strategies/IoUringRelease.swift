@@ -36,7 +36,7 @@ extension ReleaseLoops {
             while i < n {
                 let page = imu[i].bv_page
                 gb_detect_range(detect, ledger, page, 1, Int32(GB_CALL_UNPIN_USER_PAGE), &t)
-                gb_detect_result(detect, gb_gup_put_folio(gb_page_folio(page), 1, GB_FOLL_PIN, &t), &t)
+                gb_detect_put_folio(detect, gb_page_folio(page), 1, GB_FOLL_PIN, &t)
                 i += 1
             }
             start += n

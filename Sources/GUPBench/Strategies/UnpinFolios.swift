@@ -35,7 +35,7 @@ extension ReleaseLoops {
                 while j < n && call[j] == call[i] { j += 1 }
                 gb_detect_entries(detect, ledger, call + i, j - i, Int32(GB_CALL_UNPIN_USER_PAGE), &t)
                 // unpin_user_folio(folios[i], j - i) -> gup_put_folio(folio, refs, FOLL_PIN)
-                gb_detect_result(detect, gb_gup_put_folio(call[i], Int32(truncatingIfNeeded: j - i), GB_FOLL_PIN, &t), &t)
+                gb_detect_put_folio(detect, call[i], Int32(truncatingIfNeeded: j - i), GB_FOLL_PIN, &t)
                 i = j
             }
             start += n
