@@ -70,8 +70,10 @@ import Testing
             if !(e.joinsPrevious && sameFolio) { range += cost(e) }
         }
         // release_pages() without the last reference: one folio_ref_sub_and_test() per entry.
+        // unpin_folios() groups the same runs gup_folio_next() finds. These layouts mix folio
+        // sizes, so io_check_coalesce_buffer() fails: one bvec, one unpin per page.
         return [.putPage: entries.count, .unpinEach: each, .unpinBatched: batched, .unpinRange: range,
-                .releasePages: entries.count]
+                .releasePages: entries.count, .unpinFolios: batched, .ioUringRelease: each]
     }
 
     func replay(_ file: LayoutFile, threads: Int, sharing: Sharing) throws -> [LoopMeasurement] {
@@ -107,7 +109,8 @@ import Testing
         let file = try Self.write(Self.mixed, "mixed")
         defer { try? FileManager.default.removeItem(atPath: file.path) }
         let expected = Self.expectedAtomics(Self.mixed)
-        #expect(expected == [.putPage: 1426, .unpinEach: 2840, .unpinBatched: 26, .unpinRange: 26, .releasePages: 1426])
+        #expect(expected == [.putPage: 1426, .unpinEach: 2840, .unpinBatched: 26, .unpinRange: 26, .releasePages: 1426,
+                             .unpinFolios: 26, .ioUringRelease: 2840])
         for m in try replay(file, threads: 1, sharing: .disjoint) {
             #expect(Int(m.releaseTally.atomics) == expected[m.key.strategy], "\(m.key.strategy) \(m.key.impl)")
             #expect(m.pinsAcquired == 3 * 1426 && m.pinsReleased == 3 * 1426, "\(m.key.strategy)")
@@ -212,7 +215,7 @@ import Testing
         #expect(summary["folios_by_order"] as? [String: Int] == ["0": 12, "4": 2, "9": 4])
         #expect(summary["array_pages"] as? Int == 1426)
         let results = json["results"] as! [[String: Any]]
-        #expect(results.count == 4)
+        #expect(results.count == Strategy.defaultSet.count)
         #expect(results.allSatisfy { $0["layout_file_sha256"] as? String == file.sha256 && $0["pages"] as? Int == 1426 })
         #expect(results.allSatisfy { ($0["audit"] as? [String: Any])?["balanced"] as? Bool == true })
         // atomics per page × pages = the work the layout implies, per strategy.
