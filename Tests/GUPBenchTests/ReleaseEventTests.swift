@@ -166,7 +166,7 @@ import Testing
                 for detect in [DetectMode.off, .underflow] {
                     gb_memmap_init_folios(model.memmap, 0, 1024, UInt32(order))
                     var t = gb_tally()
-                    ReleaseRunner.release(LoopKey(strategy, impl, detect), list.base, 1024, 1024, 0, nil, &t)
+                    ReleaseRunner.release(LoopKey(strategy, impl, detect), list.input, 1024, 0, nil, &t)
                     let perRun = strategy.isBatched && order > 0
                     let expected: Events
                     if order == 0 {
