@@ -101,3 +101,112 @@ double gb_calibrate_stream_ns(const gb_page *descriptors, size_t count, int pass
     (void)sink;
     return best;
 }
+
+/* SplitMix64, as the Swift side's generator: the cycle is the same for the same seed. */
+static uint64_t splitmix_next(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void gb_calibrate_chase_prepare(gb_page *descriptors, size_t count, uint64_t seed) {
+    /* Sattolo's shuffle of the identity gives a permutation that is one cycle through every
+     * descriptor: following it visits each once before coming back, in an order no prefetcher
+     * can guess. The successor's address is kept in the descriptor's compound_head word (the
+     * jump calibration uses nr_pages, the touch the refcount, so they can share a buffer). */
+    for (size_t i = 0; i < count; i++)
+        descriptors[i].compound_head = i;
+    for (size_t i = count - 1; i > 0; i--) {
+        size_t j = (size_t)(splitmix_next(&seed) % i);
+        uintptr_t t = descriptors[i].compound_head;
+        descriptors[i].compound_head = descriptors[j].compound_head;
+        descriptors[j].compound_head = t;
+    }
+    for (size_t i = 0; i < count; i++)
+        descriptors[i].compound_head = (uintptr_t)&descriptors[descriptors[i].compound_head];
+}
+
+double gb_calibrate_chase_ns(const gb_page *descriptors, size_t count, size_t steps, int passes) {
+    double best = 1e9;
+    const gb_page *p = descriptors;
+    volatile uintptr_t sink = 0;
+    (void)count;
+    for (int pass = 0; pass < passes; pass++) {
+        uint64_t start = gb_now_ns();
+        for (size_t i = 0; i < steps; i++)
+            p = (const gb_page *)atomic_load_explicit(
+                GB_ATOMIC(uintptr_t, ((gb_page *)p)->compound_head), memory_order_relaxed);
+        double ns = (double)(gb_now_ns() - start) / (double)steps;
+        if (ns < best)
+            best = ns;
+    }
+    sink = (uintptr_t)p;
+    (void)sink;
+    return best;
+}
+
+/* Writes every descriptor once, as pinning a region does before its release: the memmap is
+ * then where the release loop finds it (recently written, as far into the caches as it fits). */
+static void touch_all(gb_page *descriptors, size_t count) {
+    for (size_t i = 0; i < count; i++)
+        atomic_fetch_add_explicit(GB_ATOMIC(int, descriptors[i].refcount), 1, memory_order_relaxed);
+}
+
+double gb_calibrate_touched_stream_ns(gb_page *descriptors, size_t count, int passes) {
+    double best = 1e9;
+    volatile long sink = 0;
+    for (int pass = 0; pass < passes; pass++) {
+        touch_all(descriptors, count);
+        long sum = 0;
+        uint64_t start = gb_now_ns();
+        for (size_t i = 0; i < count; i++)
+            sum += atomic_load_explicit(GB_ATOMIC(int, descriptors[i].refcount), memory_order_relaxed);
+        double ns = (double)(gb_now_ns() - start) / (double)count;
+        sink += sum;
+        if (ns < best)
+            best = ns;
+    }
+    (void)sink;
+    return best;
+}
+
+double gb_calibrate_atomic_stream_ns(gb_page *descriptors, size_t count, int passes) {
+    double best = 1e9;
+    for (int pass = 0; pass < passes; pass++) {
+        touch_all(descriptors, count);
+        uint64_t start = gb_now_ns();
+        for (size_t i = 0; i < count; i++)
+            atomic_fetch_sub_explicit(GB_ATOMIC(int, descriptors[i].refcount), 1, memory_order_acq_rel);
+        double ns = (double)(gb_now_ns() - start) / (double)count;
+        if (ns < best)
+            best = ns;
+    }
+    return best;
+}
+
+double gb_calibrate_jump_ns(gb_page *descriptors, size_t count, size_t stride, int passes) {
+    if (stride == 0 || count < stride)
+        return -EINVAL;
+    size_t jumps = count / stride;
+    for (size_t k = 0; k < jumps; k++)
+        descriptors[k * stride].nr_pages = (unsigned int)stride;
+    double best = 1e9;
+    for (int pass = 0; pass < passes; pass++) {
+        touch_all(descriptors, count);
+        uint64_t start = gb_now_ns();
+        size_t i = 0;
+        while (i + stride <= count) {
+            /* The distance to the next folio is read from this one, as gup_folio_range_next()
+             * reads the folio's order: the next address depends on this load. */
+            size_t next = atomic_load_explicit(GB_ATOMIC(unsigned int, descriptors[i].nr_pages),
+                                               memory_order_relaxed);
+            atomic_fetch_sub_explicit(GB_ATOMIC(int, descriptors[i].refcount), 1, memory_order_acq_rel);
+            i += next;
+        }
+        double ns = (double)(gb_now_ns() - start) / (double)jumps;
+        if (ns < best)
+            best = ns;
+    }
+    return best;
+}

@@ -36,15 +36,22 @@ struct Calibrate: ParsableCommand {
             print(report.json().serialized())
             return
         }
+        func line(_ label: String, _ name: String, _ value: Double?, _ unit: String) -> String {
+            guard let value else { return "  \(label)- (one CPU)" }
+            let range = c.spread[name].map { "  [\(Fmt.ns($0.lowerBound))-\(Fmt.ns($0.upperBound))]" } ?? ""
+            return "  \(label)\(Fmt.ns(value)) \(unit)\(range)"
+        }
         print("""
-            gupbench calibrate: CPUs \(cpus.map(String.init).joined(separator: ",")) of node \(cpuNode), memory on node \(memNode ?? cpuNode)
-              atomic RMW, private line       \(Fmt.ns(c.atomicNs)) ns
-              atomic RMW, contended (\(cpus.count) CPUs) \(c.contendedAtomicNs.map { Fmt.ns($0) + " ns per op per thread" } ?? "- (one CPU)")
-              descriptor stream, in cache    \(Fmt.ns(c.streamNsPerDescriptorInCache)) ns per 64-byte descriptor
-              descriptor stream, beyond LLC  \(Fmt.ns(c.streamNsPerDescriptor)) ns per 64-byte descriptor
-              spin lock + unlock, one CPU    \(c.lockPairNs.map { Fmt.ns($0) + " ns" } ?? "-")
-              spin lock + unlock, contended  \(c.contendedLockPairNs.map { Fmt.ns($0) + " ns per handoff (\(min(cpus.count, 2)) CPUs in turn)" } ?? "- (one CPU)")
-              LLC                            \(ByteSize.format(c.llcBytes))
-            """)
+            gupbench calibrate: CPUs \(cpus.map(String.init).joined(separator: ",")) of node \(cpuNode), memory on node \(memNode ?? cpuNode); lowest of \(c.samples) calibrations (contended: median) [range]
+            \(line("atomic RMW, private line        ", "atomic_ns", c.atomicNs, "ns"))
+            \(line("atomic RMW, contended (\(cpus.count) CPUs)  ", "contended_atomic_ns", c.contendedAtomicNs, "ns per op per thread"))
+            \(line("descriptor stream, in cache     ", "stream_ns_per_descriptor_in_cache", c.streamNsPerDescriptorInCache, "ns per 64-byte descriptor"))
+            \(line("descriptor stream, beyond LLC   ", "stream_ns_per_descriptor", c.streamNsPerDescriptor, "ns per 64-byte descriptor"))
+            \(line("dependent load, in cache        ", "latency_ns_per_descriptor_in_cache", c.latencyNsPerDescriptorInCache, "ns per descriptor"))
+            \(line("dependent load, beyond LLC      ", "latency_ns_per_descriptor", c.latencyNsPerDescriptor, "ns per descriptor"))
+              spin lock + unlock, one CPU     \(c.lockPairNs.map { Fmt.ns($0) + " ns" } ?? "-")
+              spin lock + unlock, contended   \(c.contendedLockPairNs.map { Fmt.ns($0) + " ns per handoff (\(min(cpus.count, 2)) CPUs in turn)" } ?? "- (one CPU)")
+              LLC                             \(ByteSize.format(c.llcBytes))
+            """ + (c.rejectedContended > 0 ? "\n  \(c.rejectedContended) contended figure(s) came out below the uncontended one and were measured again" : ""))
     }
 }

@@ -50,11 +50,13 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Timed repetitions.")
     var repetitions = "10"
 
-    @Option(help: "Untimed warm-up repetitions.")
+    @Option(help: "Untimed warm-up repetitions at the start of each round.")
     var warmup = "1"
 
     @Flag(name: .customLong("last-ref"), help: "Drop the mapping's reference first (munmap while held), so each release frees its folio: LRU, per-CPU and zone locks (docs/last-reference.md).")
     var lastRef = false
+    @Option(help: "Rounds the repetitions are spread over, each on freshly mapped regions (default: \(BenchConfig.defaultRounds)).")
+    var rounds: String?
 
     @Option(help: "Report format: \(OutputFormat.validList).")
     var format = "table"
@@ -70,7 +72,7 @@ struct CommonOptions: ParsableArguments {
 
     enum CodingKeys: String, CodingKey {
         case size, backing, folioOrder, threads, sharing, layout, memNode, cpuNode, memPolicy
-        case dirty, batch, strategies, impl, detect, repetitions, warmup, format, output, lastRef, layoutFile
+        case dirty, batch, strategies, impl, detect, repetitions, warmup, rounds, format, output, lastRef, layoutFile
     }
 
     func validate() throws {
@@ -133,6 +135,7 @@ struct CommonOptions: ParsableArguments {
             }
             c.replay(try LayoutFile(path: layoutFile))
         }
+        if let rounds { c.rounds = try ints(rounds, "--rounds", range: 1...10_000, single: true)[0] }
         return c
     }
 

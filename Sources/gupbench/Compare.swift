@@ -14,15 +14,12 @@ func measure(_ config: BenchConfig, _ options: CommonOptions, command: String) t
     let cpuNode = config.cpuNodes.first.flatMap { $0 } ?? topology.localNode
     let memNode = config.memNodes.first.flatMap { $0 } ?? cpuNode
     let cpus = Array((topology.node(cpuNode)?.cpus ?? []).prefix(max(2, config.threads.max() ?? 2)))
-    let calibration = try Calibration.measure(topology: topology, memNode: memNode, cpus: cpus)
-    let experiment = Experiment(config: config, topology: topology, calibration: calibration,
+    // Calibrated before the first round and after each one; the report keeps the medians.
+    let calibrator = try Calibrator(topology: topology, memNode: memNode, cpus: cpus,
+                                    memmapSizes: config.sizes.map { $0 / 4096 * 64 })
+    let experiment = Experiment(config: config, topology: topology, calibrator: calibrator,
                                 progress: Progress())
     return try experiment.run(command: command)
-}
-
-func finish(_ report: Report, _ options: CommonOptions, render: (Report) -> String) throws {
-    try options.emit(options.outputFormat == .table ? render(report) : report.render(options.outputFormat))
-    try requireBalanced(report)
 }
 
 /// A run whose audit did not balance is invalid, and the command says so (exit 1)
@@ -38,32 +35,10 @@ struct Compare: ParsableCommand {
         abstract: "Per-page against batched release, side by side, with speedups and 95% CIs.")
 
     @OptionGroup var options: CommonOptions
-
-    @Option(help: "A saved JSON report of the same scenarios: print the change; exit 3 if anything got slower.")
-    var baseline: String?
-
-    func validate() throws {
-        if let baseline {
-            do { _ = try BaselineComparison.load(baseline) } catch let e as GUPBenchError { throw ValidationError(e.description) }
-        }
-    }
+    @OptionGroup var gate: GateOptions
 
     func run() throws {
         let report = try measure(options, command: "compare")
-        guard let baseline else {
-            try finish(report, options) { $0.renderTable() }
-            return
-        }
-        let change = try BaselineComparison(report: report, baselinePath: baseline)
-        switch options.outputFormat {
-        case .json: try options.emit(report.json(extra: [("baseline", change.json)]).serialized() + "\n")
-        case .table, .markdown: try options.emit(report.render(options.outputFormat) + "\n" + change.rendered())
-        case .csv: try options.emit(report.renderCSV())
-        }
-        try requireBalanced(report)
-        if change.anySlower {
-            FileHandle.standardError.write("gupbench: slower than baseline \(baseline) beyond noise\n".data(using: .utf8)!)
-            throw ExitCode(3)
-        }
+        try finish(report, options, gate: gate) { $0.renderTable() }
     }
 }

@@ -15,7 +15,7 @@ struct GupBench: ParsableCommand {
             """,
         version: BuildInfo.version,
         subcommands: [Compare.self, Run.self, Sweep.self, TopologyCommand.self, Calibrate.self,
-                      MisuseCommand.self, Kernel.self, LayoutCommand.self],
+                      MisuseCommand.self, Kernel.self, LayoutCommand.self, GateCommand.self],
         defaultSubcommand: Compare.self)
 }
 

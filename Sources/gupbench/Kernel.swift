@@ -96,7 +96,8 @@ struct Kernel: ParsableCommand {
         }
         progress("model: unpin-each and unpin-range on the same size and backings")
         let cpus = Array((topology.node(node)?.cpus ?? []).prefix(2))
-        let calibration = try Calibration.measure(topology: topology, memNode: node, cpus: cpus)
+        let calibration = try Calibration.measure(topology: topology, memNode: node, cpus: cpus,
+                                                  memmapSizes: config.sizes.map { $0 / 4096 * 64 })
         let report = try Experiment(config: config, topology: topology, calibration: calibration,
                                     progress: Progress()).run(command: "kernel")
         let comparison = KernelComparison(kernel: kernel, model: report)

@@ -53,7 +53,8 @@ struct MisuseCommand: ParsableCommand {
         try config.validate(on: topology)
         let node = topology.localNode
         let calibration = try Calibration.measure(topology: topology, memNode: node,
-                                                  cpus: Array((topology.node(node)?.cpus ?? []).prefix(2)))
+                                                  cpus: Array((topology.node(node)?.cpus ?? []).prefix(2)),
+                                                  memmapSizes: config.sizes.map { $0 / 4096 * 64 })
         let report = try MisuseReport.run(topology: topology, config: config, calibration: calibration, modes: modes)
         try emit(format == "json" ? report.json().serialized() + "\n" : report.renderTable(), output: output)
         try requireBalanced(report.report)

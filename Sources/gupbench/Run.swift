@@ -8,17 +8,13 @@ struct Run: ParsableCommand {
         discussion: "Defaults to --strategies unpin-each; any list of strategies is accepted.")
 
     @OptionGroup var options: CommonOptions
+    @OptionGroup var gate: GateOptions
 
     func run() throws {
         var options = self.options
         options.defaultStrategies = [.unpinEach]
         let report = try measure(options, command: "run")
-        switch options.outputFormat {
-        case .table: try options.emit(report.renderDetail())
-        case .markdown: try options.emit(report.renderDetailMarkdown())
-        case .json, .csv: try options.emit(report.render(options.outputFormat))
-        }
-        try requireBalanced(report)
+        try finish(report, options, gate: gate, markdown: { $0.renderDetailMarkdown() }) { $0.renderDetail() }
     }
 }
 
@@ -39,10 +35,21 @@ extension Report {
                 + "p90 \(Fmt.ns(Statistics.percentile(xs, 0.9)))  max \(Fmt.ns(r.nsPerPage.max))  "
                 + String(format: "CV %.1f%%", r.nsPerPage.cv * 100)
                 + (r.nsPerPage.outliers > 0 ? ", \(r.nsPerPage.outliers) outlier(s) kept" : "") + "\n"
+            out += "  rounds    \(r.nsPerPageRounds.rounds.count), medians "
+                + r.nsPerPage.roundMedians.map(Fmt.ns).joined(separator: " ")
+                + String(format: "; CV within rounds %.1f%%, between rounds %.1f%%",
+                         r.nsPerPage.spread.withinRoundCV * 100, r.nsPerPage.spread.betweenRoundCV * 100) + "\n"
+            if let overlap = r.threadOverlap {
+                out += "  threads ran together for \(Fmt.percent(overlap)) of the section (median thread_overlap)"
+                    + (overlap < ThreadOverlap.noisyBelow ? ": noisy, the threads partly ran one after the other" : "") + "\n"
+            }
             out += "  aggregate \(Fmt.rate(r.pagesPerSecond)) pages; "
                 + String(format: "%.3f atomics and %.3f flag tests per page", r.atomicsPerPage, r.flagTestsPerPage)
             if let roof = r.rooflineNsPerPage, let eff = r.efficiency {
                 out += "; roofline \(Fmt.ns(roof)) ns, efficiency \(Fmt.percent(eff))"
+            } else if let roof = r.rooflineNsPerPage, r.beatsRoofline {
+                out += "; roofline \(Fmt.ns(roof)) ns is above the measurement's CI: too high "
+                    + r.rooflineSuspects.joined(separator: ", ")
             }
             out += "\n"
             if let l = r.locksPerPage {  // --last-ref: the locks the frees took
@@ -74,7 +81,7 @@ extension Report {
                            "\(c.baseline.strategy.rawValue)/\(c.baseline.impl.rawValue)",
                            "\(c.scenario.backingLabel) t\(c.scenario.threads)",
                            Fmt.speedup(c.speedup, c.ci95Low, c.ci95High),
-                           String(format: "%.2g", c.pValue), c.verdict.rawValue])
+                           Fmt.pValue(c.pValue), c.verdict.rawValue])
             }
             out += "\n" + table.rendered() + "\n"
         }

@@ -13,6 +13,7 @@ struct Sweep: ParsableCommand {
     var values: String?
 
     @OptionGroup var options: CommonOptions
+    @OptionGroup var gate: GateOptions
 
     func sweepParam() throws -> SweepParam {
         guard let p = SweepParam(rawValue: param.trimmed) else {
@@ -53,12 +54,6 @@ struct Sweep: ParsableCommand {
         let swept = try p.apply(try valueList(), to: &config)
         let report = try measure(config, options, command: "sweep")
         let extra: [(String, JSON)] = [("sweep", .object([("param", .string(p.rawValue)), ("values", .array(swept.map(JSON.int)))]))]
-        switch options.outputFormat {
-        case .table: try options.emit(report.renderSweep(p))
-        case .markdown: try options.emit(report.renderSweepMarkdown(p))
-        case .json: try options.emit(report.json(extra: extra).serialized() + "\n")
-        case .csv: try options.emit(report.renderCSV())  // one row per result: every swept value
-        }
-        try requireBalanced(report)
+        try finish(report, options, gate: gate, extra: extra, markdown: { $0.renderSweepMarkdown(p) }) { $0.renderSweep(p) }
     }
 }

@@ -200,10 +200,11 @@ import Testing
                                      "--baseline", old.path] + Self.small)
         #expect(same.status == 0 || same.status == 3)  // which one depends on timing; both are verdicts
         #expect(same.stdout.contains("against baseline \(old.path)"))
+        #expect(same.stdout.contains("at threshold 8%"))
         let other = try CLITests.run(["compare", "--size", "8MiB", "--backing", "4k", "--threads", "1",
                                       "--baseline", old.path] + Self.small)
         #expect(other.status == 2)
-        #expect(other.stderr.contains("has different scenarios: nothing matches put-page/swift 4k 8MiB 1 thread(s)"))
+        #expect(other.stderr.contains("has different scenarios: nothing matches put-page/swift 4k order 0 8MiB t1 batch 2048"))
     }
 
     @Test func sweepJSONNamesItsParameterAndValues() throws {

@@ -1,49 +1,109 @@
 import Testing
 @testable import GUPBench
 
+/// The roofline of each strategy and access pattern, on constructed calibrations (exact sums).
 @Suite struct RooflineTests {
-    static let calibration = CalibrationFigures(atomicNs: 3, contendedAtomicNs: 20, streamNsPerDescriptor: 5,
-                                                streamNsPerDescriptorInCache: 1, llcBytes: 32 << 20)
+    /// Pins the type of an expected sum, so the type checker need not search for it.
+    static func exactly(_ x: Double) -> Double { x }
 
-    static func scenario(order: Int, threads: Int = 1, sharing: Sharing = .disjoint) -> ScenarioKey {
+    /// In-/out-of-LLC figures only (no memmap-sized calibration).
+    static let plain = CalibrationFigures(atomicNs: 3, contendedAtomicNs: 20, streamNsPerDescriptor: 5,
+                                          streamNsPerDescriptorInCache: 1, latencyNsPerDescriptor: 100,
+                                          latencyNsPerDescriptorInCache: 40, llcBytes: 32 << 20)
+
+    /// The same plus a memmap of 1 MiB calibrated at its size.
+    static var sized: CalibrationFigures {
+        var c = plain
+        c.memmaps = [MemmapFigures(bytes: 1 << 20, streamNs: 2, atomicStreamNs: 4, jumpNs: 16, latencyNs: 50)]
+        return c
+    }
+
+    static func scenario(order: Int, threads: Int = 1, sharing: Sharing = .disjoint,
+                         layout: Layout = .sequential) -> ScenarioKey {
         ScenarioKey(size: 1 << 30, backing: .fourK, folioOrder: order, forcedOrder: false, threads: threads,
-                    sharing: sharing, layout: .sequential, dirty: .none, batch: nil, memNode: 0, cpuNode: 0,
+                    sharing: sharing, layout: layout, dirty: .none, batch: nil, memNode: 0, cpuNode: 0,
                     memPolicy: .bind)
     }
 
-    @Test func unpinEachOnOrderZeroInCacheIsOneAtomicPlusOneDescriptorAndAnEighth() {
-        let ns = Roofline.nsPerPage(strategy: .unpinEach, scenario: Self.scenario(order: 0), atomicsPerPage: 1,
-                                    memmapBytes: 1 << 20, calibration: Self.calibration)
-        #expect(ns == 3 + 1.125 * 1)
+    static func roof(_ s: Strategy, _ scenario: ScenarioKey, atomics: Double, memmap: Int = 1 << 20,
+                     _ c: CalibrationFigures = sized) -> RooflineEstimate {
+        Roofline.estimate(strategy: s, scenario: scenario, atomicsPerPage: atomics, memmapBytes: memmap, calibration: c)
     }
 
-    @Test func outOfCacheMemmapUsesTheStreamingCost() {
-        let ns = Roofline.nsPerPage(strategy: .putPage, scenario: Self.scenario(order: 0), atomicsPerPage: 1,
-                                    memmapBytes: 64 << 20, calibration: Self.calibration)
-        #expect(ns == 3 + 1.125 * 5)
+    @Test func orderZeroWalkIsOneAtomicStreamPlusAnEighthOfArray() {
+        let r = Self.roof(.unpinEach, Self.scenario(order: 0), atomics: 1)
+        #expect(r.nsPerPage == Self.exactly(4 + 2.0 / 8))
+        #expect(r.terms.map(\.name) == ["memmap_atomic_stream_ns_per_descriptor", "memmap_stream_ns_per_descriptor"])
     }
 
-    @Test func unpinEachOnOrderNineIsTwoAtomicsPerPage() {
-        let ns = Roofline.nsPerPage(strategy: .unpinEach, scenario: Self.scenario(order: 9), atomicsPerPage: 2,
-                                    memmapBytes: 1 << 20, calibration: Self.calibration)
-        #expect(ns == 6 + 1.125)
+    @Test func withoutMemmapFiguresTheInCacheFiguresStandIn() {
+        // 1 MiB of memmap fits in half the LLC: in-cache stream; the atomic stands in for the
+        // atomic stream.
+        #expect(Self.roof(.putPage, Self.scenario(order: 0), atomics: 1, Self.plain).nsPerPage == Self.exactly(3 + 1.0 / 8))
+        // 64 MiB does not: the out-of-cache stream.
+        #expect(Self.roof(.putPage, Self.scenario(order: 0), atomics: 1, memmap: 64 << 20, Self.plain).nsPerPage == Self.exactly(3 + 5.0 / 8))
     }
 
-    @Test func unpinBatchedOnOrderNineReadsEveryDescriptorButAtomicsPerFolio() {
-        let ns = Roofline.nsPerPage(strategy: .unpinBatched, scenario: Self.scenario(order: 9), atomicsPerPage: 2.0 / 512,
-                                    memmapBytes: 1 << 20, calibration: Self.calibration)
-        #expect(ns == 3 * 2.0 / 512 + 1.125)
+    @Test func largeFolioWalkStreamsEveryEntryAndPaysItsAtomicsInL1() {
+        let each = Self.roof(.unpinEach, Self.scenario(order: 9), atomics: 2)
+        #expect(each.nsPerPage == Self.exactly(1.125 * 2 + 2 * 3))
+        let batched = Self.roof(.unpinBatched, Self.scenario(order: 9), atomics: 2.0 / 512)
+        #expect(batched.nsPerPage == Self.exactly(1.125 * 2 + 3 * 2.0 / 512))
     }
 
-    @Test func unpinRangeOnOrderNineTouchesHeadAndFirstTailPerFolio() {
-        let ns = Roofline.nsPerPage(strategy: .unpinRange, scenario: Self.scenario(order: 9), atomicsPerPage: 2.0 / 512,
-                                    memmapBytes: 1 << 20, calibration: Self.calibration)
-        #expect(ns == 3 * 2.0 / 512 + 2.0 / 512)
+    @Test func unpinRangeOnTHPPaysOneJumpPerFolio() {
+        // Per 512-page folio: one jump (which includes one RMW), page[1] streamed, one more RMW.
+        let r = Self.roof(.unpinRange, Self.scenario(order: 9), atomics: 2.0 / 512)
+        #expect(r.nsPerPage == Self.exactly((16 + 2 + 3) / 512))
+        #expect(r.terms.map(\.name) == ["memmap_jump_ns_per_folio", "memmap_stream_ns_per_descriptor", "atomic_ns"])
     }
 
-    @Test func sharedFoliesAcrossThreadsUseTheContendedAtomic() {
-        let ns = Roofline.nsPerPage(strategy: .unpinEach, scenario: Self.scenario(order: 9, threads: 2, sharing: .interleaved),
-                                    atomicsPerPage: 2, memmapBytes: 1 << 20, calibration: Self.calibration)
-        #expect(ns == 40 + 1.125)
+    @Test func unpinRangeOnSmallFoliosStreamsHeadAndFirstTail() {
+        // Order 2: the next folio is 256 bytes on, on the same memmap page: streamed.
+        let r = Self.roof(.unpinRange, Self.scenario(order: 2), atomics: 2.0 / 4)
+        #expect(r.nsPerPage == Self.exactly(2 * 2.0 / 4 + 3 * 2.0 / 4))
+    }
+
+    @Test func unpinRangeOnOrderZeroIsAnAtomicStream() {
+        #expect(Self.roof(.unpinRange, Self.scenario(order: 0), atomics: 1).nsPerPage == Self.exactly(4))
+    }
+
+    @Test func shuffledArraysPayADependentLoadPerEntry() {
+        let r = Self.roof(.unpinEach, Self.scenario(order: 0, layout: .shuffled), atomics: 1)
+        #expect(r.nsPerPage == Self.exactly(50 + 2.0 / 8 + 3))
+        #expect(r.terms.first?.name == "memmap_latency_ns_per_descriptor")
+        // Without memmap figures: the in-cache dependent load.
+        #expect(Self.roof(.unpinEach, Self.scenario(order: 0, layout: .shuffled), atomics: 1, Self.plain).nsPerPage
+                == Self.exactly(40 + 1.0 / 8 + 3))
+    }
+
+    @Test func sharedFoliosAcrossThreadsUseTheContendedAtomic() {
+        let r = Self.roof(.unpinEach, Self.scenario(order: 9, threads: 2, sharing: .interleaved), atomics: 2)
+        #expect(r.nsPerPage == Self.exactly(1.125 * 2 + 2 * 20))
+    }
+
+    @Test func aResultBelowTheRooflineNamesTheLargestTermThatCoversTheGap() {
+        let r = Self.roof(.unpinRange, Self.scenario(order: 9), atomics: 2.0 / 512)
+        #expect(r.suspects(gap: 10.0 / 512) == ["memmap_jump_ns_per_folio"])
+        #expect(r.suspects(gap: 1) == ["memmap_jump_ns_per_folio", "memmap_stream_ns_per_descriptor", "atomic_ns"])
+    }
+
+    @Test func combinedCalibrationsTakeTheLowestAndNeverLetContendedFallBelow() {
+        let a = CalibrationFigures(atomicNs: 2, contendedAtomicNs: 10, streamNsPerDescriptor: 5,
+                                   streamNsPerDescriptorInCache: 1, llcBytes: 32 << 20)
+        let b = CalibrationFigures(atomicNs: 4, contendedAtomicNs: nil, streamNsPerDescriptor: 7,
+                                   streamNsPerDescriptorInCache: 1, llcBytes: 32 << 20)
+        let c = CalibrationFigures(atomicNs: 3, contendedAtomicNs: 2.5, streamNsPerDescriptor: 6,
+                                   streamNsPerDescriptorInCache: 1, llcBytes: 32 << 20)
+        let all = CalibrationFigures.combine([a, b, c])!
+        // Noise only adds time: the lowest figure of each term is the machine's.
+        #expect(all.atomicNs == 2)
+        #expect(all.streamNsPerDescriptor == 5)
+        #expect(all.samples == 3)
+        #expect(all.spread["atomic_ns"] == 2...4)
+        // Contended: the median of the two valid figures (10, 2.5) = 6.25, above the atomic's 2.
+        #expect(all.contendedAtomicNs == 6.25)
+        let low = CalibrationFigures.combine([c])!
+        #expect(low.contendedAtomicNs == 3)  // 2.5 < 3: raised to the uncontended figure
     }
 }

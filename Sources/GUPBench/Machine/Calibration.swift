@@ -1,37 +1,122 @@
 import CShims
 
-/// `gupbench calibrate`: the machine's limits on the node and CPUs a run uses. Takes about a
-/// second; measured once per command and shared by every result's roofline.
-public enum Calibration {
-    public static func measure(topology: Topology, memNode: Int, cpus: [Int]) throws -> CalibrationFigures {
-        // The atomic and the in-cache stream run on the first CPU of the run.
+/// `gupbench calibrate`: the machine's limits on the node and CPUs a run uses, measured with
+/// the instructions the release loops use. One calibration takes a fraction of a second; a run
+/// calibrates before its first round and after every round (`Calibrator.sample()`), and its
+/// roofline uses the lowest figure of each term (`CalibrationFigures.combine`), so calibrations
+/// disturbed by a neighbour do not lift it above what the machine can do.
+public final class Calibrator {
+    public let topology: Topology
+    public let cpus: [Int]
+    /// Real mappings placed like a memmap: four times the LLC (beyond it) and a quarter of it
+    /// (inside it), each linked into one random cycle for the dependent-load chase. Backed by
+    /// THP where the kernel allows it, so the chase measures the cache or DRAM and not page
+    /// walks: the loops pay their translations on top, and the figure stays a lower bound.
+    private let beyond: MemoryRegion
+    private let inside: MemoryRegion
+    private let beyondCount: Int
+    private let insideCount: Int
+    public private(set) var samples: [CalibrationFigures] = []
+
+    /// Tries of the contended atomic before it is declared invalid.
+    public static let contendedTries = 3
+
+    /// One buffer per memmap size a run will release from (4 KiB pages, like the memmap),
+    /// linked for the random chase once.
+    private var memmapBuffers: [MemoryRegion] = []
+
+    public init(topology: Topology, memNode: Int, cpus: [Int], memmapSizes: [Int] = []) throws {
+        self.topology = topology
+        self.cpus = cpus
+        for bytes in Set(memmapSizes).sorted() where bytes >= 64 << 9 {
+            let region = try MemoryRegion(size: (bytes + 4095) / 4096 * 4096, backing: .fourK, policy: .bind, node: memNode)
+            gb_calibrate_chase_prepare(region.unsafeData.assumingMemoryBound(to: gb_page.self), bytes / 64, 0x6d65_6d6d)
+            memmapBuffers.append(region)
+        }
+        let llc = max(topology.llcBytes, 1 << 20)
+        let chunk = 2 << 20
+        let bytes = (4 * llc + chunk - 1) / chunk * chunk
+        let small = max(chunk, llc / 4 / chunk * chunk)
+        func map(_ size: Int) throws -> MemoryRegion {
+            if let huge = try? MemoryRegion(size: size, backing: .thp, policy: .bind, node: memNode) { return huge }
+            return try MemoryRegion(size: size, backing: .fourK, policy: .bind, node: memNode)
+        }
+        beyond = try map(bytes)
+        inside = try map(small)
+        beyondCount = bytes / 64
+        insideCount = small / 64
+        gb_calibrate_chase_prepare(descriptors(beyond), beyondCount, 0x6361_6c69)
+        gb_calibrate_chase_prepare(descriptors(inside), insideCount, 0x6361_6c6a)
+    }
+
+    private func descriptors(_ r: MemoryRegion) -> PagePointer { r.unsafeData.assumingMemoryBound(to: gb_page.self) }
+
+    /// One calibration of every term, kept in `samples`.
+    @discardableResult
+    public func sample() -> CalibrationFigures {
+        // The atomic, the streams and the chases run on the first CPU of the run.
         if let first = cpus.first { _ = gb_pin_current_thread(Int32(first)) }
-        defer { restoreAffinity(topology) }
+        defer { Calibration.restoreAffinity(topology) }
         let atomic = gb_calibrate_atomic_ns(2_000_000)
         var contended: Double?
+        var rejected = 0
         if cpus.count > 1 {
             let ids = cpus.map(Int32.init)
-            let ns = gb_calibrate_contended_atomic_ns(ids, Int32(ids.count), 1_000_000)
-            contended = ns > 0 ? ns : nil
+            for _ in 0..<Self.contendedTries {
+                let ns = gb_calibrate_contended_atomic_ns(ids, Int32(ids.count), 1_000_000)
+                guard ns > 0 else { break }  // a CPU could not be pinned: no figure
+                // A line two CPUs fight over cannot be cheaper than one nobody else touches:
+                // such a figure means the threads did not really run together.
+                if ns >= atomic {
+                    contended = ns
+                    break
+                }
+                rejected += 1
+            }
         }
-        // Descriptors streamed from the memmap's node: a buffer 4x the LLC (out of cache) and
-        // a quarter of it (in cache), both real mappings placed like a memmap.
-        let llc = max(topology.llcBytes, 1 << 20)
-        let bytes = (4 * llc + (2 << 20) - 1) / (2 << 20) * (2 << 20)
-        let buffer = try MemoryRegion(size: bytes, backing: .fourK, policy: .bind, node: memNode)
-        let descriptors = buffer.unsafeData.assumingMemoryBound(to: gb_page.self)
-        let outOfCache = gb_calibrate_stream_ns(descriptors, bytes / 64, 3)
-        let inCache = gb_calibrate_stream_ns(descriptors, llc / 4 / 64, 20)
-        var figures = CalibrationFigures(atomicNs: atomic, contendedAtomicNs: contended,
-                                         streamNsPerDescriptor: outOfCache,
-                                         streamNsPerDescriptorInCache: inCache, llcBytes: topology.llcBytes)
-        figures.lockPairNs = gb_calibrate_lock_pair_ns(2_000_000)
+        let outOfCache = gb_calibrate_stream_ns(descriptors(beyond), beyondCount, 3)
+        let inCache = gb_calibrate_stream_ns(descriptors(inside), insideCount, 20)
+        let latency = gb_calibrate_chase_ns(descriptors(beyond), beyondCount, min(beyondCount, 1 << 16), 2)
+        let latencyInCache = gb_calibrate_chase_ns(descriptors(inside), insideCount, min(insideCount, 1 << 16), 2)
+        var c = CalibrationFigures(atomicNs: atomic, contendedAtomicNs: contended,
+                                   streamNsPerDescriptor: outOfCache, streamNsPerDescriptorInCache: inCache,
+                                   latencyNsPerDescriptor: latency, latencyNsPerDescriptorInCache: latencyInCache,
+                                   llcBytes: topology.llcBytes)
+        c.rejectedContended = rejected
+        c.lockPairNs = gb_calibrate_lock_pair_ns(2_000_000)
         if cpus.count > 1 {
             let ids = cpus.prefix(2).map(Int32.init)
             let ns = gb_calibrate_contended_lock_pair_ns(ids, Int32(ids.count), 2_000)
-            figures.contendedLockPairNs = ns > 0 ? ns : nil
+            c.contendedLockPairNs = ns > 0 ? ns : nil
         }
-        return figures
+        c.memmaps = memmapBuffers.map { region in
+            let count = region.size / 64
+            let d = descriptors(region)
+            return MemmapFigures(
+                bytes: region.size, streamNs: gb_calibrate_touched_stream_ns(d, count, 3),
+                atomicStreamNs: gb_calibrate_atomic_stream_ns(d, count, 3),
+                jumpNs: gb_calibrate_jump_ns(d, count, 1 << MemmapFigures.jumpOrder, 3),
+                latencyNs: gb_calibrate_chase_ns(d, count, min(count, 1 << 16), 2))
+        }
+        samples.append(c)
+        return c
+    }
+
+    /// The median of every calibration so far, with each term's range.
+    public var combined: CalibrationFigures? { CalibrationFigures.combine(samples) }
+}
+
+public enum Calibration {
+    /// Calibrations a command makes when it has no rounds to interleave them with.
+    public static let standaloneSamples = 3
+
+    /// `standaloneSamples` calibrations, combined.
+    public static func measure(topology: Topology, memNode: Int, cpus: [Int], memmapSizes: [Int] = []) throws
+        -> CalibrationFigures
+    {
+        let calibrator = try Calibrator(topology: topology, memNode: memNode, cpus: cpus, memmapSizes: memmapSizes)
+        for _ in 0..<standaloneSamples { calibrator.sample() }
+        return calibrator.combined!
     }
 
     /// The main thread only waits and audits during runs; left pinned to the first CPU it

@@ -1,21 +1,141 @@
-/// The machine's limits (`gupbench calibrate`), nil until measured.
+/// The machine's limits (`gupbench calibrate`), nil until measured. After several calibrations
+/// each figure is the lowest of them (the median for contended figures; `combine`) and
+/// `spread` gives the range it came from.
 public struct CalibrationFigures: Sendable {
+    /// One LOCK-prefixed RMW on a line only this thread uses.
     public var atomicNs: Double
+    /// The same on a line every CPU of the run hammers; nil with one CPU, or when every try
+    /// measured it below the uncontended figure (impossible, so invalid).
     public var contendedAtomicNs: Double?
+    /// Reading consecutive 64-byte descriptors, beyond the LLC and inside it.
     public var streamNsPerDescriptor: Double
     public var streamNsPerDescriptorInCache: Double
+    /// A dependent load of a descriptor whose address came from the previous load, beyond the
+    /// LLC and inside it; nil when not calibrated.
+    public var latencyNsPerDescriptor: Double?
+    public var latencyNsPerDescriptorInCache: Double?
     public var llcBytes: Int
     /// One uncontended spin_lock()/spin_unlock() pair (gb_free.h), and one acquisition handed
     /// over from another CPU (two CPUs taking one lock in strict turn); what the roofline charges
     /// per lock in --last-ref.
     public var lockPairNs: Double?
     public var contendedLockPairNs: Double?
+    /// How many calibrations the figures are the median of.
+    public var samples: Int = 1
+    /// Each term's lowest and highest figure over those calibrations, by its JSON name.
+    public var spread: [String: ClosedRange<Double>] = [:]
+    /// Contended measurements thrown away for coming out below the uncontended atomic.
+    public var rejectedContended: Int = 0
+    /// The same kinds of cost measured on a buffer the size of a run's memmap, written once
+    /// before each pass as pinning writes the memmap: what the release loop really finds.
+    public var memmaps: [MemmapFigures] = []
+
+    /// The figures for a memmap of `bytes`, if the run calibrated one of that size.
+    public func memmap(bytes: Int) -> MemmapFigures? { memmaps.first { $0.bytes == bytes } }
+
     public init(atomicNs: Double, contendedAtomicNs: Double?, streamNsPerDescriptor: Double,
-                streamNsPerDescriptorInCache: Double, llcBytes: Int) {
+                streamNsPerDescriptorInCache: Double, latencyNsPerDescriptor: Double? = nil,
+                latencyNsPerDescriptorInCache: Double? = nil, llcBytes: Int) {
         self.atomicNs = atomicNs
         self.contendedAtomicNs = contendedAtomicNs
         self.streamNsPerDescriptor = streamNsPerDescriptor
         self.streamNsPerDescriptorInCache = streamNsPerDescriptorInCache
+        self.latencyNsPerDescriptor = latencyNsPerDescriptor
+        self.latencyNsPerDescriptorInCache = latencyNsPerDescriptorInCache
         self.llcBytes = llcBytes
+    }
+
+    /// The terms by JSON name, in report order (nil = not measured).
+    public var terms: [(name: String, value: Double?)] {
+        [("atomic_ns", atomicNs), ("contended_atomic_ns", contendedAtomicNs),
+         ("stream_ns_per_descriptor", streamNsPerDescriptor),
+         ("stream_ns_per_descriptor_in_cache", streamNsPerDescriptorInCache),
+         ("latency_ns_per_descriptor", latencyNsPerDescriptor),
+         ("latency_ns_per_descriptor_in_cache", latencyNsPerDescriptorInCache),
+         ("lock_pair_ns", lockPairNs), ("contended_lock_pair_ns", contendedLockPairNs)]
+    }
+
+    /// Several calibrations made one. On a shared machine noise only ever adds time to a
+    /// timed loop (preemption, a neighbour on the sibling hyperthread or in the cache), so the
+    /// lowest figure any calibration measured is the machine's: the roofline built from it
+    /// stays a lower bound however many calibrations a neighbour disturbed, and `spread` keeps
+    /// the range. The contended figures are the exception: threads that did not really run
+    /// together measure too little, so those take the median of the valid ones.
+    public static func combine(_ all: [CalibrationFigures]) -> CalibrationFigures? {
+        guard let first = all.first else { return nil }
+        func low(_ xs: [Double]) -> Double? { xs.min() }
+        func med(_ xs: [Double]) -> Double? { xs.isEmpty ? nil : Statistics.median(xs) }
+        var c = CalibrationFigures(
+            atomicNs: low(all.map(\.atomicNs))!, contendedAtomicNs: med(all.compactMap(\.contendedAtomicNs)),
+            streamNsPerDescriptor: low(all.map(\.streamNsPerDescriptor))!,
+            streamNsPerDescriptorInCache: low(all.map(\.streamNsPerDescriptorInCache))!,
+            latencyNsPerDescriptor: low(all.compactMap(\.latencyNsPerDescriptor)),
+            latencyNsPerDescriptorInCache: low(all.compactMap(\.latencyNsPerDescriptorInCache)),
+            llcBytes: first.llcBytes)
+        c.lockPairNs = low(all.compactMap(\.lockPairNs))
+        c.contendedLockPairNs = med(all.compactMap(\.contendedLockPairNs))
+        c.samples = all.reduce(0) { $0 + $1.samples }
+        c.rejectedContended = all.reduce(0) { $0 + $1.rejectedContended }
+        for (k, term) in c.terms.enumerated() where term.value != nil {
+            let values = all.compactMap { $0.terms[k].value }
+            c.spread[term.name] = values.min()!...values.max()!
+        }
+        var sizes: [Int] = []
+        for m in all.flatMap(\.memmaps) where !sizes.contains(m.bytes) { sizes.append(m.bytes) }
+        c.memmaps = sizes.map { bytes in
+            let ms = all.flatMap(\.memmaps).filter { $0.bytes == bytes }
+            return MemmapFigures(bytes: bytes, streamNs: low(ms.map(\.streamNs))!,
+                                 atomicStreamNs: low(ms.map(\.atomicStreamNs))!, jumpNs: low(ms.map(\.jumpNs))!,
+                                 latencyNs: low(ms.map(\.latencyNs))!,
+                                 spread: MemmapFigures.names.reduce(into: [:]) { out, name in
+                                     let values = ms.map { $0.value(name) }
+                                     out[name] = values.min()!...values.max()!
+                                 })
+        }
+        // The medians of two terms come from different calibrations; the rule must hold for
+        // the figures the roofline uses too.
+        if let contended = c.contendedAtomicNs, contended < c.atomicNs { c.contendedAtomicNs = c.atomicNs }
+        return c
+    }
+}
+
+/// Costs measured on a buffer of one memmap's size (4 KiB pages, like the memmap), each
+/// written once before the timed pass. Per descriptor unless named otherwise.
+public struct MemmapFigures: Sendable, Equatable {
+    public let bytes: Int
+    /// Reading consecutive descriptors.
+    public let streamNs: Double
+    /// One LOCK-prefixed RMW on each consecutive descriptor (the read included).
+    public let atomicStreamNs: Double
+    /// Per folio of order `jumpOrder`: read the distance to the next folio in this one, one
+    /// LOCK-prefixed RMW there, jump (each address depends on the previous load).
+    public let jumpNs: Double
+    /// A dependent load of a descriptor at a random place (a shuffled array's next entry).
+    public let latencyNs: Double
+    public var spread: [String: ClosedRange<Double>] = [:]
+
+    /// The folio order the jump is calibrated at: THP's 2 MiB, 32 KiB of memmap per jump.
+    public static let jumpOrder = 9
+
+    public static let names = ["memmap_stream_ns_per_descriptor", "memmap_atomic_stream_ns_per_descriptor",
+                               "memmap_jump_ns_per_folio", "memmap_latency_ns_per_descriptor"]
+
+    public func value(_ name: String) -> Double {
+        switch name {
+        case "memmap_stream_ns_per_descriptor": return streamNs
+        case "memmap_atomic_stream_ns_per_descriptor": return atomicStreamNs
+        case "memmap_jump_ns_per_folio": return jumpNs
+        default: return latencyNs
+        }
+    }
+
+    public init(bytes: Int, streamNs: Double, atomicStreamNs: Double, jumpNs: Double, latencyNs: Double,
+                spread: [String: ClosedRange<Double>] = [:]) {
+        self.bytes = bytes
+        self.streamNs = streamNs
+        self.atomicStreamNs = atomicStreamNs
+        self.jumpNs = jumpNs
+        self.latencyNs = latencyNs
+        self.spread = spread
     }
 }

@@ -23,9 +23,25 @@ public struct BenchConfig: Sendable {
     /// frees every folio (docs/last-reference.md).
     public var lastRef = false
     public var repetitions = 10
+    /// Untimed repetitions at the start of every round.
     public var warmup = 1
     /// `--layout-file`: replay a captured layout instead of uniform memory (see `replay(_:)`).
     public var layoutFile: LayoutFile?
+    /// Rounds the repetitions are spread over, each on freshly mapped regions (Experiment).
+    public var rounds = BenchConfig.defaultRounds
+
+    /// Chosen on this project's 2-CPU shared machine (docs/gate.md): each round maps, faults
+    /// in and verifies every region again (about 5 s of CPU for the default 2 GiB), so five
+    /// rounds took the default run past 30 s; three keep it under, and give the hierarchical
+    /// bootstrap three region/moment draws per side.
+    public static let defaultRounds = 3
+
+    /// Timed repetitions of each round: `repetitions` spread as evenly as they go, never more
+    /// rounds than repetitions.
+    public var repetitionsPerRound: [Int] {
+        let n = max(1, min(rounds, repetitions))
+        return (0..<n).map { repetitions / n + ($0 < repetitions % n ? 1 : 0) }
+    }
 
     public init() {}
 

@@ -4,22 +4,69 @@ import Foundation
 /// Runs a `BenchConfig` matrix on this machine: one real region per (size, backing, folio
 /// order, placement), one pinned thread pool per (threads, sharing, layout), and every
 /// strategy × impl measured with interleaved repetitions per (dirty, batch).
+///
+/// The repetitions are spread over `config.rounds` rounds. Each round maps every region afresh
+/// (other physical pages, other cache-set conflicts), verifies it, and builds fresh page arrays
+/// and threads, so the spread between rounds is the spread between processes that a
+/// single-region CI cannot see; results and their CIs are built from all rounds at the end
+/// (`Statistics.medianCI(RoundSamples)`). With a calibrator, the machine is calibrated before
+/// the first round and after every round, and the rooflines use the median of those.
 public struct Experiment {
     public let config: BenchConfig
     public let topology: Topology
     public var calibration: CalibrationFigures?
+    public var calibrator: Calibrator?
     public var progress: Progress?
 
     public init(config: BenchConfig, topology: Topology, calibration: CalibrationFigures? = nil,
-                progress: Progress? = nil) {
+                calibrator: Calibrator? = nil, progress: Progress? = nil) {
         self.config = config
         self.topology = topology
         self.calibration = calibration
+        self.calibrator = calibrator
         self.progress = progress
     }
 
     /// Loops that will be timed in one (dirty, batch) cell, for progress estimates.
     var loopsPerCell: Int { config.strategies.count * config.impls.count * config.detects.count }
+
+    /// What one loop on one scenario gathered, round by round.
+    struct Gathered {
+        let scenario: ScenarioKey
+        let key: LoopKey
+        var rounds: [LoopMeasurement] = []
+        var contexts: [RoundContext] = []
+    }
+
+    /// What a round's region and page arrays were, for the record.
+    struct RoundContext {
+        let totalPages: Int
+        let threadPages: [Int]
+        let thpBackedFraction: Double
+        let folioBackedFraction: Double
+        let placement: PlacementReport
+        let memmapBytes: Int
+        var maxPagesPerThread: Int { threadPages.max() ?? 0 }
+    }
+
+    /// Everything gathered so far, in the order first measured.
+    struct Ledger {
+        struct ID: Hashable {
+            let scenario: ScenarioKey
+            let key: LoopKey
+        }
+        var items: [Gathered] = []
+        var index: [ID: Int] = [:]
+        mutating func add(_ m: LoopMeasurement, scenario: ScenarioKey, context: RoundContext) {
+            let id = ID(scenario: scenario, key: m.key)
+            if index[id] == nil {
+                index[id] = items.count
+                items.append(Gathered(scenario: scenario, key: m.key))
+            }
+            items[index[id]!].rounds.append(m)
+            items[index[id]!].contexts.append(context)
+        }
+    }
 
     public func run(command: String) throws -> Report {
         try config.validate(on: topology)
@@ -30,30 +77,44 @@ public struct Experiment {
         let cells = c.sizes.count * c.backings.count * c.folioOrders.count * c.memNodes.count
             * c.cpuNodes.count * c.memPolicies.count * perRegion * c.sharings.count * c.layouts.count
             * c.dirties.count * c.batches.count
-        progress?.start(total: cells * loopsPerCell * (c.repetitions + c.warmup))
+        let plan = c.repetitionsPerRound
+        progress?.start(total: cells * loopsPerCell * (c.repetitions + c.warmup * plan.count))
 
-        for size in c.sizes {
-            for backing in c.backings {
-                for cpuNodeOption in c.cpuNodes {
-                    let cpuNode = cpuNodeOption ?? topology.localNode
-                    for memNodeOption in c.memNodes {
-                        for policy in c.memPolicies {
-                            let memNode = memNodeOption ?? cpuNode
-                            let region = try MemoryRegion(size: size, backing: backing,
-                                                          policy: policy, node: memNode)
-                            let placement = region.verifyPlacement(maxNode: topology.maxNode)
-                            for order in c.folioOrders {
-                                let model = try makeModel(region: region, forcedOrder: order)
-                                try runRegion(model: model, placement: placement, size: size,
-                                              backing: backing, memNode: policy == .interleave ? nil : memNode,
-                                              cpuNode: cpuNode, policy: policy, into: &report)
+        var ledger = Ledger()
+        calibrator?.sample()
+        for repetitions in plan {
+            for size in c.sizes {
+                for backing in c.backings {
+                    for cpuNodeOption in c.cpuNodes {
+                        let cpuNode = cpuNodeOption ?? topology.localNode
+                        for memNodeOption in c.memNodes {
+                            for policy in c.memPolicies {
+                                let memNode = memNodeOption ?? cpuNode
+                                let region = try MemoryRegion(size: size, backing: backing,
+                                                              policy: policy, node: memNode)
+                                let placement = region.verifyPlacement(maxNode: topology.maxNode)
+                                for order in c.folioOrders {
+                                    let model = try makeModel(region: region, forcedOrder: order)
+                                    try runRegion(model: model, placement: placement, size: size,
+                                                  backing: backing, memNode: policy == .interleave ? nil : memNode,
+                                                  cpuNode: cpuNode, policy: policy, repetitions: repetitions,
+                                                  ledger: &ledger, skipped: &report.skipped)
+                                }
                             }
                         }
                     }
                 }
             }
+            calibrator?.sample()
         }
         progress?.finish()
+        if let combined = calibrator?.combined { report.calibration = combined }
+        report.skipped = uniqueStrings(report.skipped)
+        let records = ledger.items.map { record($0, calibration: report.calibration) }
+        report.results = records
+        var scenarios: [ScenarioKey] = []
+        for r in records where !scenarios.contains(r.scenario) { scenarios.append(r.scenario) }
+        for s in scenarios { report.comparisons += ComparisonRecord.pairs(in: records.filter { $0.scenario == s }) }
         return report
     }
 
@@ -65,7 +126,8 @@ public struct Experiment {
     }
 
     private func runRegion(model: PageModel, placement: PlacementReport, size: Int, backing: Backing,
-                           memNode: Int?, cpuNode: Int, policy: MemPolicy, into report: inout Report) throws
+                           memNode: Int?, cpuNode: Int, policy: MemPolicy, repetitions: Int,
+                           ledger: inout Ledger, skipped: inout [String]) throws
     {
         let nodeCPUs = topology.node(cpuNode)?.cpus ?? []
         if config.lastRef && backing == .hugetlb {
@@ -84,6 +146,11 @@ public struct Experiment {
                     let shares = PageShares(model: model, threads: threads, sharing: sharing, layout: layout)
                     let runner = try ReleaseRunner(model: model, shares: shares,
                                                    cpus: Array(nodeCPUs.prefix(threads)))
+                    let context = RoundContext(
+                        totalPages: shares.totalPages, threadPages: shares.arrays.map(\.count),
+                        thpBackedFraction: model.thpBackedFraction,
+                        folioBackedFraction: model.folioBackedFraction, placement: placement,
+                        memmapBytes: model.pageCount * 64)
                     for dirty in config.dirties {
                         for batch in config.batches {
                             let scenario = ScenarioKey(
@@ -95,28 +162,28 @@ public struct Experiment {
                             var keys: [LoopKey] = []
                             for strategy in config.strategies {
                                 if strategy.needsContiguousPages && !shares.contiguous && model.pageArray == nil {
-                                    report.skipped.append(
+                                    skipped.append(
                                         "\(strategy.rawValue) skipped for --sharing \(sharing.rawValue) --layout "
                                         + "\(layout.rawValue): it releases contiguous ranges, and these "
                                         + "page arrays are not")
                                     progress?.skip(config.impls.count * config.detects.count
-                                                   * (config.repetitions + config.warmup))
+                                                   * (repetitions + config.warmup))
                                     continue
                                 }
                                 if config.lastRef && strategy.lastRefSwiftLoop == nil {
-                                    report.skipped.append(
+                                    skipped.append(
                                         "\(strategy.rawValue) skipped for --last-ref: it has no "
                                         + "last-reference model")
                                     progress?.skip(config.impls.count * config.detects.count
-                                                   * (config.repetitions + config.warmup))
+                                                   * (repetitions + config.warmup))
                                     continue
                                 }
                                 if dirty != .none && !strategy.dirties {
-                                    report.skipped.append(
+                                    skipped.append(
                                         "\(strategy.rawValue) skipped for --dirty \(dirty.rawValue): "
                                         + "\(strategy.kernelAnalogue.prefix { $0 != ":" }) has no dirtying variant")
                                     progress?.skip(config.impls.count * config.detects.count
-                                                   * (config.repetitions + config.warmup))
+                                                   * (repetitions + config.warmup))
                                     continue
                                 }
                                 for impl in config.impls {
@@ -124,15 +191,9 @@ public struct Experiment {
                                 }
                             }
                             let measured = runner.measure(
-                                keys, dirty: dirty, batch: batch, repetitions: config.repetitions,
-                                warmup: config.warmup, lastRef: config.lastRef,
-                                progress: { progress?.step() })
-                            let records = measured.map {
-                                record($0, scenario: scenario, model: model, shares: shares,
-                                       placement: placement)
-                            }
-                            report.results += records
-                            report.comparisons += ComparisonRecord.pairs(in: records)
+                                keys, dirty: dirty, batch: batch, repetitions: repetitions,
+                                warmup: config.warmup, lastRef: config.lastRef, progress: { progress?.step() })
+                            for m in measured { ledger.add(m, scenario: scenario, context: context) }
                         }
                     }
                 }
@@ -140,34 +201,45 @@ public struct Experiment {
         }
     }
 
-    func record(_ m: LoopMeasurement, scenario: ScenarioKey, model: PageModel, shares: PageShares,
-                placement: PlacementReport) -> ResultRecord
-    {
-        let perThread = Double(max(1, shares.maxPagesPerThread))
-        let total = Double(max(1, shares.totalPages))
-        let nsPerPage = m.wallNs.map { $0 / perThread }
+    /// One result from every round of one loop on one scenario.
+    func record(_ g: Gathered, calibration: CalibrationFigures?) -> ResultRecord {
+        let last = g.rounds.last!, context = g.contexts.last!
+        let perThread = Double(max(1, context.maxPagesPerThread))
+        let total = Double(max(1, context.totalPages))
+        let rounds = RoundSamples(g.rounds.map { $0.wallNs.map { $0 / perThread } })
+        let wall = g.rounds.flatMap(\.wallNs)
+        // Each thread's own time over its own pages, every repetition of every round.
+        let perThreadNs = context.threadPages.indices.map { t in
+            Statistics.median(zip(g.rounds, g.contexts).flatMap { m, ctx in
+                m.threadNs.map { $0[t] / Double(max(1, ctx.threadPages[t])) }
+            })
+        }
+        // The worst round is the one to report: placement and THP backing are checked per round.
+        let placement = g.contexts.map(\.placement).min { $0.verifiedFraction < $1.verifiedFraction }!
+        let failure = g.rounds.compactMap(\.auditFailure).first
+        let acquired = g.rounds.reduce(0) { $0 + $1.pinsAcquired }
+        let released = g.rounds.reduce(0) { $0 + $1.pinsReleased }
         var result = ResultRecord(
-            strategy: m.key.strategy, impl: m.key.impl, detect: m.key.detect, scenario: scenario, pages: shares.totalPages,
-            pagesPerThread: shares.maxPagesPerThread, repetitions: m.wallNs.count,
-            nsPerPageSamples: nsPerPage, nsPerPage: Summary(nsPerPage),
-            pagesPerSecond: total / (Statistics.median(m.wallNs) / 1e9),
-            atomicsPerPage: Double(m.releaseTally.atomics) / total,
-            flagTestsPerPage: Double(m.releaseTally.flag_tests) / total,
-            rooflineNsPerPage: nil,
-            thpBackedFraction: model.thpBackedFraction,
-            folioBackedFraction: model.folioBackedFraction, placement: placement,
-            cpus: m.cpusUsed,
-            perThreadNsPerPage: shares.arrays.indices.map { t in
-                Statistics.median(m.threadNs.map { $0[t] / Double(max(1, shares.arrays[t].count)) })
-            },
-            balanced: m.balanced, auditDetail: m.auditFailure,
-            pinsAcquired: m.pinsAcquired, pinsReleased: m.pinsReleased,
-            underflows: m.underflows, ledgerViolations: m.ledgerViolations)
-        if m.lastRef { result.locksPerPage = LocksPerPage(m.lockCounts, pages: total) }
+            strategy: g.key.strategy, impl: g.key.impl, detect: g.key.detect, scenario: g.scenario,
+            pages: context.totalPages, pagesPerThread: context.maxPagesPerThread, repetitions: wall.count,
+            nsPerPageRounds: rounds, nsPerPage: Summary(rounds),
+            pagesPerSecond: total / (Statistics.median(wall) / 1e9),
+            atomicsPerPage: Double(last.releaseTally.atomics) / total,
+            flagTestsPerPage: Double(last.releaseTally.flag_tests) / total,
+            roofline: nil,
+            thpBackedFraction: g.contexts.map(\.thpBackedFraction).min()!,
+            folioBackedFraction: g.contexts.map(\.folioBackedFraction).min()!, placement: placement,
+            cpus: last.cpusUsed, perThreadNsPerPage: perThreadNs,
+            threadOverlap: g.scenario.threads > 1 ? Statistics.median(g.rounds.flatMap(\.overlaps)) : nil,
+            balanced: failure == nil && acquired == released, auditDetail: failure,
+            pinsAcquired: acquired, pinsReleased: released,
+            underflows: g.rounds.reduce(0) { $0 + $1.underflows },
+            ledgerViolations: g.rounds.reduce(0) { $0 + $1.ledgerViolations })
+        if last.lastRef { result.locksPerPage = LocksPerPage(last.lockCounts, pages: total) }
         if let calibration {
-            result.rooflineNsPerPage = Roofline.nsPerPage(
-                strategy: m.key.strategy, scenario: scenario, atomicsPerPage: result.atomicsPerPage,
-                memmapBytes: model.pageCount * 64, calibration: calibration, locksPerPage: result.locksPerPage)
+            result.roofline = Roofline.estimate(
+                strategy: g.key.strategy, scenario: g.scenario, atomicsPerPage: result.atomicsPerPage,
+                memmapBytes: context.memmapBytes, calibration: calibration, locksPerPage: result.locksPerPage)
         }
         return result
     }

@@ -20,6 +20,8 @@ public struct LoopMeasurement: Sendable {
     public var wallNs: [Double] = []
     /// Each thread's own release time, per repetition: threadNs[rep][thread].
     public var threadNs: [[Double]] = []
+    /// Per repetition: the time all threads released together ÷ the wall time (ThreadOverlap).
+    public var overlaps: [Double] = []
     /// Release-side counts of one repetition (all repetitions are identical work).
     public var releaseTally = gb_tally()
     /// Grab-side counts of the same repetition.

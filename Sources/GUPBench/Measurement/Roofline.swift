@@ -1,56 +1,149 @@
-import CShims
-
-/// The least time a release loop could take per page on this machine, from the work each strategy
-/// does per page (docs/model.md, "Strategies") and the calibrated costs (README, "Reading the numbers"):
+/// The least time a release loop could take per page on this machine: the work the loop really
+/// did, charged at the calibrated cost of the access pattern it really has. docs/roofline.md
+/// gives the formula of every strategy; in short, per 4 KiB page:
 ///
-///     atomic time  = atomics per page × (contended ? contended atomic ns : atomic ns)
-///     memory time  = descriptors per page × stream ns per descriptor
-///     roofline     = atomic time + memory time
+///     per-entry walks (put-page, unpin-each, unpin-batched), sequential array:
+///         order 0:  1 atomic stream + 1/8 stream (array) + (atomics − 1) × atomic
+///         order >0: (1 + 1/8) × stream + atomics × atomic         (head and page[1] stay in L1)
+///     per-entry walks, shuffled array:
+///         1 × dependent load + 1/8 × stream + atomics × atomic
+///     unpin-range (folio arithmetic on a contiguous range, order k, 2^k pages per folio):
+///         order 0:    1 atomic stream + (atomics − 1) × atomic
+///         0 < k < 6:  2/2^k × stream + atomics × atomic          (next folio on the same memmap page)
+///         k ≥ 6:      1/2^k × jump + 1/2^k × stream + (atomics − 1/2^k) × atomic
 ///
-/// A sum, not the classical max: on x86 a LOCK-prefixed instruction drains the store buffer and
-/// no later load may pass it, so the descriptor reads of the next entry cannot overlap the
-/// current entry's atomic, and atomics do not overlap each other (x86 memory ordering: locked
-/// instructions have a total order, and loads and stores are not reordered with them).
+/// "atomic" is one LOCK-prefixed RMW on a line already in L1 (contended when threads share
+/// folios); "atomic stream" one on each consecutive descriptor of a memmap-sized buffer (the
+/// read included); "stream" a plain read of consecutive descriptors; "jump" one step of a walk
+/// that reads in a folio how far the next one is and does an RMW there (each address depends
+/// on the previous load; the prefetcher cannot run ahead across memmap pages); "dependent
+/// load" a load at a random place. The memmap-sized figures are measured on a buffer of the
+/// run's memmap size written just before (as pinning writes the memmap); without them the
+/// in- or out-of-LLC figures stand in, and the single RMW for the atomic stream and the jump.
 ///
-/// Descriptors per page: 1 for the per-entry walks (put-page, unpin-each, unpin-batched read
-/// every entry's descriptor) plus 1/8 for the page array's 8-byte pointer; unpin-range reads the
-/// head and page[1] of each folio, 2 / 2^order; unpin-folios adds its 8-byte folio pointers to
-/// that, io-uring-release reads a 16-byte bvec per entry (per folio once coalesced). The stream cost is the in-cache one when the
-/// memmap fits in half the LLC, the out-of-cache one otherwise. Contended atomics apply when
-/// threads share folios (`interleaved`, more than one thread).
+/// Every term is a part of the work the loop must do, measured at its best (the fastest of
+/// several passes), and the terms add because of the x86 ordering rule (docs/model.md): locked
+/// instructions have a total order, and loads and stores are not reordered with them, so the
+/// next entry's reads cannot overlap the current entry's RMW. So the roofline is a lower
+/// bound. A result faster than it beyond its CI means a calibration was wrong, and the report
+/// names the term.
 public enum Roofline {
-    public static func descriptorsPerPage(strategy: Strategy, folioOrder: Int) -> Double {
-        switch strategy.access {
-        case .entryWalk: return 1 + 1.0 / 8
-        case .folioArithmetic: return folioOrder == 0 ? 1 : 2.0 / Double(1 << folioOrder)
-        case .folioPointers: return 1.0 / 8 + (folioOrder == 0 ? 1 : 2.0 / Double(1 << folioOrder))
-        // 16-byte bvecs: a quarter line each, per page on order 0, per folio once coalesced.
-        case .bvecWalk: return folioOrder == 0 ? 1 + 1.0 / 4 : (2 + 1.0 / 4) / Double(1 << folioOrder)
+    /// Folio orders from which the next folio's descriptor is on another 4 KiB memmap page
+    /// (2^6 descriptors × 64 bytes = 4 KiB): jumps the prefetcher does not follow.
+    public static let jumpOrder = 6
+
+    public static func estimate(strategy: Strategy, scenario: ScenarioKey, atomicsPerPage: Double,
+                                memmapBytes: Int, calibration c: CalibrationFigures,
+                                locksPerPage: LocksPerPage? = nil) -> RooflineEstimate {
+        let contended = scenario.sharing == .interleaved && scenario.threads > 1
+        let inCache = memmapBytes <= c.llcBytes / 2
+        let m = c.memmap(bytes: memmapBytes)
+        let suffix = inCache ? "_in_cache" : ""
+        let stream: (String, Double) = m.map { ("memmap_stream_ns_per_descriptor", $0.streamNs) }
+            ?? ("stream_ns_per_descriptor" + suffix, inCache ? c.streamNsPerDescriptorInCache : c.streamNsPerDescriptor)
+        let fallbackLatency = inCache ? c.latencyNsPerDescriptorInCache : c.latencyNsPerDescriptor
+        let latency: (String, Double) = m.map { ("memmap_latency_ns_per_descriptor", $0.latencyNs) }
+            ?? fallbackLatency.map { ("latency_ns_per_descriptor" + suffix, $0) } ?? stream
+        let atomic: (String, Double) = contended && c.contendedAtomicNs != nil
+            ? ("contended_atomic_ns", c.contendedAtomicNs!) : ("atomic_ns", c.atomicNs)
+        let atomicStream: (String, Double) = m.map { ("memmap_atomic_stream_ns_per_descriptor", $0.atomicStreamNs) } ?? atomic
+        let jump: (String, Double) = m.map { ("memmap_jump_ns_per_folio", $0.jumpNs) } ?? atomic
+
+        var terms: [RooflineEstimate.Term] = []
+        func add(_ figure: (String, Double), _ perPage: Double) {
+            if perPage > 0 { terms.append(.init(name: figure.0, perPage: perPage, ns: figure.1)) }
         }
+        let order = scenario.folioOrder
+        let perFolio = 1 / Double(1 << order)
+        let arrayEntry = 1.0 / 8  // an 8-byte pointer per page: an eighth of a line of the array
+        switch strategy.access {
+        case .entryWalk:
+            if scenario.layout == .shuffled {
+                add(latency, 1)
+                add(stream, arrayEntry)
+                add(atomic, atomicsPerPage)
+            } else if order == 0 {
+                add(atomicStream, 1)
+                add(stream, arrayEntry)
+                add(atomic, atomicsPerPage - 1)
+            } else {
+                add(stream, 1 + arrayEntry)
+                add(atomic, atomicsPerPage)
+            }
+        case .folioPointers:
+            // unpin_folios(): an 8-byte folio pointer per entry (streamed), the head and page[1]
+            // of each folio at the address the pointer gives (not a dependent jump).
+            if order == 0 {
+                larger(term(atomicStream, 1) + term(atomic, atomicsPerPage - 1), term(stream, arrayEntry))
+            } else {
+                larger(term(stream, arrayEntry + 2 * perFolio), term(atomic, atomicsPerPage))
+            }
+        case .bvecWalk:
+            // io_release_ubuf(): a 16-byte bvec (a quarter line) per entry on order 0, per folio
+            // once io_coalesce_buffer() merged them, and the folio it names.
+            if order == 0 {
+                larger(term(atomicStream, 1) + term(atomic, atomicsPerPage - 1), term(stream, 1.0 / 4))
+            } else {
+                larger(term(stream, (2 + 1.0 / 4) * perFolio), term(atomic, atomicsPerPage))
+            }
+        case .folioArithmetic:
+            if order == 0 {
+                add(atomicStream, 1)
+                add(atomic, atomicsPerPage - 1)
+            } else if order < jumpOrder {
+                add(stream, 2 * perFolio)
+                add(atomic, atomicsPerPage)
+            } else {
+                add(jump, perFolio)
+                add(stream, perFolio)
+                add(atomic, atomicsPerPage - perFolio)
+            }
+        }
+        // --last-ref: each lock taken costs a lock/unlock pair. The pcp lock is per CPU, never
+        // contended. The lruvec and zone locks are one per node, shared by every thread: with
+        // T > 1 threads every acquisition is (at worst) a handoff from another CPU, and the
+        // acquisitions of all T threads are serial, so each page of one thread waits for T of
+        // them (docs/last-reference.md, "What the formula predicts"):
+        //     lock time = pcp × pair + (lruvec + zone) × (T = 1 ? pair : T × handoff)
+        if let locks = locksPerPage, let pair = c.lockPairNs {
+            add(("lock_pair_ns", pair), locks.pcp)
+            if scenario.threads > 1, let handoff = c.contendedLockPairNs {
+                add(("contended_lock_pair_ns", handoff), (locks.lruvec + locks.zone) * Double(scenario.threads))
+            } else {
+                add(("lock_pair_ns", pair), locks.lruvec + locks.zone)
+            }
+        }
+        return RooflineEstimate(terms: terms)
     }
 
     public static func nsPerPage(strategy: Strategy, scenario: ScenarioKey, atomicsPerPage: Double,
                                  memmapBytes: Int, calibration: CalibrationFigures,
                                  locksPerPage: LocksPerPage? = nil) -> Double {
-        let contended = scenario.sharing == .interleaved && scenario.threads > 1
-        let atomicNs = contended ? (calibration.contendedAtomicNs ?? calibration.atomicNs) : calibration.atomicNs
-        let inCache = memmapBytes <= calibration.llcBytes / 2
-        let streamNs = inCache ? calibration.streamNsPerDescriptorInCache : calibration.streamNsPerDescriptor
-        let atomicTime = atomicsPerPage * atomicNs
-        let memoryTime = descriptorsPerPage(strategy: strategy, folioOrder: scenario.folioOrder) * streamNs
-        return atomicTime + memoryTime + lockTime(locksPerPage, threads: scenario.threads, calibration: calibration)
+        estimate(strategy: strategy, scenario: scenario, atomicsPerPage: atomicsPerPage,
+                 memmapBytes: memmapBytes, calibration: calibration, locksPerPage: locksPerPage).nsPerPage
+    }
+}
+
+/// A roofline as the sum of its terms, so a result that beats it can say which term was wrong.
+public struct RooflineEstimate: Sendable, Equatable {
+    public struct Term: Sendable, Equatable {
+        /// The calibration figure it charges, by its JSON name.
+        public let name: String
+        /// How many of it per 4 KiB page.
+        public let perPage: Double
+        /// Its calibrated cost, ns.
+        public let ns: Double
+        public var nsPerPage: Double { perPage * ns }
     }
 
-    /// --last-ref: each lock taken costs a lock/unlock pair. The pcp lock is per CPU, never
-    /// contended. The lruvec and zone locks are one per node, shared by every thread: with T > 1
-    /// threads every acquisition is (at worst) a handoff from another CPU, and the acquisitions
-    /// of all T threads are serial, so each page of one thread waits for T of them
-    /// (docs/last-reference.md, "What the formula predicts"):
-    ///
-    ///     lock time = pcp × pair + (lruvec + zone) × (T = 1 ? pair : T × handoff)
-    public static func lockTime(_ locks: LocksPerPage?, threads: Int, calibration: CalibrationFigures) -> Double {
-        guard let locks, let pair = calibration.lockPairNs else { return 0 }
-        let shared = threads > 1 ? Double(threads) * (calibration.contendedLockPairNs ?? pair) : pair
-        return locks.pcp * pair + (locks.lruvec + locks.zone) * shared
+    public let terms: [Term]
+    public var nsPerPage: Double { terms.reduce(0) { $0 + $1.nsPerPage } }
+
+    /// The calibration terms that must have been too high when a result is `gap` ns per page
+    /// below the roofline beyond its CI: the largest term that alone could cover the gap, or
+    /// all of them when none could.
+    public func suspects(gap: Double) -> [String] {
+        let covering = terms.filter { $0.nsPerPage >= gap }.max { $0.nsPerPage < $1.nsPerPage }
+        return covering.map { [$0.name] } ?? terms.map(\.name)
     }
 }

@@ -254,6 +254,7 @@ public final class ReleaseRunner: @unchecked Sendable {
         let start = active.map(\.startNs).min() ?? 0
         let end = active.map(\.endNs).max() ?? 0
         m.wallNs.append(Double(end &- start))
+        m.overlaps.append(ThreadOverlap.fraction(starts: active.map(\.startNs), ends: active.map(\.endNs)))
         m.threadNs.append(all.map { Double($0.endNs &- $0.startNs) })
     }
 

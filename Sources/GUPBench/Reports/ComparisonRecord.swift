@@ -10,17 +10,25 @@ public struct ComparisonRecord: Sendable {
     public let ci95Low: Double
     public let ci95High: Double
     public let pValue: Double
-    public var verdict: Verdict { Verdict.decide(speedup: speedup, ciLow: ci95Low, ciHigh: ci95High) }
+    /// The fewer repetitions of the two sides: one gives no verdict.
+    public let repetitions: Int
+    public var verdict: Verdict {
+        Verdict.decide(speedup: speedup, ciLow: ci95Low, ciHigh: ci95High, repetitions: repetitions)
+    }
 
+    /// Both loops were measured interleaved in the same rounds, so the CI comes from a
+    /// hierarchical bootstrap that draws the same rounds for both (what the rounds share
+    /// cancels; what differs between repetitions does not).
     public init(baseline: ResultRecord, candidate: ResultRecord) {
         self.baseline = baseline.key
         self.candidate = candidate.key
         scenario = candidate.scenario
         pagesPerThread = candidate.pagesPerThread
-        let s = Statistics.speedup(baseline: baseline.nsPerPageSamples,
-                                   candidate: candidate.nsPerPageSamples)
-        (speedup, ci95Low, ci95High) = s
+        let s = Statistics.speedup(baseline: baseline.nsPerPageRounds, candidate: candidate.nsPerPageRounds,
+                                   paired: true)
+        (speedup, ci95Low, ci95High) = (s.median, s.low, s.high)
         pValue = Statistics.mannWhitneyU(baseline.nsPerPageSamples, candidate.nsPerPageSamples).p
+        repetitions = min(baseline.nsPerPageRounds.count, candidate.nsPerPageRounds.count)
     }
 
     /// Which pairs a report compares: each strategy against the one its registry entry names

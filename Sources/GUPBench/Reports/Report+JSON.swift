@@ -37,31 +37,65 @@ extension Report {
         guard let c = calibration else {
             return .object([("atomic_ns", .null), ("stream_ns_per_descriptor", .null)])
         }
-        return .object([
-            ("atomic_ns", .num(c.atomicNs)),
-            ("stream_ns_per_descriptor", .num(c.streamNsPerDescriptor)),
-            ("stream_ns_per_descriptor_in_cache", .num(c.streamNsPerDescriptorInCache)),
-            ("contended_atomic_ns", .num(c.contendedAtomicNs)),
-            ("lock_pair_ns", .num(c.lockPairNs)),
-            ("contended_lock_pair_ns", .num(c.contendedLockPairNs)),
-            ("llc_bytes", .int(c.llcBytes)),
-        ])
+        var fields: [(String, JSON)] = c.terms.map { ($0.name, .num($0.value)) }
+        fields.append(("llc_bytes", .int(c.llcBytes)))
+        fields.append(("samples", .int(c.samples)))
+        fields.append(("rejected_contended", .int(c.rejectedContended)))
+        fields.append(("spread", .object(c.terms.compactMap { term in
+            c.spread[term.name].map { (term.name, .object([("min", .num($0.lowerBound)), ("max", .num($0.upperBound))])) }
+        })))
+        fields.append(("memmaps", .array(c.memmaps.map(Self.memmapJSON))))
+        return .object(fields)
+    }
+
+    static func memmapJSON(_ m: MemmapFigures) -> JSON {
+        var fields: [(String, JSON)] = [("bytes", .int(m.bytes))]
+        for name in MemmapFigures.names {
+            fields.append((name.replacingOccurrences(of: "memmap_", with: ""), .num(m.value(name))))
+        }
+        fields.append(("spread", .object(MemmapFigures.names.compactMap { name in
+            m.spread[name].map { (name.replacingOccurrences(of: "memmap_", with: ""),
+                                  .object([("min", .num($0.lowerBound)), ("max", .num($0.upperBound))])) }
+        })))
+        return .object(fields)
     }
 }
 
 extension ResultRecord {
+    /// Every timing figure of the result, so that scaling them scales the result (the gate
+    /// reads `rounds`, else `samples`, else `median`).
+    var nsPerPageJSON: JSON {
+        let fields: [(String, JSON)] = [
+            ("median", .num(nsPerPage.median)), ("min", .num(nsPerPage.min)),
+            ("max", .num(nsPerPage.max)), ("ci95_low", .num(nsPerPage.ci95Low)),
+            ("ci95_high", .num(nsPerPage.ci95High)), ("cv", .num(nsPerPage.cv)),
+            ("within_round_cv", .num(nsPerPage.spread.withinRoundCV)),
+            ("between_round_cv", .num(nsPerPage.spread.betweenRoundCV)),
+            ("noisy", .bool(noisy)), ("noise_reasons", .array(noiseReasons.map(JSON.string))),
+            ("outliers", .int(nsPerPage.outliers)),
+            ("samples", .array(nsPerPageSamples.map { JSON.num($0) })),
+            ("rounds", .array(nsPerPageRounds.rounds.map { round in .array(round.map { JSON.num($0) }) })),
+            ("round_medians", .array(nsPerPage.roundMedians.map { JSON.num($0) })),
+            ("per_thread", .array(perThreadNsPerPage.map { JSON.num($0) })),
+        ]
+        return .object(fields)
+    }
+
+    var rooflineTermsJSON: JSON {
+        guard let roofline else { return .null }
+        return .array(roofline.terms.map { t in
+            let fields: [(String, JSON)] = [("calibration", .string(t.name)), ("per_page", .num(t.perPage)),
+                                            ("ns", .num(t.ns)), ("ns_per_page", .num(t.nsPerPage))]
+            return .object(fields)
+        })
+    }
+
     var json: JSON {
         return .object(identityFields() + [
             ("pages", .int(pages)),
             ("pages_per_thread", .int(pagesPerThread)),
             ("repetitions", .int(repetitions)),
-            ("ns_per_page", .object([
-                ("median", .num(nsPerPage.median)), ("min", .num(nsPerPage.min)),
-                ("max", .num(nsPerPage.max)), ("ci95_low", .num(nsPerPage.ci95Low)),
-                ("ci95_high", .num(nsPerPage.ci95High)), ("cv", .num(nsPerPage.cv)),
-                ("noisy", .bool(nsPerPage.noisy)), ("outliers", .int(nsPerPage.outliers)),
-                ("samples", .array(nsPerPageSamples.map { JSON.num($0) })),
-            ])),
+            ("ns_per_page", nsPerPageJSON),
             ("pages_per_second", .object([("median", .num(pagesPerSecond))])),
             ("atomics_per_page", .num(atomicsPerPage)),
             ("flag_tests_per_page", .num(flagTestsPerPage)),
@@ -70,12 +104,14 @@ extension ResultRecord {
                 ("zone", .num(locksPerPage?.zone ?? 0)),
             ])),
             ("roofline_ns_per_page", .num(rooflineNsPerPage)),
+            ("roofline_terms", rooflineTermsJSON),
             ("efficiency", .num(efficiency)),
+            ("roofline_wrong_terms", beatsRoofline ? .array(rooflineSuspects.map(JSON.string)) : .null),
             ("thp_backed_fraction", .num(thpBackedFraction)),
             ("folio_backed_fraction", .num(folioBackedFraction)),
             ("placement", placement.json),
             ("cpus", .array(cpus.map(JSON.int))),
-            ("per_thread_ns_per_page", .array(perThreadNsPerPage.map { JSON.num($0) })),
+            ("thread_overlap", .num(threadOverlap)),
             ("audit", .object([
                 ("balanced", .bool(balanced)),
                 ("pins_acquired", .int(Int(pinsAcquired))),

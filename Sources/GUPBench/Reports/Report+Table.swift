@@ -98,27 +98,23 @@ extension Report {
         return table
     }
 
-    /// "7.15 (43%)": median ns per page, `~` when noisy, and the efficiency against the roofline.
+    /// "7.15 (43%)": median ns per page, `~` when noisy, and the efficiency against the
+    /// roofline; "(beats roofline: atomic_ns)" instead when the result is below the roofline
+    /// beyond its CI, naming the calibration term that must have been too high.
     static func costCell(_ r: ResultRecord) -> String {
-        let ns = (r.nsPerPage.noisy ? "~" : "") + Fmt.ns(r.nsPerPage.median)
+        let ns = (r.noisy ? "~" : "") + Fmt.ns(r.nsPerPage.median)
+        if r.beatsRoofline { return ns + " (beats roofline: " + r.rooflineSuspects.joined(separator: ", ") + ")" }
         return r.efficiency.map { ns + " (" + Fmt.percent($0) + ")" } ?? ns
     }
 
-    /// A speedup with its CI; an implementation pair shows the time ratio instead (swift÷c time
-    /// 1.03x = the Swift loop takes 3% longer), the inverse of its speedup.
+    /// A speedup with its CI and its verdict; an implementation pair shows the time ratio
+    /// instead (swift÷c time 1.03x = the Swift loop takes 3% longer), the inverse of its speedup.
     static func comparisonCell(_ c: ComparisonRecord) -> String {
+        if c.verdict == .notApplicable { return Fmt.ratio(c.speedup) + "x " + c.verdict.mark }
         if c.baseline.strategy == c.candidate.strategy {  // impl or detection pair: a time ratio
             return Fmt.speedup(1 / c.speedup, 1 / c.ci95High, 1 / c.ci95Low)
         }
-        return Fmt.speedup(c.speedup, c.ci95Low, c.ci95High) + mark(c.verdict)
-    }
-
-    static func mark(_ v: Verdict) -> String {
-        switch v {
-        case .faster: return ""
-        case .slower: return " slower"
-        case .withinNoise: return " ≈"
-        }
+        return Fmt.speedup(c.speedup, c.ci95Low, c.ci95High) + " " + c.verdict.mark
     }
 
     /// The words above the table: what was run and how to read it.
@@ -129,7 +125,9 @@ extension Report {
         fixed.append("\(r.repetitions) reps")
         return "gupbench \(command): " + fixed.joined(separator: ", ")
             + "\nmedian ns per 4 KiB page per thread (efficiency = roofline/measured); speedup ="
-            + " baseline/candidate time with 95% CI, ≈ = within noise; ~ = noisy (CV > 10%)"
+            + " baseline/candidate time with 95% CI, ≈ = within noise; ~ = noisy (CV > 10% or threads"
+            + " overlapped < 90%)\n\(r.repetitions) repetitions in \(r.nsPerPageRounds.rounds.count) round(s), each on a"
+            + " freshly mapped region; CIs cover rounds and repetitions (hierarchical bootstrap)"
     }
 
     public func footer() -> String {
@@ -140,10 +138,17 @@ extension Report {
         let cpus = Set(results.map { $0.cpus.map(String.init).joined(separator: ",") })
         lines.append("threads ran on CPUs: " + cpus.sorted().joined(separator: " | "))
         if let c = calibration {
-            lines.append(String(format: "calibration: atomic %.2f ns, descriptor stream %.2f ns (in cache %.2f)",
-                                c.atomicNs, c.streamNsPerDescriptor, c.streamNsPerDescriptorInCache)
-                + (c.contendedAtomicNs.map { String(format: ", contended atomic %.1f ns", $0) } ?? "")
-                + lockCalibration(c))
+            lines.append(Self.calibrationLine(c) + lockCalibration(c))
+        }
+        for r in results where r.noisy {
+            lines.append("noisy: \(label(r.key)) \(r.scenario.backing.rawValue) \(r.scenario.threads) thread(s): "
+                + r.noiseReasons.joined(separator: "; "))
+        }
+        for r in results where r.beatsRoofline {
+            lines.append("roofline not a lower bound: \(label(r.key)) \(r.scenario.backing.rawValue) "
+                + "\(r.scenario.threads) thread(s) measured \(Fmt.ns(r.nsPerPage.median)) [\(Fmt.ns(r.nsPerPage.ci95Low))-"
+                + "\(Fmt.ns(r.nsPerPage.ci95High))] ns/page under a roofline of \(Fmt.ns(r.rooflineNsPerPage ?? .nan)); "
+                + "too high: " + r.rooflineSuspects.joined(separator: ", "))
         }
         for r in results where !r.balanced {
             lines.append("AUDIT FAILED: \(r.strategy.rawValue)/\(r.impl.rawValue) \(r.scenario.backingLabel) "
@@ -152,6 +157,28 @@ extension Report {
         for s in uniqueStrings(skipped) { lines.append("note: " + s) }
         if let layoutFile { lines += layoutFile.reportLines }
         return lines.joined(separator: "\n")
+    }
+
+    /// "calibration (ns, lowest of 4 [range]): atomic 2.87 [2.87-3.10], ..."
+    static func calibrationLine(_ c: CalibrationFigures) -> String {
+        func term(_ label: String, _ name: String, _ value: Double?) -> String? {
+            guard let value else { return nil }
+            let range = c.spread[name].map { c.samples > 1 ? " [\(Fmt.ns($0.lowerBound))-\(Fmt.ns($0.upperBound))]" : "" } ?? ""
+            return "\(label) \(Fmt.ns(value))\(range)"
+        }
+        let parts = [
+            term("atomic", "atomic_ns", c.atomicNs),
+            term("contended atomic", "contended_atomic_ns", c.contendedAtomicNs),
+            term("stream", "stream_ns_per_descriptor", c.streamNsPerDescriptor),
+            term("in cache", "stream_ns_per_descriptor_in_cache", c.streamNsPerDescriptorInCache),
+            term("dependent load", "latency_ns_per_descriptor", c.latencyNsPerDescriptor),
+            term("in cache", "latency_ns_per_descriptor_in_cache", c.latencyNsPerDescriptorInCache),
+        ].compactMap { $0 }
+        var line = "calibration (ns, lowest of \(c.samples) [range]; contended: median): " + parts.joined(separator: ", ")
+        if c.rejectedContended > 0 {
+            line += "; \(c.rejectedContended) contended figure(s) below the uncontended one rejected and repeated"
+        }
+        return line
     }
 
     public func renderTable() -> String {

@@ -9,16 +9,17 @@ public struct ResultRecord: Sendable {
     public let pages: Int
     public let pagesPerThread: Int
     public let repetitions: Int
-    /// ns per page per thread, one value per repetition.
-    public let nsPerPageSamples: [Double]
+    /// ns per page per thread, one value per repetition, grouped by round.
+    public let nsPerPageRounds: RoundSamples
+    /// Every repetition, round after round.
+    public var nsPerPageSamples: [Double] { nsPerPageRounds.all }
     public let nsPerPage: Summary
     public let pagesPerSecond: Double
     public let atomicsPerPage: Double
     public let flagTestsPerPage: Double
-    public var rooflineNsPerPage: Double?
-    public var efficiency: Double? {
-        rooflineNsPerPage.map { $0 / nsPerPage.median }
-    }
+    /// The roofline term by term; nil without a calibration.
+    public var roofline: RooflineEstimate?
+    public var rooflineNsPerPage: Double? { roofline?.nsPerPage }
     public let thpBackedFraction: Double
     /// Fraction of the region's pages in verified folios of the order the backing asks for.
     public let folioBackedFraction: Double
@@ -26,6 +27,9 @@ public struct ResultRecord: Sendable {
     public let cpus: [Int]
     /// Each thread's own median ns per page (its release time over its own pages).
     public let perThreadNsPerPage: [Double]
+    /// Median over repetitions of the time all threads ran together ÷ the section's wall time
+    /// (`ThreadOverlap`); nil for one thread.
+    public let threadOverlap: Double?
     public let balanced: Bool
     public let auditDetail: String?
     public let pinsAcquired: UInt64
@@ -37,6 +41,38 @@ public struct ResultRecord: Sendable {
     public var locksPerPage: LocksPerPage? = nil
 
     public var key: LoopKey { LoopKey(strategy, impl, detect) }
+
+    /// True when the measurement is faster than the roofline even at the top of its CI: the
+    /// roofline was no lower bound, so a calibration term was wrong.
+    public var beatsRoofline: Bool { rooflineNsPerPage.map { $0 > nsPerPage.ci95High } ?? false }
+
+    /// roofline ÷ measured median, at most 1 (within the CI the roofline may sit above the
+    /// median); nil without a roofline or when the result beats it beyond its CI.
+    public var efficiency: Double? {
+        guard let roof = rooflineNsPerPage, !beatsRoofline else { return nil }
+        return min(1, roof / nsPerPage.median)
+    }
+
+    /// The calibration terms that were too high when the result beats the roofline.
+    public var rooflineSuspects: [String] {
+        guard beatsRoofline, let roofline else { return [] }
+        return roofline.suspects(gap: roofline.nsPerPage - nsPerPage.median)
+    }
+
+    /// Why the figure should not be trusted alone: a wide spread, or threads that did not run
+    /// together.
+    public var noiseReasons: [String] {
+        var reasons: [String] = []
+        if nsPerPage.noisy {
+            reasons.append("CV \(Fmt.percent(nsPerPage.cv)) over \(Fmt.percent(Summary.noisyCV))")
+        }
+        if let overlap = threadOverlap, overlap < ThreadOverlap.noisyBelow {
+            reasons.append("threads ran together for only \(Fmt.percent(overlap)) of the section")
+        }
+        return reasons
+    }
+
+    public var noisy: Bool { !noiseReasons.isEmpty }
 }
 
 /// Locks taken per page released, by kind (docs/last-reference.md): the node's lruvec lock

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import GUPBench
+
+/// `--baseline FILE` and `--threshold` of the measuring commands that can gate a change.
+struct GateOptions: ParsableArguments {
+    @Option(help: "A saved JSON report of the same scenarios: print the change of each; exit 3 if any got slower beyond --threshold and noise.")
+    var baseline: String?
+
+    @Option(help: "The least slowdown the gate reports, as 8% or 0.08 (default: \(Fmt.percent(Gate.defaultThreshold))).")
+    var threshold: String?
+
+    func validate() throws {
+        do {
+            _ = try thresholdValue()
+            if let baseline { _ = try Gate.load(baseline) }
+        } catch let e as GUPBenchError {
+            throw ValidationError(e.description)
+        }
+    }
+
+    func thresholdValue() throws -> Double {
+        try threshold.map(Gate.parseThreshold) ?? Gate.defaultThreshold
+    }
+}
+
+/// Prints the report (and, with --baseline, the gate's table), then fails when an audit did
+/// not balance (exit 1) or the gate found something slower (exit 3).
+func finish(_ report: Report, _ options: CommonOptions, gate: GateOptions, extra: [(String, JSON)] = [],
+            markdown: ((Report) -> String)? = nil, render: (Report) -> String) throws {
+    let text: String
+    switch options.outputFormat {
+    case .table: text = render(report)
+    case .markdown: text = markdown?(report) ?? report.render(.markdown)
+    case .json: text = report.json(extra: extra).serialized() + "\n"
+    case .csv: text = report.renderCSV()
+    }
+    guard let path = gate.baseline else {
+        try options.emit(text)
+        try requireBalanced(report)
+        return
+    }
+    let verdicts = try Gate(current: Gate.scenarios(of: report), baseline: Gate.load(path), baselinePath: path,
+                            threshold: gate.thresholdValue())
+    switch options.outputFormat {
+    case .json: try options.emit(report.json(extra: extra + [("baseline", verdicts.json)]).serialized() + "\n")
+    case .table, .markdown: try options.emit(text + "\n" + verdicts.rendered())
+    case .csv: try options.emit(text)
+    }
+    try requireBalanced(report)
+    try exitIfSlower(verdicts)
+}
+
+func exitIfSlower(_ gate: Gate) throws {
+    if gate.anySlower {
+        FileHandle.standardError.write(
+            "gupbench: slower than baseline \(gate.baselinePath) beyond \(Fmt.percent(gate.threshold)) and noise\n".data(using: .utf8)!)
+        throw ExitCode(3)
+    }
+}
+
+/// `gupbench gate CURRENT.json --baseline BASE.json`: the gate on two saved reports, without
+/// measuring, so one set of runs can be judged against many baselines (scripts/aa-check).
+struct GateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gate",
+        abstract: "Judge a saved report against a saved baseline: the --baseline verdicts without measuring.")
+
+    @Argument(help: "The report to judge (written with --format json).")
+    var current: String
+
+    @OptionGroup var gate: GateOptions
+
+    @Option(help: "Report format: table, json.")
+    var format = "table"
+
+    @Option(help: "Also write the verdicts to this file.")
+    var output: String?
+
+    func validate() throws {
+        guard gate.baseline != nil else { throw ValidationError("--baseline is required: the saved report to judge '\(current)' against") }
+        guard ["table", "json"].contains(format.trimmed) else {
+            throw ValidationError("--format '\(format)' is not valid for gate; valid values: table, json")
+        }
+        do {
+            _ = try Gate.load(current, option: "report")
+            if let output { try checkWritable(output) }
+        } catch let e as GUPBenchError {
+            throw ValidationError(e.description)
+        }
+    }
+
+    func run() throws {
+        let path = gate.baseline!
+        let verdicts = try Gate(current: Gate.load(current, option: "report"), baseline: Gate.load(path),
+                                baselinePath: path, threshold: gate.thresholdValue())
+        try emit(format.trimmed == "json" ? verdicts.json.serialized() + "\n" : verdicts.rendered(), output: output)
+        try exitIfSlower(verdicts)
+    }
+}
