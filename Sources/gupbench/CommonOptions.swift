@@ -47,8 +47,8 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Run-time detection of wrong release calls: \(DetectMode.validList); a list compares them.")
     var detect = "off"
 
-    @Option(help: "Timed repetitions.")
-    var repetitions = "10"
+    @Option(help: "Timed repetitions, spread over the rounds (default: \(BenchConfig.defaultRepetitions), \(BenchConfig.defaultRepetitions / BenchConfig.defaultRounds) per round).")
+    var repetitions = String(BenchConfig.defaultRepetitions)
 
     @Option(help: "Untimed warm-up repetitions at the start of each round.")
     var warmup = "1"

@@ -77,6 +77,19 @@ import Testing
         #expect(g.rendered().contains("n/a: 1 repetition"))
     }
 
+    @Test func threadsThatDidNotRunTogetherGetNoVerdictAndLeaveTheFamily() throws {
+        var apart = Self.report(scale: 0.75)
+        var results = apart["results"] as! [[String: Any]]
+        results[3]["thread_overlap"] = 0.5  // unpin-range, 2 threads, ran mostly one after the other
+        results[2]["thread_overlap"] = 0.95
+        apart["results"] = results
+        let g = try Self.gate(Self.report(), against: apart)
+        #expect(g.entries.map(\.verdict) == [.slower, .slower, .slower, .threadsApart])
+        #expect(g.entries[3].holmP.isNaN)
+        #expect(g.rendered().contains("Holm-Bonferroni over 3 scenarios"))
+        #expect(g.rendered().contains("n/a: threads did not run together (overlap under 90%)"))
+    }
+
     @Test func theRuleNeedsBothSignificanceAndSize() {
         #expect(Gate.verdict(speedup: 0.8, holmP: 0.01, threshold: 0.08, repetitions: 10) == .slower)
         #expect(Gate.verdict(speedup: 0.8, holmP: 0.06, threshold: 0.08, repetitions: 10) == .withinNoise)

@@ -22,7 +22,7 @@ public struct BenchConfig: Sendable {
     /// --last-ref: the mapping's reference is dropped before each timed release, so the release
     /// frees every folio (docs/last-reference.md).
     public var lastRef = false
-    public var repetitions = 10
+    public var repetitions = BenchConfig.defaultRepetitions
     /// Untimed repetitions at the start of every round.
     public var warmup = 1
     /// `--layout-file`: replay a captured layout instead of uniform memory (see `replay(_:)`).
@@ -35,6 +35,13 @@ public struct BenchConfig: Sendable {
     /// rounds took the default run past 30 s; three keep it under, and give the hierarchical
     /// bootstrap three region/moment draws per side.
     public static let defaultRounds = 3
+
+    /// Ten per round. A repetition of the default matrix costs about a millisecond per loop
+    /// (the grab and audit around it about as much), a round's mapping seconds: so the
+    /// repetitions are cheap, and ten per round keep one descheduled repetition from moving a
+    /// round's median (with three or four per round it did, and a 33% regression went
+    /// unnoticed on a loaded machine; docs/gate.md).
+    public static let defaultRepetitions = 30
 
     /// Timed repetitions of each round: `repetitions` spread as evenly as they go, never more
     /// rounds than repetitions.

@@ -8,7 +8,10 @@ import Foundation
 ///   repetitions, so the spread between processes is in it; and
 /// - the slowdown is larger than the threshold (`--threshold`, default `defaultThreshold`).
 ///
-/// "faster" is decided the same way. Any "slower" makes the command exit 3 (docs/gate.md).
+/// "faster" is decided the same way. A scenario whose threads ran together for under 90% of the
+/// section on either side (`thread_overlap`) timed a queue rather than the scenario: it gets no
+/// verdict and is left out of the correction. Any "slower" makes the command exit 3
+/// (docs/gate.md).
 public struct Gate: Sendable {
     /// Chosen from A/A runs of the default `compare` on a shared 2-CPU machine (docs/gate.md):
     /// the largest significant A/A change seen stayed below it, and a 15% regression is above it.
@@ -17,11 +20,13 @@ public struct Gate: Sendable {
     /// Resamples for the p-values: 2/(n+1) must stay below α over the scenarios of a big report.
     public static let resamples = 4000
 
-    /// One scenario of a report: its identity, a short label, its samples by round.
+    /// One scenario of a report: its identity, a short label, its samples by round, and its
+    /// threads' overlap (nil for one thread).
     public struct Scenario: Sendable {
         public let identity: String
         public let label: String
         public let samples: RoundSamples
+        public var threadOverlap: Double? = nil
     }
 
     public struct Entry: Sendable {
@@ -68,17 +73,23 @@ public struct Gate: Sendable {
             }
             return (before, now)
         }
+        let apart = pairs.map { pair in
+            [pair.0.threadOverlap, pair.1.threadOverlap].contains { ($0 ?? 1) < ThreadOverlap.noisyBelow }
+        }
         let tests = pairs.map {
             Statistics.speedup(baseline: $0.0.samples, candidate: $0.1.samples, paired: false, resamples: Self.resamples)
         }
-        let adjusted = Statistics.holm(tests.map(\.p))
+        // Untested (NaN) p-values are not part of the family Holm corrects for.
+        let adjusted = Statistics.holm(zip(tests, apart).map { $1 ? .nan : $0.p })
         entries = pairs.indices.map { k in
             let (before, now) = pairs[k]
             let t = tests[k]
+            let verdict = apart[k] ? Verdict.threadsApart
+                : Self.verdict(speedup: t.median, holmP: adjusted[k], threshold: threshold,
+                               repetitions: min(before.samples.count, now.samples.count))
             return Entry(identity: now.identity, label: now.label, before: before.samples, now: now.samples,
                          speedup: t.median, ci95Low: t.low, ci95High: t.high, p: t.p, holmP: adjusted[k],
-                         verdict: Self.verdict(speedup: t.median, holmP: adjusted[k], threshold: threshold,
-                                               repetitions: min(before.samples.count, now.samples.count)))
+                         verdict: verdict)
         }
     }
 
@@ -132,7 +143,10 @@ public struct Gate: Sendable {
     /// The scenarios of a parsed gupbench/1 report.
     public static func scenarios(json: [String: Any]) -> [Scenario] {
         let results = json["results"] as? [[String: Any]] ?? []
-        return results.map { Scenario(identity: identity($0), label: label($0), samples: samples($0)) }
+        return results.map {
+            Scenario(identity: identity($0), label: label($0), samples: samples($0),
+                     threadOverlap: ($0["thread_overlap"] as? NSNumber)?.doubleValue)
+        }
     }
 
     /// The scenarios of a report measured in this process, read back exactly as a saved one is.
@@ -166,8 +180,9 @@ public struct Gate: Sendable {
     // MARK: output
 
     var rule: String {
-        "slower/faster = a change beyond \(Fmt.percent(threshold)) (--threshold) that is significant after "
-            + "Holm-Bonferroni over \(entries.count) scenarios (family-wise α \(Self.alpha))"
+        let tested = entries.filter { !$0.holmP.isNaN }.count
+        return "slower/faster = a change beyond \(Fmt.percent(threshold)) (--threshold) that is significant after "
+            + "Holm-Bonferroni over \(tested) scenarios (family-wise α \(Self.alpha))"
     }
 
     /// The verdict with the threshold it was judged against.
@@ -176,6 +191,7 @@ public struct Gate: Sendable {
         case .slower, .faster: return "\(e.verdict.rawValue) (beyond \(Fmt.percent(threshold)))"
         case .withinNoise: return "within noise (±\(Fmt.percent(threshold)))"
         case .notApplicable: return e.verdict.rawValue
+        case .threadsApart: return e.verdict.rawValue + " (overlap under \(Fmt.percent(ThreadOverlap.noisyBelow)))"
         }
     }
 
