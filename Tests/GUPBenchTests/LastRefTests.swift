@@ -227,7 +227,7 @@ import Testing
         let locks = LocksPerPage(lruvec: 1, pcp: 1, zone: 0.5)
         let one = Roofline.nsPerPage(strategy: .putPage, scenario: RooflineTests.scenario(order: 0), atomicsPerPage: 1,
                                      memmapBytes: 1 << 20, calibration: c, locksPerPage: locks)
-        let base: Double = 3 + 1.0 / 8  // one atomic (standing in for the atomic stream), an eighth of a line of array
+        let base: Double = 3  // one atomic, standing in for the atomic stream; the array streams under it
         #expect(one == base + 10 + 15)
         // Two threads: the node's lruvec and zone locks are shared (two handoffs per page of one
         // thread, serial), the pcp lock is not.

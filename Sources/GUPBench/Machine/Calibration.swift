@@ -57,7 +57,7 @@ public final class Calibrator {
         // The atomic, the streams and the chases run on the first CPU of the run.
         if let first = cpus.first { _ = gb_pin_current_thread(Int32(first)) }
         defer { Calibration.restoreAffinity(topology) }
-        let atomic = gb_calibrate_atomic_ns(2_000_000)
+        let atomic = gb_calibrate_atomic_ns(250_000)
         var contended: Double?
         var rejected = 0
         if cpus.count > 1 {

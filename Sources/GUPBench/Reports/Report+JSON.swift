@@ -83,11 +83,14 @@ extension ResultRecord {
 
     var rooflineTermsJSON: JSON {
         guard let roofline else { return .null }
-        return .array(roofline.terms.map { t in
+        func term(_ t: RooflineEstimate.Term, overlapped: Bool) -> JSON {
             let fields: [(String, JSON)] = [("calibration", .string(t.name)), ("per_page", .num(t.perPage)),
-                                            ("ns", .num(t.ns)), ("ns_per_page", .num(t.nsPerPage))]
+                                            ("ns", .num(t.ns)), ("ns_per_page", .num(t.nsPerPage)),
+                                            ("overlapped", .bool(overlapped))]
             return .object(fields)
-        })
+        }
+        return .array(roofline.terms.map { term($0, overlapped: false) }
+                      + roofline.overlapped.map { term($0, overlapped: true) })
     }
 
     var json: JSON {
