@@ -239,11 +239,11 @@ import Testing
     @Test func baselineSavedBeforeLastRefPairsWithReferenceDropRuns() {
         var saved: [String: Any] = ["strategy": "put-page", "impl": "swift", "detect": "off", "backing": "4k",
                                     "threads": 1, "size_bytes": 1 << 30]
-        let older = BaselineComparison.identity(saved)
+        let older = Gate.identity(saved)
         saved["last_ref"] = false
-        #expect(older == BaselineComparison.identity(saved))
+        #expect(older == Gate.identity(saved))
         saved["last_ref"] = true
-        #expect(older != BaselineComparison.identity(saved))
+        #expect(older != Gate.identity(saved))
     }
 
     @Test func swiftAndCLoopsFreeTheSameFoliosInTheSameOrder() throws {

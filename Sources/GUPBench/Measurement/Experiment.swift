@@ -133,11 +133,11 @@ public struct Experiment {
         if config.lastRef && backing == .hugetlb {
             // mm/swap.c: folios_put_refs() and __folio_put() hand a hugetlb folio to
             // free_huge_folio() (its pool), never to the LRU and per-CPU lists the model has.
-            report.skipped.append("--last-ref skipped on hugetlb: a hugetlb folio goes back to its pool "
+            skipped.append("--last-ref skipped on hugetlb: a hugetlb folio goes back to its pool "
                 + "(free_huge_folio()), not through the LRU and per-CPU free lists the model has")
             let threadCounts = config.threadCounts(cpuNodeCPUs: nodeCPUs.count).count
             progress?.skip(threadCounts * config.sharings.count * config.layouts.count * config.dirties.count
-                           * config.batches.count * loopsPerCell * (config.repetitions + config.warmup))
+                           * config.batches.count * loopsPerCell * (repetitions + config.warmup))
             return
         }
         for threads in config.threadCounts(cpuNodeCPUs: nodeCPUs.count) {
