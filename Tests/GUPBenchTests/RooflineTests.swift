@@ -86,6 +86,18 @@ import Testing
                 == 43)
     }
 
+    @Test func folioPointerAndBvecWalksStreamTheirArraysAndEachFolio() {
+        // unpin-folios on THP: an eighth of a line of folio pointers per page and head + page[1]
+        // per folio, streamed (2.0 × (1/8 + 2/512)), above two RMWs per folio (3 × 2/512).
+        let folios = Self.roof(.unpinFolios, Self.scenario(order: 9), atomics: 2.0 / 512)
+        #expect(folios.nsPerPage == Self.exactly(2 * (1.0 / 8 + 2.0 / 512)))
+        // io-uring-release on 4 KiB pages: an RMW on each descriptor (atomic stream, 4) over a
+        // quarter line of bvec (0.5).
+        let bvecs = Self.roof(.ioUringRelease, Self.scenario(order: 0), atomics: 1)
+        #expect(bvecs.nsPerPage == 4)
+        #expect(bvecs.overlapped.map(\.perPage) == [0.25])
+    }
+
     @Test func sharedFoliosAcrossThreadsUseTheContendedAtomic() {
         let r = Self.roof(.unpinEach, Self.scenario(order: 9, threads: 2, sharing: .interleaved), atomics: 2)
         #expect(r.nsPerPage == 40)
