@@ -4,6 +4,7 @@
  * Every loop body is inlined into a switch over the detection mode, so each mode gets its own
  * copy with the checks of other modes compiled out: `off` pays nothing for `ledger` existing. */
 #include "gb_loops.h"
+#include "gb_kcalls.h"
 
 #define GB_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define GB_PAGE_BYTES 4096L /* a base page */
@@ -55,12 +56,13 @@ void gb_c_put_pages(gb_page *const *pages, long npages, long batch, int dirty, i
 /* unpin-each: kernel unpin_user_page() per entry, dirtying as the seed's loop does */
 GB_INLINE void unpin_each_body(gb_page *const *pages, long npages, long batch, int dirty,
                                int detect, gb_ledger *ledger, gb_tally *t) {
+    int mode = gb_mitigations();
     for (long i = 0; i < npages; i += batch) {
         long n = GB_MIN(npages - i, batch);
         for (long k = i; k < i + n; k++) {
             gb_detect_entries(detect, ledger, pages + k, 1, GB_CALL_UNPIN_USER_PAGE, t);
             gb_dirty_if_clean(pages[k], dirty, t);
-            gb_detect_unpin_user_page(detect, pages[k], t);
+            gb_detect_kcall_unpin_user_page(detect, mode, pages[k], t);
         }
     }
 }
@@ -77,6 +79,7 @@ void gb_c_unpin_each(gb_page *const *pages, long npages, long batch, int dirty, 
 /* unpin-batched: kernel unpin_user_pages_dirty_lock() (unpin_user_pages() when not dirtying) */
 GB_INLINE void unpin_batched_body(gb_page *const *pages, long npages, long batch, int dirty,
                                   int detect, gb_ledger *ledger, gb_tally *t) {
+    int mode = gb_mitigations();
     for (long i = 0; i < npages; i += batch) {
         long n = GB_MIN(npages - i, batch);
         gb_page *const *call = pages + i;
@@ -85,7 +88,7 @@ GB_INLINE void unpin_batched_body(gb_page *const *pages, long npages, long batch
             gb_page *folio = gb_gup_folio_next(call, n, k, &nr);
             gb_detect_entries(detect, ledger, call + k, nr, GB_CALL_UNPIN_USER_PAGE, t);
             gb_dirty_folio_run(folio, dirty, t);
-            gb_detect_put_folio(detect, folio, (int)nr, GB_FOLL_PIN, t);
+            gb_detect_kcall_gup_put_folio_pin(detect, mode, folio, (int)nr, t);
         }
     }
 }
@@ -102,6 +105,7 @@ void gb_c_unpin_batched(gb_page *const *pages, long npages, long batch, int dirt
 /* unpin-range: kernel unpin_user_page_range_dirty_lock() */
 GB_INLINE void unpin_range_body(gb_page *start, long npages, long batch, int dirty, int detect,
                                 gb_ledger *ledger, gb_tally *t) {
+    int mode = gb_mitigations();
     for (long i = 0; i < npages; i += batch) {
         long n = GB_MIN(npages - i, batch);
         gb_page *call = start + i;
@@ -110,7 +114,7 @@ GB_INLINE void unpin_range_body(gb_page *start, long npages, long batch, int dir
             gb_page *folio = gb_gup_folio_range_next(call, n, k, &nr);
             gb_detect_range(detect, ledger, call + k, nr, GB_CALL_UNPIN_USER_PAGE, t);
             gb_dirty_folio_run(folio, dirty, t);
-            gb_detect_put_folio(detect, folio, (int)nr, GB_FOLL_PIN, t);
+            gb_detect_kcall_gup_put_folio_pin(detect, mode, folio, (int)nr, t);
         }
     }
 }
@@ -254,6 +258,7 @@ void gb_folios_of_pages(gb_page *const *pages, long npages, gb_page **folios) {
  * break; unpin_user_folio(folios[i], j - i);` */
 GB_INLINE void unpin_folios_body(gb_page *const *folios, long nfolios, long batch, int detect,
                                  gb_ledger *ledger, gb_tally *t) {
+    int mode = gb_mitigations();
     for (long start = 0; start < nfolios; start += batch) {
         long n = GB_MIN(nfolios - start, batch);
         gb_page *const *call = folios + start;
@@ -263,7 +268,7 @@ GB_INLINE void unpin_folios_body(gb_page *const *folios, long nfolios, long batc
                 if (call[i] != call[j])
                     break;
             gb_detect_entries(detect, ledger, call + i, j - i, GB_CALL_UNPIN_USER_PAGE, t);
-            gb_detect_put_folio(detect, call[i], (int)(j - i), GB_FOLL_PIN, t);
+            gb_detect_kcall_unpin_user_folio(detect, mode, call[i], j - i, t);
         }
     }
 }
@@ -341,13 +346,15 @@ void gb_grab_bvecs(const gb_bvec *bvecs, long nbvecs, gb_ledger *ledger, gb_tall
  * unpin_user_folio(page_folio(imu->bvec[i].bv_page), 1);` */
 GB_INLINE void io_uring_release_body(const gb_bvec *bvecs, long nbvecs, long batch, int detect,
                                      gb_ledger *ledger, gb_tally *t) {
+    int mode = gb_mitigations();
     for (long start = 0; start < nbvecs; start += batch) {
         long n = GB_MIN(nbvecs - start, batch);
         const gb_bvec *imu = bvecs + start;
+        gb_kcall_release_indirect(mode, t); /* io_buffer_unmap(): imu->release(imu->priv) */
         for (long i = 0; i < n; i++) {
             gb_page *page = imu[i].bv_page;
             gb_detect_range(detect, ledger, page, 1, GB_CALL_UNPIN_USER_PAGE, t);
-            gb_detect_put_folio(detect, gb_page_folio(page), 1, GB_FOLL_PIN, t);
+            gb_detect_kcall_unpin_user_folio(detect, mode, gb_page_folio(page), 1, t);
         }
     }
 }

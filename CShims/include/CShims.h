@@ -11,5 +11,6 @@
 #include "gb_kernel.h"
 #include "gb_free.h"
 #include "gb_layout.h"
+#include "gb_kcalls.h"
 
 #endif /* CSHIMS_H */

@@ -122,6 +122,12 @@ typedef struct gb_tally {
     uint64_t freed_with_pincount;  /*   ... with _pincount != 0 (bad_page() under page checks) */
     uint64_t jumped_over_zero;     /* _refcount went from above 0 to below 0: nothing freed */
     uint64_t released_below_zero;  /* a release on a _refcount already at 0 or below */
+    /* The kernel's per-call work (gb_kcalls.h): */
+    uint64_t kernel_calls;         /* out-of-line calls: unpin_user_page/folio, gup_put_folio,
+                                      mod_node_page_state, and retpoline mode's indirect call */
+    uint64_t zero_folio_tests;     /* is_zero_folio() tests */
+    uint64_t vmstat_cmpxchgs;      /* unlocked this_cpu_try_cmpxchg() on the per-CPU diff */
+    uint64_t vmstat_folds;         /* diff folded into node + global counters (2 locked adds) */
     int64_t thread;          /* which worker this tally belongs to (for the ledger) */
 } gb_tally;
 

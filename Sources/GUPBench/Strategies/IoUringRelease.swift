@@ -22,21 +22,23 @@ extension ReleaseLoops {
     public static func ioUringRelease(_ bvecs: BvecArray, count: Int, batch: Int,
                                       detect: DetectMode = .off, ledger: LedgerPointer? = nil,
                                       tally: inout gb_tally) {
-        ReleaseLoopSupport.run(detect, &tally) { d, t in ioUringReleaseBody(bvecs, count, batch, d, ledger, &t) }
+        let mode = gb_mitigations()
+        ReleaseLoopSupport.run(detect, &tally) { d, t in ioUringReleaseBody(bvecs, count, batch, d, ledger, mode, &t) }
     }
 
     @inline(__always)
     static func ioUringReleaseBody(_ bvecs: BvecArray, _ count: Int, _ batch: Int, _ detect: Int32,
-                                   _ ledger: LedgerPointer?, _ t: inout gb_tally) {
+                                   _ ledger: LedgerPointer?, _ mode: Int32, _ t: inout gb_tally) {
         var start = 0
         while start < count {
             let n = min(batch, count - start)
             let imu = bvecs + start
+            gb_kcall_release_indirect(mode, &t)  // io_buffer_unmap(): imu->release(imu->priv)
             var i = 0
             while i < n {
                 let page = imu[i].bv_page
                 gb_detect_range(detect, ledger, page, 1, Int32(GB_CALL_UNPIN_USER_PAGE), &t)
-                gb_detect_put_folio(detect, gb_page_folio(page), 1, GB_FOLL_PIN, &t)
+                gb_detect_kcall_unpin_user_folio(detect, mode, gb_page_folio(page), 1, &t)
                 i += 1
             }
             start += n

@@ -59,5 +59,9 @@ extension gb_tally {
         freed_with_pincount &+= other.freed_with_pincount
         jumped_over_zero &+= other.jumped_over_zero
         released_below_zero &+= other.released_below_zero
+        kernel_calls &+= other.kernel_calls
+        zero_folio_tests &+= other.zero_folio_tests
+        vmstat_cmpxchgs &+= other.vmstat_cmpxchgs
+        vmstat_folds &+= other.vmstat_folds
     }
 }

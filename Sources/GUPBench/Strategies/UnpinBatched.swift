@@ -19,12 +19,14 @@ extension ReleaseLoops {
     public static func unpinBatched(_ pages: PageArray, count: Int, batch: Int, dirty: Int32,
                                     detect: DetectMode = .off, ledger: LedgerPointer? = nil,
                                     tally: inout gb_tally) {
-        ReleaseLoopSupport.run(detect, &tally) { d, t in unpinBatchedBody(pages, count, batch, dirty, d, ledger, &t) }
+        let mode = gb_mitigations()
+        ReleaseLoopSupport.run(detect, &tally) { d, t in unpinBatchedBody(pages, count, batch, dirty, d, ledger, mode, &t) }
     }
 
     @inline(__always)
     static func unpinBatchedBody(_ pages: PageArray, _ count: Int, _ batch: Int, _ dirty: Int32,
-                                 _ detect: Int32, _ ledger: LedgerPointer?, _ t: inout gb_tally) {
+                                 _ detect: Int32, _ ledger: LedgerPointer?, _ mode: Int32,
+                               _ t: inout gb_tally) {
         var start = 0
         while start < count {
             let n = min(batch, count - start)
@@ -35,7 +37,8 @@ extension ReleaseLoops {
                 let folio = gb_gup_folio_next(call, n, i, &run)
                 gb_detect_entries(detect, ledger, call + i, run, Int32(GB_CALL_UNPIN_USER_PAGE), &t)
                 gb_dirty_folio_run(folio, dirty, &t)
-                gb_detect_put_folio(detect, folio, Int32(truncatingIfNeeded: run), GB_FOLL_PIN, &t)
+                // kernel: gup_put_folio(), out of line (gb_kcalls.h)
+                gb_detect_kcall_gup_put_folio_pin(detect, mode, folio, Int32(truncatingIfNeeded: run), &t)
                 i += run
             }
             start += n

@@ -19,12 +19,13 @@ extension ReleaseLoops {
     public static func unpinFolios(_ folios: FolioArray, count: Int, batch: Int,
                                    detect: DetectMode = .off, ledger: LedgerPointer? = nil,
                                    tally: inout gb_tally) {
-        ReleaseLoopSupport.run(detect, &tally) { d, t in unpinFoliosBody(folios, count, batch, d, ledger, &t) }
+        let mode = gb_mitigations()
+        ReleaseLoopSupport.run(detect, &tally) { d, t in unpinFoliosBody(folios, count, batch, d, ledger, mode, &t) }
     }
 
     @inline(__always)
     static func unpinFoliosBody(_ folios: FolioArray, _ count: Int, _ batch: Int, _ detect: Int32,
-                                _ ledger: LedgerPointer?, _ t: inout gb_tally) {
+                                _ ledger: LedgerPointer?, _ mode: Int32, _ t: inout gb_tally) {
         var start = 0
         while start < count {  // one unpin_folios() call
             let n = min(batch, count - start)
@@ -35,7 +36,7 @@ extension ReleaseLoops {
                 while j < n && call[j] == call[i] { j += 1 }
                 gb_detect_entries(detect, ledger, call + i, j - i, Int32(GB_CALL_UNPIN_USER_PAGE), &t)
                 // unpin_user_folio(folios[i], j - i) -> gup_put_folio(folio, refs, FOLL_PIN)
-                gb_detect_put_folio(detect, call[i], Int32(truncatingIfNeeded: j - i), GB_FOLL_PIN, &t)
+                gb_detect_kcall_unpin_user_folio(detect, mode, call[i], j - i, &t)
                 i = j
             }
             start += n

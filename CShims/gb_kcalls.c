@@ -1,0 +1,185 @@
+/* gb_kcalls.c — the kernel's out-of-line release calls, its NR_FOLL_PIN_RELEASED accounting and
+ * their two return flavours (see gb_kcalls.h). */
+#include "gb_kcalls.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#if defined(__x86_64__) && __has_attribute(function_return)
+/* ret becomes `jmp __x86_return_thunk` (CShims/gb_thunks.S), as the kernel's with Safe RET. */
+#define GB_SAFERET __attribute__((noinline, function_return("thunk-extern")))
+#define GB_HAVE_THUNKS 1
+#else
+#define GB_SAFERET __attribute__((noinline))
+#define GB_HAVE_THUNKS 0
+#endif
+#define GB_PLAIN __attribute__((noinline))
+
+static int mitigation_mode = GB_MITIGATION_OFF;
+void gb_set_mitigations(int mode) { __atomic_store_n(&mitigation_mode, mode, __ATOMIC_RELAXED); }
+int gb_mitigations(void) { return __atomic_load_n(&mitigation_mode, __ATOMIC_RELAXED); }
+
+gb_page gb_zero_folio_page;
+
+/* ---- vmstat: kernel mm/vmstat.c ---- */
+
+/* kernel: struct per_cpu_nodestat's vm_node_stat_diff[NR_FOLL_PIN_RELEASED] (s8) — one per CPU;
+ * a worker thread is pinned to its CPU, so the thread's copy is that CPU's. */
+static __thread int8_t this_cpu_diff;
+/* kernel: per_cpu_nodestat.stat_threshold (the same value on every CPU of a node here). */
+static int stat_threshold = 125;
+/* kernel: pgdat->vm_stat[NR_FOLL_PIN_RELEASED] and vm_node_stat[...]: atomic_long_t, apart. */
+static struct { _Alignas(64) long node; _Alignas(64) long global; } counters;
+
+void gb_vmstat_set_threshold(int threshold) {
+    /* kernel: calculate_normal_threshold() caps at 125 (an s8 diff must hold diff + delta). */
+    stat_threshold = threshold < 1 ? 1 : threshold > 125 ? 125 : threshold;
+}
+int gb_vmstat_threshold(void) { return stat_threshold; }
+int gb_vmstat_this_cpu_diff(void) { return this_cpu_diff; }
+void gb_vmstat_reset(void) {
+    this_cpu_diff = 0;
+    __atomic_store_n(&counters.node, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&counters.global, 0, __ATOMIC_RELAXED);
+}
+long gb_vmstat_node_released(void) { return __atomic_load_n(&counters.node, __ATOMIC_RELAXED); }
+long gb_vmstat_global_released(void) { return __atomic_load_n(&counters.global, __ATOMIC_RELAXED); }
+
+/* kernel: this_cpu_try_cmpxchg() on an s8 with HAVE_CMPXCHG_LOCAL: `cmpxchgb` without a lock
+ * prefix (the per-CPU variable is only written from its own CPU, so atomicity against
+ * interrupts is enough). On failure *old gets the current value. */
+GB_INLINE bool this_cpu_try_cmpxchg_s8(int8_t *_Nonnull p, int8_t *_Nonnull old, int8_t new_) {
+#if defined(__x86_64__)
+    bool ok;
+    __asm__ volatile("cmpxchgb %[new_], %[mem]"
+                     : "=@ccz"(ok), [mem] "+m"(*p), "+a"(*old)
+                     : [new_] "q"(new_)
+                     : "memory");
+    return ok;
+#else
+    if (*p != *old) { *old = *p; return false; }
+    *p = new_;
+    return true;
+#endif
+}
+
+/* kernel: mod_node_state(pgdat, item, delta, overstep_mode = 0) */
+GB_INLINE void mod_node_state(long delta, gb_tally *_Nonnull t) {
+    int8_t *p = &this_cpu_diff;
+    int8_t o = __atomic_load_n(p, __ATOMIC_RELAXED);
+    long n, z;
+    do {
+        z = 0; /* overflow to node counters */
+        long threshold = __atomic_load_n(&stat_threshold, __ATOMIC_RELAXED);
+        n = delta + (long)o;
+        if (labs(n) > threshold) {
+            z = n; /* overstep_mode 0: os = 0, all of it goes to the node, the diff to 0 */
+            n = 0;
+        }
+        t->vmstat_cmpxchgs++;
+    } while (!this_cpu_try_cmpxchg_s8(p, &o, (int8_t)n));
+    if (z) {
+        /* kernel: node_page_state_add(): atomic_long_add() to the node's and the global counter */
+        __atomic_fetch_add(&counters.node, z, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&counters.global, z, __ATOMIC_RELAXED);
+        t->vmstat_folds++;
+    }
+}
+
+GB_PLAIN void gb_k_mod_node_page_state(long delta, gb_tally *t) { mod_node_state(delta, t); }
+GB_SAFERET void gb_k_mod_node_page_state_saferet(long delta, gb_tally *t) { mod_node_state(delta, t); }
+
+/* ---- kernel mm/gup.c ---- */
+
+/* kernel: gup_put_folio(folio, refs, FOLL_PIN): `if (is_zero_folio(folio)) return;
+ * node_stat_mod_folio(folio, NR_FOLL_PIN_RELEASED, refs);` then _pincount and folio_put_refs().
+ * `saferet` picks the accounting call's flavour to match the caller's. */
+GB_INLINE gb_put_result gup_put_folio_pin(gb_page *folio, int refs, bool saferet, gb_tally *t) {
+    if (gb_is_zero_folio(folio, t))
+        return (gb_put_result){false, false};
+    t->kernel_calls++;
+    if (saferet)
+        gb_k_mod_node_page_state_saferet(refs, t);
+    else
+        gb_k_mod_node_page_state(refs, t);
+    return gb_gup_put_folio(folio, refs, GB_FOLL_PIN, t);
+}
+
+/* kernel: unpin_user_page() */
+GB_PLAIN gb_put_result gb_k_unpin_user_page(gb_page *page, gb_tally *t) {
+    return gup_put_folio_pin(gb_page_folio(page), 1, false, t);
+}
+GB_SAFERET gb_put_result gb_k_unpin_user_page_saferet(gb_page *page, gb_tally *t) {
+    return gup_put_folio_pin(gb_page_folio(page), 1, true, t);
+}
+
+/* kernel: unpin_user_folio() */
+GB_PLAIN gb_put_result gb_k_unpin_user_folio(gb_page *folio, long npages, gb_tally *t) {
+    return gup_put_folio_pin(folio, (int)npages, false, t);
+}
+GB_SAFERET gb_put_result gb_k_unpin_user_folio_saferet(gb_page *folio, long npages, gb_tally *t) {
+    return gup_put_folio_pin(folio, (int)npages, true, t);
+}
+
+/* kernel: gup_put_folio() as unpin_user_pages*() call it, once per folio run */
+GB_PLAIN gb_put_result gb_k_gup_put_folio_pin(gb_page *folio, int refs, gb_tally *t) {
+    return gup_put_folio_pin(folio, refs, false, t);
+}
+GB_SAFERET gb_put_result gb_k_gup_put_folio_pin_saferet(gb_page *folio, int refs, gb_tally *t) {
+    return gup_put_folio_pin(folio, refs, true, t);
+}
+
+/* ---- the indirect call of retpoline mode ---- */
+
+/* The indirect call's target (kernel: io_release_ubuf() reached through imu->release). */
+GB_SAFERET void gb_k_release_target(void) { __asm__ volatile("" ::: "memory"); }
+/* CShims/gb_thunks.S: jumps to fn through a retpoline (kernel: __x86_indirect_thunk_rax). */
+void gb_call_through_retpoline(void (*_Nonnull fn)(void));
+
+void gb_kcall_release_indirect(int mode, gb_tally *t) {
+    if (mode != GB_MITIGATION_RETPOLINE)
+        return;
+    t->kernel_calls++;
+#if GB_HAVE_THUNKS
+    gb_call_through_retpoline(gb_k_release_target);
+#else
+    gb_k_release_target();
+#endif
+}
+
+/* ---- calibration ---- */
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+GB_PLAIN void gb_k_empty_call(void) { __asm__ volatile("" ::: "memory"); }
+GB_SAFERET void gb_k_empty_call_saferet(void) { __asm__ volatile("" ::: "memory"); }
+
+double gb_calibrate_kcall_ns(int mode, long iterations) {
+    gb_tally t = {0};
+    uint64_t start = now_ns();
+    for (long i = 0; i < iterations; i++) {
+        if (mode == GB_MITIGATION_OFF)
+            gb_k_empty_call();
+        else
+            gb_k_empty_call_saferet();
+    }
+    uint64_t end = now_ns();
+    (void)t;
+    return (double)(end - start) / (double)iterations;
+}
+
+double gb_calibrate_local_cmpxchg_ns(long iterations) {
+    int8_t v = 0;
+    uint64_t start = now_ns();
+    for (long i = 0; i < iterations; i++) {
+        int8_t o = v;
+        while (!this_cpu_try_cmpxchg_s8(&v, &o, (int8_t)(o + 1)))
+            ;
+    }
+    uint64_t end = now_ns();
+    return (double)(end - start) / (double)iterations;
+}

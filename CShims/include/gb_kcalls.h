@@ -1,0 +1,119 @@
+/*
+ * gb_kcalls.h — the kernel's per-call work on the unpin path, which the descriptor model alone
+ * leaves out:
+ *   - the out-of-line calls: unpin_user_page() and unpin_user_folio() are exported functions
+ *     (mm/gup.c), and the batched unpins call gup_put_folio() once per folio run;
+ *   - gup_put_folio()'s is_zero_folio() test (a FOLL_PIN of the shared zero page is not counted);
+ *   - node_stat_mod_folio(folio, NR_FOLL_PIN_RELEASED, refs) -> mod_node_page_state() (mm/vmstat.c),
+ *     out of line, which with HAVE_CMPXCHG_LOCAL (x86-64) updates a per-CPU s8 diff with an
+ *     *unlocked* this_cpu_try_cmpxchg() and, once |diff + delta| passes the CPU's stat_threshold,
+ *     folds it into the node's and the global counter with two locked adds
+ *     (node_page_state_add()).
+ * And the way those calls return on a kernel with mitigations: with spec_rstack_overflow
+ * "Safe RET" every `ret` of the kernel is a `jmp __x86_return_thunk` into srso_return_thunk
+ * (arch/x86/lib/retpoline.S), which defeats the return-stack predictor. Each out-of-line function
+ * exists twice: returning plainly, and through that thunk (CShims/gb_thunks.S); the mode is
+ * process-wide (gb_set_mitigations) and read once per loop.
+ *
+ * Counts go to the caller's tally: kernel_calls, zero_folio_tests, vmstat_cmpxchgs, vmstat_folds
+ * (each fold is two locked adds, kept out of `atomics`, which counts descriptor atomics).
+ */
+#ifndef GB_KCALLS_H
+#define GB_KCALLS_H
+
+#include "gb_ledger.h"
+
+/* How the out-of-line release functions return (and call indirectly): --mitigations. */
+typedef enum gb_mitigation {
+    GB_MITIGATION_OFF = 0,       /* plain call / ret */
+    GB_MITIGATION_SAFE_RET = 1,  /* ret through srso_return_thunk -> srso_safe_ret */
+    GB_MITIGATION_RETPOLINE = 2, /* safe-ret returns, and the one indirect call per release call
+                                    (io_buffer_unmap(): imu->release()) through a retpoline */
+} gb_mitigation;
+
+/* The process-wide mode (set before a loop runs; loops read it once). */
+void gb_set_mitigations(int mode);
+int gb_mitigations(void);
+
+/* ---- NR_FOLL_PIN_RELEASED, the kernel's way ---- */
+
+/* stat_threshold of every CPU's node pageset (kernel: refresh_zone_stat_thresholds(); read from
+ * /proc/zoneinfo by the caller). Values outside 1..125 are clamped to that range. */
+void gb_vmstat_set_threshold(int threshold);
+int gb_vmstat_threshold(void);
+/* This thread's per-CPU diff (the worker is pinned to one CPU: its thread is its CPU). */
+int gb_vmstat_this_cpu_diff(void);
+/* Zero this thread's diff and the node and global counters (tests, between runs). */
+void gb_vmstat_reset(void);
+/* The node's and the global NR_FOLL_PIN_RELEASED (kernel: pgdat->vm_stat[], vm_node_stat[]). */
+long gb_vmstat_node_released(void);
+long gb_vmstat_global_released(void);
+
+/* kernel: mod_node_page_state(pgdat, NR_FOLL_PIN_RELEASED, delta), out of line. */
+void gb_k_mod_node_page_state(long delta, gb_tally *_Nonnull t);
+void gb_k_mod_node_page_state_saferet(long delta, gb_tally *_Nonnull t);
+
+/* ---- the release calls ---- */
+
+/* kernel: is_zero_folio() — the shared zero page's folio; never in a memmap here, so the test is
+ * always false, and always made. */
+extern gb_page gb_zero_folio_page;
+GB_INLINE bool gb_is_zero_folio(gb_page *_Nonnull folio, gb_tally *_Nonnull t) {
+    t->zero_folio_tests++;
+    return folio == &gb_zero_folio_page;
+}
+
+/* Out of line, in both return flavours: kernel unpin_user_page(), unpin_user_folio(), and
+ * gup_put_folio(..., FOLL_PIN) as the batched unpins call it. Each does is_zero_folio(), the
+ * accounting call, then _pincount and folio_put_refs() as gb_gup_put_folio(). */
+gb_put_result gb_k_unpin_user_page(gb_page *_Nonnull page, gb_tally *_Nonnull t);
+gb_put_result gb_k_unpin_user_page_saferet(gb_page *_Nonnull page, gb_tally *_Nonnull t);
+gb_put_result gb_k_unpin_user_folio(gb_page *_Nonnull folio, long npages, gb_tally *_Nonnull t);
+gb_put_result gb_k_unpin_user_folio_saferet(gb_page *_Nonnull folio, long npages, gb_tally *_Nonnull t);
+gb_put_result gb_k_gup_put_folio_pin(gb_page *_Nonnull folio, int refs, gb_tally *_Nonnull t);
+gb_put_result gb_k_gup_put_folio_pin_saferet(gb_page *_Nonnull folio, int refs, gb_tally *_Nonnull t);
+
+/* The calls the loops make: the mode picks the copy (a loop-invariant, predicted branch). */
+GB_INLINE gb_put_result gb_kcall_unpin_user_page(int mode, gb_page *_Nonnull page, gb_tally *_Nonnull t) {
+    t->kernel_calls++;
+    return mode == GB_MITIGATION_OFF ? gb_k_unpin_user_page(page, t) : gb_k_unpin_user_page_saferet(page, t);
+}
+
+GB_INLINE gb_put_result gb_kcall_unpin_user_folio(int mode, gb_page *_Nonnull folio, long npages,
+                                                  gb_tally *_Nonnull t) {
+    t->kernel_calls++;
+    return mode == GB_MITIGATION_OFF ? gb_k_unpin_user_folio(folio, npages, t)
+                                     : gb_k_unpin_user_folio_saferet(folio, npages, t);
+}
+
+GB_INLINE gb_put_result gb_kcall_gup_put_folio_pin(int mode, gb_page *_Nonnull folio, int refs,
+                                                   gb_tally *_Nonnull t) {
+    t->kernel_calls++;
+    return mode == GB_MITIGATION_OFF ? gb_k_gup_put_folio_pin(folio, refs, t)
+                                     : gb_k_gup_put_folio_pin_saferet(folio, refs, t);
+}
+
+/* The same with --detect underflow's check on the result (`detect` a constant after inlining). */
+GB_INLINE void gb_detect_kcall_unpin_user_page(int detect, int mode, gb_page *_Nonnull page,
+                                               gb_tally *_Nonnull t) {
+    gb_detect_result(detect, gb_kcall_unpin_user_page(mode, page, t), t);
+}
+GB_INLINE void gb_detect_kcall_unpin_user_folio(int detect, int mode, gb_page *_Nonnull folio,
+                                                long npages, gb_tally *_Nonnull t) {
+    gb_detect_result(detect, gb_kcall_unpin_user_folio(mode, folio, npages, t), t);
+}
+GB_INLINE void gb_detect_kcall_gup_put_folio_pin(int detect, int mode, gb_page *_Nonnull folio,
+                                                 int refs, gb_tally *_Nonnull t) {
+    gb_detect_result(detect, gb_kcall_gup_put_folio_pin(mode, folio, refs, t), t);
+}
+
+/* retpoline mode: the one indirect call a release call begins with (io_buffer_unmap():
+ * imu->release(imu->priv)), through a retpoline thunk; a no-op function returning through the
+ * safe-ret thunk. Other modes: nothing. */
+void gb_kcall_release_indirect(int mode, gb_tally *_Nonnull t);
+
+/* ---- calibration: ns per out-of-line call + return of a mode, and per unlocked cmpxchg ---- */
+double gb_calibrate_kcall_ns(int mode, long iterations);
+double gb_calibrate_local_cmpxchg_ns(long iterations);
+
+#endif /* GB_KCALLS_H */
