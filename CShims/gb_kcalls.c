@@ -29,7 +29,7 @@ static __thread int8_t this_cpu_diff;
 /* kernel: per_cpu_nodestat.stat_threshold (the same value on every CPU of a node here). */
 static int stat_threshold = 125;
 /* kernel: pgdat->vm_stat[NR_FOLL_PIN_RELEASED] and vm_node_stat[...]: atomic_long_t, apart. */
-static struct { _Alignas(64) long node; _Alignas(64) long global; } counters;
+static gb_vmstat_counters counters;
 
 void gb_vmstat_set_threshold(int threshold) {
     /* kernel: calculate_normal_threshold() caps at 125 (an s8 diff must hold diff + delta). */
@@ -63,9 +63,10 @@ GB_INLINE bool this_cpu_try_cmpxchg_s8(int8_t *_Nonnull p, int8_t *_Nonnull old,
 #endif
 }
 
-/* kernel: mod_node_state(pgdat, item, delta, overstep_mode = 0) */
-GB_INLINE void mod_node_state(long delta, gb_tally *_Nonnull t) {
-    int8_t *p = &this_cpu_diff;
+/* kernel: mod_node_state(pgdat, item, delta, overstep_mode = 0); `p` is this CPU's diff, `c`
+ * the node's and the global counter. */
+GB_INLINE void mod_node_state_on(gb_vmstat_counters *_Nonnull c, int8_t *_Nonnull p, long delta,
+                                 gb_tally *_Nonnull t) {
     int8_t o = __atomic_load_n(p, __ATOMIC_RELAXED);
     long n, z;
     do {
@@ -80,14 +81,22 @@ GB_INLINE void mod_node_state(long delta, gb_tally *_Nonnull t) {
     } while (!this_cpu_try_cmpxchg_s8(p, &o, (int8_t)n));
     if (z) {
         /* kernel: node_page_state_add(): atomic_long_add() to the node's and the global counter */
-        __atomic_fetch_add(&counters.node, z, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&counters.global, z, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&c->node, z, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&c->global, z, __ATOMIC_RELAXED);
         t->vmstat_folds++;
     }
 }
 
+GB_INLINE void mod_node_state(long delta, gb_tally *_Nonnull t) {
+    mod_node_state_on(&counters, &this_cpu_diff, delta, t);
+}
+
 GB_PLAIN void gb_k_mod_node_page_state(long delta, gb_tally *t) { mod_node_state(delta, t); }
 GB_SAFERET void gb_k_mod_node_page_state_saferet(long delta, gb_tally *t) { mod_node_state(delta, t); }
+
+void gb_vmstat_mod_on(gb_vmstat_counters *c, int8_t *diff, long delta, gb_tally *t) {
+    mod_node_state_on(c, diff, delta, t);
+}
 
 /* ---- kernel mm/gup.c ---- */
 

@@ -49,6 +49,18 @@ void gb_vmstat_reset(void);
 long gb_vmstat_node_released(void);
 long gb_vmstat_global_released(void);
 
+/* kernel: pgdat->vm_stat[NR_FOLL_PIN_RELEASED] and vm_node_stat[...] (atomic_long_t), apart. */
+typedef struct gb_vmstat_counters {
+    long node;
+    char _apart[56]; /* padding, not _Alignas: Swift's importer skips over-aligned records */
+    long global;
+} gb_vmstat_counters;
+
+/* The same mod_node_state() on counters and a diff of the caller's (tests: exact values while
+ * other threads' releases update the process-wide counters). */
+void gb_vmstat_mod_on(gb_vmstat_counters *_Nonnull c, int8_t *_Nonnull diff, long delta,
+                      gb_tally *_Nonnull t);
+
 /* kernel: mod_node_page_state(pgdat, NR_FOLL_PIN_RELEASED, delta), out of line. */
 void gb_k_mod_node_page_state(long delta, gb_tally *_Nonnull t);
 void gb_k_mod_node_page_state_saferet(long delta, gb_tally *_Nonnull t);

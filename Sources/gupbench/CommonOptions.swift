@@ -58,6 +58,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Rounds the repetitions are spread over, each on freshly mapped regions (default: \(BenchConfig.defaultRounds)).")
     var rounds: String?
 
+    @Option(help: "How the out-of-line release calls return: auto (what /sys/devices/system/cpu/vulnerabilities/ reports), \(Mitigations.validList); a list compares them.")
+    var mitigations = "off"
+
     @Option(help: "Report format: \(OutputFormat.validList).")
     var format = "table"
 
@@ -72,7 +75,7 @@ struct CommonOptions: ParsableArguments {
 
     enum CodingKeys: String, CodingKey {
         case size, backing, folioOrder, threads, sharing, layout, memNode, cpuNode, memPolicy
-        case dirty, batch, strategies, impl, detect, repetitions, warmup, rounds, format, output, lastRef, layoutFile
+        case dirty, batch, strategies, impl, detect, repetitions, warmup, rounds, format, output, lastRef, layoutFile, mitigations
     }
 
     func validate() throws {
@@ -120,6 +123,7 @@ struct CommonOptions: ParsableArguments {
         c.repetitions = try ints(repetitions, "--repetitions", range: 1...100_000, single: true)[0]
         c.warmup = try ints(warmup, "--warmup", range: 0...100_000, single: true)[0]
         c.lastRef = lastRef
+        c.mitigations = try list(mitigations, "--mitigations").map { try Mitigations.parseOption($0) }
         if let layoutFile {
             // The layout fixes the memory: its folios, its holes, its size.
             let clashes = [("--size", size != nil), ("--backing", backing != "4k,thp"),

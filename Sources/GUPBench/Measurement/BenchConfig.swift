@@ -22,6 +22,8 @@ public struct BenchConfig: Sendable {
     /// --last-ref: the mapping's reference is dropped before each timed release, so the release
     /// frees every folio (docs/last-reference.md).
     public var lastRef = false
+    /// How the out-of-line release calls return; each is a scenario dimension.
+    public var mitigations: [Mitigations] = [.off]
     public var repetitions = BenchConfig.defaultRepetitions
     /// Untimed repetitions at the start of every round.
     public var warmup = 1

@@ -72,11 +72,14 @@ public struct Experiment {
         try config.validate(on: topology)
         var report = Report(command: command, topology: topology, calibration: calibration)
         report.layoutFile = config.layoutFile
+        // The model's NR_FOLL_PIN_RELEASED folds where this machine's kernel folds.
+        KernelCallSettings.applyThreshold()
+        defer { Mitigations.off.apply() }
         let c = config
         let perRegion = c.threads.isEmpty ? 2 : c.threads.count
         let cells = c.sizes.count * c.backings.count * c.folioOrders.count * c.memNodes.count
             * c.cpuNodes.count * c.memPolicies.count * perRegion * c.sharings.count * c.layouts.count
-            * c.dirties.count * c.batches.count
+            * c.dirties.count * c.batches.count * c.mitigations.count
         let plan = c.repetitionsPerRound
         progress?.start(total: cells * loopsPerCell * (c.repetitions + c.warmup * plan.count))
 
@@ -153,12 +156,15 @@ public struct Experiment {
                         memmapBytes: model.pageCount * 64)
                     for dirty in config.dirties {
                         for batch in config.batches {
+                          for mitigation in config.mitigations {
+                            mitigation.apply()
                             let scenario = ScenarioKey(
                                 size: size, backing: backing, folioOrder: model.folioOrder,
                                 forcedOrder: model.forcedOrder != nil, threads: threads,
                                 sharing: sharing, layout: layout, dirty: dirty, batch: batch,
                                 memNode: memNode, cpuNode: cpuNode, memPolicy: policy,
-                                lastRef: config.lastRef, layoutDigest: model.layoutFile?.sha256)
+                                lastRef: config.lastRef, layoutDigest: model.layoutFile?.sha256,
+                                mitigations: mitigation)
                             var keys: [LoopKey] = []
                             for strategy in config.strategies {
                                 if strategy.needsContiguousPages && !shares.contiguous && model.pageArray == nil {
@@ -194,6 +200,7 @@ public struct Experiment {
                                 keys, dirty: dirty, batch: batch, repetitions: repetitions,
                                 warmup: config.warmup, lastRef: config.lastRef, progress: { progress?.step() })
                             for m in measured { ledger.add(m, scenario: scenario, context: context) }
+                          }
                         }
                     }
                 }

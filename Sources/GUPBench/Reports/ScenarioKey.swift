@@ -22,11 +22,15 @@ public struct ScenarioKey: Hashable, Sendable {
     public var lastRef: Bool
     /// SHA-256 of the `--layout-file` replayed; nil for uniform memory.
     public var layoutDigest: String?
+    /// How the out-of-line release calls returned (`--mitigations`).
+    public var mitigations: Mitigations
 
     public init(size: Int, backing: Backing, folioOrder: Int, forcedOrder: Bool, threads: Int,
                 sharing: Sharing, layout: Layout, dirty: DirtyMode, batch: Int?, memNode: Int?,
-                cpuNode: Int, memPolicy: MemPolicy, lastRef: Bool = false, layoutDigest: String? = nil) {
+                cpuNode: Int, memPolicy: MemPolicy, lastRef: Bool = false, layoutDigest: String? = nil,
+                mitigations: Mitigations = .off) {
         self.lastRef = lastRef
+        self.mitigations = mitigations
         self.size = size
         self.backing = backing
         self.folioOrder = folioOrder
@@ -96,12 +100,15 @@ extension ScenarioKey {
         .init("last_ref", "last-ref", json: { s, _ in .bool(s.lastRef) }, text: { $0.lastRef ? "yes" : "no" }),
         .init("layout_file_sha256", "layout file", json: { s, _ in s.layoutDigest.map(JSON.string) ?? .null },
               text: { $0.layoutDigest.map { String($0.prefix(12)) } ?? "-" }),
+        .init("mitigations", "mitigations", json: { s, _ in .string(s.mitigations.rawValue) },
+              text: { $0.mitigations.rawValue }),
     ]
 
     /// What a dimension added later meant in reports saved before it existed, so a saved
     /// baseline still pairs with today's results: every run before `--last-ref` kept the
     /// mapping's reference (`last_ref` false). A key not listed was null.
-    public static var valueInOlderReports: [String: Any] { ["last_ref": false] }
+    /// Before `--mitigations`, the release calls were inlined: closest to `off`.
+    public static var valueInOlderReports: [String: Any] { ["last_ref": false, "mitigations": "off"] }
 
     /// The scenario as ordered JSON fields.
     func jsonFields(pagesPerThread: Int) -> [(String, JSON)] {
