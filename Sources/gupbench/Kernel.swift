@@ -28,6 +28,9 @@ struct Kernel: ParsableCommand {
     @Option(help: "Untimed warm-up repetitions.")
     var warmup = "1"
 
+    @Option(help: "How the model's out-of-line release calls return: auto (what this kernel does, from /sys/devices/system/cpu/vulnerabilities/), \(Mitigations.validList).")
+    var mitigations = "auto"
+
     @Option(help: "Report format: table, json.")
     var format = "table"
 
@@ -41,6 +44,7 @@ struct Kernel: ParsableCommand {
         var repetitions: Int
         var warmup: Int
         var json: Bool
+        var mitigations: Mitigations
     }
 
     /// Parsed the way every measuring command parses these options (CommonOptions).
@@ -57,7 +61,8 @@ struct Kernel: ParsableCommand {
         var backings: [Backing] = []
         for b in config.backings where !backings.contains(b) { backings.append(b) }
         return Settings(size: config.sizes[0], backings: backings, repetitions: config.repetitions,
-                        warmup: config.warmup, json: format.trimmed == "json")
+                        warmup: config.warmup, json: format.trimmed == "json",
+                        mitigations: try Mitigations.parseOption(mitigations))
     }
 
     func validate() throws {
@@ -77,7 +82,9 @@ struct Kernel: ParsableCommand {
         config.sizes = [s.size]
         config.backings = s.backings
         config.threads = [1]
-        config.strategies = [.unpinEach, .unpinRange]
+        // io-uring-release: io_release_ubuf()'s own loop, the kernel's unregistration in the model.
+        config.strategies = [.unpinEach, .unpinRange, .ioUringRelease]
+        config.mitigations = [s.mitigations]
         // Shuffled: descriptors in random order, the cost if the kernel's were scattered.
         config.layouts = [.sequential, .shuffled]
         config.repetitions = s.repetitions
@@ -94,7 +101,8 @@ struct Kernel: ParsableCommand {
                                                   repetitions: s.repetitions, warmup: s.warmup,
                                                   topology: topology))
         }
-        progress("model: unpin-each and unpin-range on the same size and backings")
+        progress("model: unpin-each, unpin-range and io-uring-release on the same size and backings, "
+            + "mitigations \(s.mitigations.rawValue)")
         let cpus = Array((topology.node(node)?.cpus ?? []).prefix(2))
         let calibration = try Calibration.measure(topology: topology, memNode: node, cpus: cpus,
                                                   memmapSizes: config.sizes.map { $0 / 4096 * 64 })

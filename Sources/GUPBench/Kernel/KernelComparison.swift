@@ -13,6 +13,11 @@ public struct KernelComparison: Sendable {
         /// Per-page strategies only: the same loop over a shuffled page array, i.e. descriptors
         /// visited in random order, as the kernel's struct pages are over scattered frames.
         public let modelShuffled: ResultRecord?
+        /// The model's io-uring-release: io_release_ubuf()'s own loop (bvec walk, page_folio(),
+        /// out-of-line unpin_user_folio() and mod_node_page_state()) on the same kind of memory.
+        public let sameLoop: ResultRecord?
+        /// Kernel unpin time over the same loop's model time: 1 = the model costs what the kernel does.
+        public var kernelOverModel: Double? { sameLoop.map { kernel.unpin.median / $0.nsPerPage.median } }
     }
 
     /// A speedup (baseline time / candidate time) with its bootstrap 95% CI.
@@ -33,6 +38,8 @@ public struct KernelComparison: Sendable {
         /// Kernel unpin speedup over the model's: 1 = the model predicts the kernel's gain.
         public var kernelOverModel: Double? { model.map { kernelUnpin.median / $0.median } }
         public var kernelOverModelShuffled: Double? { modelShuffled.map { kernelUnpin.median / $0.median } }
+        /// The same loop's (io-uring-release) speedup in the model, beside the kernel's.
+        public let sameLoop: Speedup?
     }
 
     public let rows: [Row]
@@ -51,8 +58,12 @@ public struct KernelComparison: Sendable {
                         && $0.scenario.threads == 1 && $0.scenario.layout == layout
                 }
             }
+            let same = model.results.first {
+                $0.scenario.backing == k.backing && $0.strategy == .ioUringRelease
+                    && $0.scenario.threads == 1 && $0.scenario.layout == .sequential
+            }
             return Row(kernel: k, modelStrategy: strategy, model: find(.sequential),
-                       modelShuffled: strategy == .unpinRange ? nil : find(.shuffled))
+                       modelShuffled: strategy == .unpinRange ? nil : find(.shuffled), sameLoop: same)
         }
         guard let base = rows.first(where: { $0.kernel.backing == .fourK }) else {
             speedups = []
@@ -67,7 +78,10 @@ public struct KernelComparison: Sendable {
                 baseline: .fourK, candidate: row.kernel.backing,
                 kernelUnpin: Speedup(base.kernel.unpinNsPerPage, row.kernel.unpinNsPerPage),
                 kernelPin: Speedup(base.kernel.pinNsPerPage, row.kernel.pinNsPerPage),
-                model: speedup(base.model), modelShuffled: speedup(base.modelShuffled))
+                model: speedup(base.model), modelShuffled: speedup(base.modelShuffled),
+                sameLoop: base.sameLoop.flatMap { b in
+                    row.sameLoop.map { Speedup(b.nsPerPageSamples, $0.nsPerPageSamples) }
+                })
         }
     }
 
@@ -133,6 +147,15 @@ extension KernelComparison.Row {
             ("model", modelJSON(model)),
             ("model_shuffled", modelJSON(modelShuffled)),
             ("model_over_kernel_unpin", .num(model.map { $0.nsPerPage.median / k.unpin.median })),
+            ("same_loop", sameLoop.map { m in
+                .object([("strategy", .string(m.strategy.rawValue)),
+                         ("mitigations", .string(m.scenario.mitigations.rawValue)),
+                         ("model_ns_per_page", .object([("median", .num(m.nsPerPage.median)),
+                                                        ("ci95_low", .num(m.nsPerPage.ci95Low)),
+                                                        ("ci95_high", .num(m.nsPerPage.ci95High))])),
+                         ("kernel_over_model", .num(kernelOverModel))])
+            } ?? .null),
+            ("vmstat_other_pinning", .bool(k.vmstatOtherPinning)),
         ])
     }
 }
@@ -148,6 +171,9 @@ extension KernelComparison.BackingSpeedup {
             ("model_candidate_strategy", .string(KernelComparison.modelStrategy(for: candidate).rawValue)),
             ("kernel_over_model", .num(kernelOverModel)),
             ("kernel_over_model_shuffled_baseline", .num(kernelOverModelShuffled)),
+            ("same_loop_strategy", .string(Strategy.ioUringRelease.rawValue)),
+            ("same_loop_model_unpin", sameLoop?.json ?? .null),
+            ("kernel_over_same_loop_model", .num(sameLoop.map { kernelUnpin.median / $0.median })),
         ])
     }
 }
@@ -164,7 +190,7 @@ extension KernelComparison {
             + "(pin_user_pages_fast FOLL_LONGTERM), unpin = IORING_UNREGISTER_BUFFERS\n\n"
         var table = TextTable(header: ["backing", "pages", "folios", "THP", "folio order", "frames adj.",
                                        "kernel pin", "kernel unpin", "model unpin",
-                                       "model shuffled", "vmstat acquired",
+                                       "model shuffled", "same loop", "kernel ÷ same", "vmstat acquired",
                                        "released reg+unreg", "proof"], labelColumns: 1)
         for row in rows {
             let k = row.kernel
@@ -176,16 +202,19 @@ extension KernelComparison {
                 "\(k.folioOrder) (\(Fmt.percent(k.folioBackedFraction)))",
                 k.framesAdjacentFraction.map(Fmt.percent) ?? "-",
                 Self.ci(k.pin), Self.ci(k.unpin), modelCell,
-                row.modelShuffled.map { Self.ci($0.nsPerPage) } ?? "-", String(k.vmstatPinsAcquired),
+                row.modelShuffled.map { Self.ci($0.nsPerPage) } ?? "-",
+                row.sameLoop.map { Self.ci($0.nsPerPage) } ?? "-",
+                row.kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-", String(k.vmstatPinsAcquired),
                 "\(k.vmstatReleasedAtRegister)+\(k.vmstatReleasedAtUnregister)",
-                k.vmstatComplete ? "ok" : "SHORT",
+                !k.vmstatComplete ? "SHORT" : k.vmstatOtherPinning ? "ok, other pinning" : "ok",
             ])
         }
         out += table.rendered() + "\n"
         if !speedups.isEmpty {
             out += "\n"
             var s = TextTable(header: ["speedup", "kernel unpin", "kernel pin", "model unpin",
-                                       "kernel ÷ model", "model, 4k shuffled", "kernel ÷ shuffled"],
+                                       "kernel ÷ model", "model, 4k shuffled", "kernel ÷ shuffled",
+                                       "same loop model", "kernel ÷ same"],
                               labelColumns: 1)
             for x in speedups {
                 s.add(["\(x.candidate.rawValue) over \(x.baseline.rawValue)",
@@ -194,7 +223,9 @@ extension KernelComparison {
                        x.model.map { Fmt.speedup($0.median, $0.low, $0.high) } ?? "-",
                        x.kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-",
                        x.modelShuffled.map { Fmt.speedup($0.median, $0.low, $0.high) } ?? "-",
-                       x.kernelOverModelShuffled.map { Fmt.ratio($0) + "x" } ?? "-"])
+                       x.kernelOverModelShuffled.map { Fmt.ratio($0) + "x" } ?? "-",
+                       x.sameLoop.map { Fmt.speedup($0.median, $0.low, $0.high) } ?? "-",
+                       x.sameLoop.map { Fmt.ratio(x.kernelUnpin.median / $0.median) + "x" } ?? "-"])
             }
             out += s.rendered() + "\n"
         }
@@ -222,6 +253,14 @@ extension KernelComparison {
         if rows.contains(where: { !$0.kernel.vmstatExact }) {
             lines.append("vmstat could not be refreshed (/proc/sys/vm/stat_refresh needs root): "
                 + "counts may lag by each CPU's stat threshold")
+        }
+        lines.append("same loop: the model's io-uring-release (io_release_ubuf(): bvec walk, page_folio(), "
+            + "out-of-line unpin_user_folio() and mod_node_page_state()), mitigations "
+            + (rows.compactMap { $0.sameLoop?.scenario.mitigations.rawValue }.first ?? "-")
+            + "; kernel ÷ same = kernel unpin time over the model's")
+        for row in rows where row.kernel.vmstatOtherPinning {
+            lines.append("other pinning: \(row.kernel.backing.rawValue): a cycle's vmstat delta was larger than "
+                + "this run's \(row.kernel.pages) pins: another process pinned or unpinned during the run")
         }
         for row in rows where !row.kernel.vmstatComplete {
             lines.append("SHORT: \(row.kernel.backing.rawValue): a cycle's vmstat delta fell short of "

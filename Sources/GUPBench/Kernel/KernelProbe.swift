@@ -51,6 +51,12 @@ public struct KernelMeasurement: Sendable {
     public var vmstatReleasedAtUnregister: UInt64 { cycles.map(\.unregister.released).min() ?? 0 }
 
     /// Each cycle pinned and released at least every page (others' pins may add a little).
+    /// A cycle's delta larger than this run's pins (acquired, or released over register and
+    /// unregister, above the pages registered): another process pinned during the run.
+    public var vmstatOtherPinning: Bool {
+        cycles.contains { $0.acquired > UInt64(pages) || $0.released > UInt64(pages) }
+    }
+
     public var vmstatComplete: Bool {
         !cycles.isEmpty && cycles.allSatisfy { $0.acquired >= UInt64(pages) && $0.released >= UInt64(pages) }
     }
