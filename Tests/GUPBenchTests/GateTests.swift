@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func aSignificantChangeBelowTheThresholdIsNoVerdict() throws {
-        // 5% slower everywhere: significant, but under the 8% threshold.
+        // 5% slower everywhere: significant, but under the 10% threshold.
         let g = try Self.gate(Self.report(scale: 1.05), against: Self.report())
         #expect(g.entries.allSatisfy { $0.holmP < Gate.alpha })
         #expect(g.entries.allSatisfy { $0.verdict == .withinNoise })
@@ -112,17 +112,17 @@ import Testing
         let base = try Self.write(Self.report(), "base.json")
         let r = try CLITests.run(["gate", base, "--baseline", base])
         #expect(r.status == 0)
-        #expect(r.stdout.contains("gate: 0 slower, 0 faster, 4 unchanged at threshold 8%"))
+        #expect(r.stdout.contains("gate: 0 slower, 0 faster, 4 unchanged at threshold 10%"))
         #expect(r.stderr.isEmpty)
     }
 
     @Test func gateCommandExitsThreeOnAScaledBaseline() throws {
         let cur = try Self.write(Self.report(), "cur.json")
-        let base = try Self.write(Self.report(scale: 0.87), "base-087.json")
+        let base = try Self.write(Self.report(scale: 0.87), "base-087.json")  // now 15% slower
         let r = try CLITests.run(["gate", cur, "--baseline", base])
         #expect(r.status == 3)
-        #expect(r.stdout.contains("slower (beyond 8%)"))
-        #expect(r.stderr == "gupbench: slower than baseline \(base) beyond 8% and noise\n")
+        #expect(r.stdout.contains("slower (beyond 10%)"))
+        #expect(r.stderr == "gupbench: slower than baseline \(base) beyond 10% and noise\n")
     }
 
     @Test func gateCommandRefusesADifferentMatrix() throws {

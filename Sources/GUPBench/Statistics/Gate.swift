@@ -13,9 +13,11 @@ import Foundation
 /// verdict and is left out of the correction. Any "slower" makes the command exit 3
 /// (docs/gate.md).
 public struct Gate: Sendable {
-    /// Chosen from A/A runs of the default `compare` on a shared 2-CPU machine (docs/gate.md):
-    /// the largest significant A/A change seen stayed below it, and a 15% regression is above it.
-    public static let defaultThreshold = 0.08
+    /// Chosen from A/A runs of the default `compare` on this project's shared 2-CPU machine
+    /// (docs/gate.md): at 8% one A/A pair in thirteen failed on a significant 8.7% slowdown of
+    /// a process that ran in a busier minute; at 10% (the most the gate may allow) that went,
+    /// and every synthetic 15% regression the 8% gate caught was still caught.
+    public static let defaultThreshold = 0.10
     public static let alpha = 0.05
     /// Resamples for the p-values: 2/(n+1) must stay below α over the scenarios of a big report.
     public static let resamples = 4000
