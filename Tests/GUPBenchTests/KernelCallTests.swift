@@ -109,3 +109,26 @@ import Testing
         #expect(t.kernel_calls == 1)
     }
 }
+
+/// The roofline charges the kernel's per-call work at the figures of the scenario's mode.
+@Suite struct KernelCallRooflineTests {
+    @Test func callsCmpxchgsAndFoldsAreChargedAtTheModesFigures() {
+        var c = RooflineTests.sized
+        c.kernelCallNs = 1
+        c.kernelCallSafeRetNs = 10
+        c.localCmpxchgNs = 0.5
+        var t = gb_tally()
+        t.kernel_calls = 2048; t.vmstat_cmpxchgs = 1024; t.vmstat_folds = 32  // 1024 pages
+        let k = KernelCallsPerPage(t, pages: 1024)
+        for (mode, callNs) in [(Mitigations.off, 1.0), (.safeRet, 10.0), (.retpoline, 10.0)] {
+            var s = RooflineTests.scenario(order: 0)
+            s.mitigations = mode
+            let without = Roofline.estimate(strategy: .unpinEach, scenario: s, atomicsPerPage: 1,
+                                            memmapBytes: 1 << 20, calibration: c)
+            let with = Roofline.estimate(strategy: .unpinEach, scenario: s, atomicsPerPage: 1,
+                                         memmapBytes: 1 << 20, calibration: c, kernelCalls: k)
+            // 2 calls, 1 cmpxchg and 2 × 1/32 locked adds (atomic 3 ns) per page.
+            #expect(with.nsPerPage - without.nsPerPage == 2 * callNs + 0.5 + 2.0 / 32 * 3, "\(mode)")
+        }
+    }
+}

@@ -19,6 +19,11 @@ public struct CalibrationFigures: Sendable {
     /// over from another CPU (two CPUs taking one lock in strict turn); what the roofline charges
     /// per lock in --last-ref.
     public var lockPairNs: Double?
+    /// One out-of-line call and its return, plain and through the Safe-RET thunk, and one
+    /// unlocked cmpxchg on a per-CPU byte (gb_kcalls.h).
+    public var kernelCallNs: Double?
+    public var kernelCallSafeRetNs: Double?
+    public var localCmpxchgNs: Double?
     public var contendedLockPairNs: Double?
     /// How many calibrations the figures are the median of.
     public var samples: Int = 1
@@ -52,7 +57,9 @@ public struct CalibrationFigures: Sendable {
          ("stream_ns_per_descriptor_in_cache", streamNsPerDescriptorInCache),
          ("latency_ns_per_descriptor", latencyNsPerDescriptor),
          ("latency_ns_per_descriptor_in_cache", latencyNsPerDescriptorInCache),
-         ("lock_pair_ns", lockPairNs), ("contended_lock_pair_ns", contendedLockPairNs)]
+         ("lock_pair_ns", lockPairNs), ("contended_lock_pair_ns", contendedLockPairNs),
+         ("kernel_call_ns", kernelCallNs), ("kernel_call_safe_ret_ns", kernelCallSafeRetNs),
+         ("local_cmpxchg_ns", localCmpxchgNs)]
     }
 
     /// Several calibrations made one. On a shared machine noise only ever adds time to a
@@ -74,6 +81,9 @@ public struct CalibrationFigures: Sendable {
             llcBytes: first.llcBytes)
         c.lockPairNs = low(all.compactMap(\.lockPairNs))
         c.contendedLockPairNs = med(all.compactMap(\.contendedLockPairNs))
+        c.kernelCallNs = low(all.compactMap(\.kernelCallNs))
+        c.kernelCallSafeRetNs = low(all.compactMap(\.kernelCallSafeRetNs))
+        c.localCmpxchgNs = low(all.compactMap(\.localCmpxchgNs))
         c.samples = all.reduce(0) { $0 + $1.samples }
         c.rejectedContended = all.reduce(0) { $0 + $1.rejectedContended }
         for (k, term) in c.terms.enumerated() where term.value != nil {

@@ -243,10 +243,12 @@ public struct Experiment {
             underflows: g.rounds.reduce(0) { $0 + $1.underflows },
             ledgerViolations: g.rounds.reduce(0) { $0 + $1.ledgerViolations })
         if last.lastRef { result.locksPerPage = LocksPerPage(last.lockCounts, pages: total) }
+        result.kernelCallsPerPage = KernelCallsPerPage(last.releaseTally, pages: total)
         if let calibration {
             result.roofline = Roofline.estimate(
                 strategy: g.key.strategy, scenario: g.scenario, atomicsPerPage: result.atomicsPerPage,
-                memmapBytes: context.memmapBytes, calibration: calibration, locksPerPage: result.locksPerPage)
+                memmapBytes: context.memmapBytes, calibration: calibration, locksPerPage: result.locksPerPage,
+                kernelCalls: result.kernelCallsPerPage)
         }
         return result
     }

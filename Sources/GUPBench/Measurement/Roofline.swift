@@ -34,7 +34,8 @@ public enum Roofline {
 
     public static func estimate(strategy: Strategy, scenario: ScenarioKey, atomicsPerPage: Double,
                                 memmapBytes: Int, calibration c: CalibrationFigures,
-                                locksPerPage: LocksPerPage? = nil) -> RooflineEstimate {
+                                locksPerPage: LocksPerPage? = nil,
+                                kernelCalls: KernelCallsPerPage? = nil) -> RooflineEstimate {
         let contended = scenario.sharing == .interleaved && scenario.threads > 1
         let inCache = memmapBytes <= c.llcBytes / 2
         let m = c.memmap(bytes: memmapBytes)
@@ -114,6 +115,17 @@ public enum Roofline {
             } else {
                 add(("lock_pair_ns", pair), locks.lruvec + locks.zone)
             }
+        }
+        // The kernel's per-call work (gb_kcalls.h): each out-of-line call and its return at the
+        // calibrated cost of the scenario's mitigation mode, each unlocked cmpxchg on the
+        // per-CPU vmstat diff, and each fold's two locked adds.
+        if let k = kernelCalls {
+            let call: (String, Double)? = scenario.mitigations == .off
+                ? c.kernelCallNs.map { ("kernel_call_ns", $0) }
+                : c.kernelCallSafeRetNs.map { ("kernel_call_safe_ret_ns", $0) }
+            if let call { add(call, k.calls) }
+            if let x = c.localCmpxchgNs { add(("local_cmpxchg_ns", x), k.vmstatCmpxchgs) }
+            add(("atomic_ns", c.atomicNs), 2 * k.vmstatFolds)
         }
         return RooflineEstimate(terms: terms, overlapped: overlapped)
     }

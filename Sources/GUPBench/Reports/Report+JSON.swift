@@ -102,6 +102,7 @@ extension ResultRecord {
             ("pages_per_second", .object([("median", .num(pagesPerSecond))])),
             ("atomics_per_page", .num(atomicsPerPage)),
             ("flag_tests_per_page", .num(flagTestsPerPage)),
+            ("kernel_calls_per_page", kernelCallsPerPage?.json ?? .null),
             ("locks_per_page", .object([
                 ("lruvec", .num(locksPerPage?.lruvec ?? 0)), ("pcp", .num(locksPerPage?.pcp ?? 0)),
                 ("zone", .num(locksPerPage?.zone ?? 0)),

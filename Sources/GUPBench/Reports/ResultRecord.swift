@@ -39,6 +39,8 @@ public struct ResultRecord: Sendable {
     public let ledgerViolations: Int
     /// --last-ref: locks taken per page released (nil in reference-drop mode, where none are).
     public var locksPerPage: LocksPerPage? = nil
+    /// The kernel's per-call work per 4 KiB page (gb_kcalls.h).
+    public var kernelCallsPerPage: KernelCallsPerPage? = nil
 
     public var key: LoopKey { LoopKey(strategy, impl, detect) }
 
@@ -79,6 +81,23 @@ public struct ResultRecord: Sendable {
 /// (`__page_cache_release()`), the per-CPU list's lock (`free_frozen_pages()`,
 /// `free_unref_folios()`) and the zone lock (the spill, `free_pcppages_bulk()`, or
 /// `free_one_page()`).
+/// Out-of-line calls, is_zero_folio() tests, unlocked vmstat cmpxchgs and vmstat folds per page.
+public struct KernelCallsPerPage: Sendable, Equatable {
+    public var calls, zeroFolioTests, vmstatCmpxchgs, vmstatFolds: Double
+
+    public init(_ t: gb_tally, pages: Double) {
+        calls = Double(t.kernel_calls) / pages
+        zeroFolioTests = Double(t.zero_folio_tests) / pages
+        vmstatCmpxchgs = Double(t.vmstat_cmpxchgs) / pages
+        vmstatFolds = Double(t.vmstat_folds) / pages
+    }
+
+    var json: JSON {
+        .object([("calls", .num(calls)), ("zero_folio_tests", .num(zeroFolioTests)),
+                 ("vmstat_cmpxchgs", .num(vmstatCmpxchgs)), ("vmstat_folds", .num(vmstatFolds))])
+    }
+}
+
 public struct LocksPerPage: Sendable, Equatable {
     public var lruvec: Double
     public var pcp: Double
