@@ -12,5 +12,7 @@
 #include "gb_free.h"
 #include "gb_layout.h"
 #include "gb_kcalls.h"
+#include "gb_stop.h"
+#include "gb_limits.h"
 
 #endif /* CSHIMS_H */
