@@ -91,6 +91,7 @@ struct Kernel: ParsableCommand {
         config.warmup = s.warmup
         try config.validate(on: topology)      // memory, 2 MiB multiples: before mapping anything
         try KernelProbe.checkAvailable()        // io_uring refused: one line, nothing mapped
+        try KernelProbe.checkResources(size: s.size, backings: s.backings)  // MemAvailable, RLIMIT_MEMLOCK
 
         let node = topology.localNode
         let cpu = topology.node(node)?.cpus.first

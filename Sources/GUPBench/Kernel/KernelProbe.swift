@@ -71,6 +71,15 @@ public enum KernelProbe {
         if let reason = FixedBufferRing.unavailableReason() { throw GUPBenchError.environment(reason) }
     }
 
+    /// Throws `.environment` before anything is mapped when `size` of each backing cannot be
+    /// held (MemAvailable, with the kernel's side of the registration) or registered (the
+    /// calling thread's RLIMIT_MEMLOCK without CAP_IPC_LOCK).
+    public static func checkResources(size: Int, backings: [Backing]) throws {
+        try MemoryBudget.read().check(sizes: [size], backings: backings, kernel: true)
+        let memlock = MemlockLimit.read()
+        for backing in backings { try memlock.check(size: size, backing: backing) }
+    }
+
     public static func measure(size: Int, backing: Backing, node: Int, cpu: Int?, repetitions: Int,
                                warmup: Int, topology: Topology) throws -> KernelMeasurement {
         // A size beyond the machine's memory would map (MAP_NORESERVE) and then be killed while
@@ -78,6 +87,7 @@ public enum KernelProbe {
         var check = BenchConfig()
         (check.sizes, check.backings, check.threads, check.memNodes) = ([size], [backing], [1], [node])
         try check.validate(on: topology)
+        try checkResources(size: size, backings: [backing])
         let region = try MemoryRegion(size: size, backing: backing, policy: .bind, node: node)
         let placement = region.verifyPlacement(maxNode: topology.maxNode)
         let model = try PageModel(region: region)

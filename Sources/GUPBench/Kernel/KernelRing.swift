@@ -95,11 +95,10 @@ public final class FixedBufferRing {
         let what = "the kernel would not pin \(ByteSize.format(size)) as io_uring fixed buffers "
             + "(IORING_REGISTER_BUFFERS: \(errnoDescription(err)))"
         if err == ENOMEM && gb_thread_has_cap_ipc_lock() == 0 {
-            let limit = gb_memlock_limit()
-            let text = limit == UInt64.max ? "unlimited" : ByteSize.format(Int(limit))
+            let limit = MemlockLimit.read()
             return .environment(
-                "\(what): RLIMIT_MEMLOCK is \(text) and this user lacks CAP_IPC_LOCK; raise it with "
-                + "'ulimit -l unlimited' (or a memlock line in /etc/security/limits.conf), or run with CAP_IPC_LOCK (as root)")
+                "\(what): RLIMIT_MEMLOCK is \(MemlockLimit.text(limit.soft)) and this user lacks "
+                + "CAP_IPC_LOCK; \(limit.hint(forBytes: size))")
         }
         if err == ENOMEM {
             return .environment("\(what): the machine ran out of memory; try a smaller --size")

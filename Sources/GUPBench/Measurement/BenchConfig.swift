@@ -77,11 +77,6 @@ public struct BenchConfig: Sendable {
                     + "and each thread needs its own; valid: 1-\(available)")
             }
         }
-        for size in sizes where Int64(size) + Int64(size / 64) > topology.memTotalBytes {
-            throw GUPBenchError.environment(
-                "--size \(ByteSize.format(size)) (plus its memmap) exceeds this machine's memory "
-                + "(\(ByteSize.format(Int(topology.memTotalBytes / 4096 * 4096))))")
-        }
         for size in sizes {
             for backing in backings where size % backing.sizeUnit != 0 {
                 let which = backing == .thp || backing == .hugetlb ? "--backing thp and hugetlb need"
@@ -95,6 +90,9 @@ public struct BenchConfig: Sendable {
         for backing in backings {
             if let problem = backing.environmentProblem() { throw GUPBenchError.environment(problem) }
         }
+        // Against what is available now, not MemTotal: the data is faulted in at once, and a
+        // size the machine cannot hold would end in the OOM killer rather than an error.
+        try MemoryBudget.read().check(sizes: sizes, backings: backings)
     }
 
     /// Threads for a CPU node: the option's list, or 1 and all of the node's CPUs.

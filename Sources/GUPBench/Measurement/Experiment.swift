@@ -84,8 +84,10 @@ public struct Experiment {
         progress?.start(total: cells * loopsPerCell * (c.repetitions + c.warmup * plan.count))
 
         var ledger = Ledger()
+        // SIGINT/SIGTERM (SignalStop): set when the stop left something asked for unmeasured.
+        var cut = false
         calibrator?.sample()
-        for repetitions in plan {
+        rounds: for repetitions in plan {
             for size in c.sizes {
                 for backing in c.backings {
                     for cpuNodeOption in c.cpuNodes {
@@ -93,15 +95,24 @@ public struct Experiment {
                         for memNodeOption in c.memNodes {
                             for policy in c.memPolicies {
                                 let memNode = memNodeOption ?? cpuNode
-                                let region = try MemoryRegion(size: size, backing: backing,
+                                if SignalStop.requested { cut = true; break rounds }
+                                let region: MemoryRegion
+                                do {
+                                    region = try MemoryRegion(size: size, backing: backing,
                                                               policy: policy, node: memNode)
+                                } catch where SignalStop.requested {
+                                    cut = true  // the first touch gave up: nothing stays mapped
+                                    break rounds
+                                }
                                 let placement = region.verifyPlacement(maxNode: topology.maxNode)
                                 for order in c.folioOrders {
+                                    if SignalStop.requested { cut = true; break rounds }
                                     let model = try makeModel(region: region, forcedOrder: order)
                                     try runRegion(model: model, placement: placement, size: size,
                                                   backing: backing, memNode: policy == .interleave ? nil : memNode,
                                                   cpuNode: cpuNode, policy: policy, repetitions: repetitions,
-                                                  ledger: &ledger, skipped: &report.skipped)
+                                                  ledger: &ledger, skipped: &report.skipped, cut: &cut)
+                                    if cut { break rounds }
                                 }
                             }
                         }
@@ -111,6 +122,10 @@ public struct Experiment {
             calibrator?.sample()
         }
         progress?.finish()
+        if cut, let signal = SignalStop.signal {
+            report.partial = "stopped by \(SignalStop.name(signal)) before every repetition and "
+                + "scenario asked for was measured"
+        }
         if let combined = calibrator?.combined { report.calibration = combined }
         report.skipped = uniqueStrings(report.skipped)
         let records = ledger.items.map { record($0, calibration: report.calibration) }
@@ -130,7 +145,7 @@ public struct Experiment {
 
     private func runRegion(model: PageModel, placement: PlacementReport, size: Int, backing: Backing,
                            memNode: Int?, cpuNode: Int, policy: MemPolicy, repetitions: Int,
-                           ledger: inout Ledger, skipped: inout [String]) throws
+                           ledger: inout Ledger, skipped: inout [String], cut: inout Bool) throws
     {
         let nodeCPUs = topology.node(cpuNode)?.cpus ?? []
         if config.lastRef && backing == .hugetlb {
@@ -146,6 +161,7 @@ public struct Experiment {
         for threads in config.threadCounts(cpuNodeCPUs: nodeCPUs.count) {
             for sharing in config.sharings {
                 for layout in config.layouts {
+                    if SignalStop.requested { cut = true; return }
                     let shares = PageShares(model: model, threads: threads, sharing: sharing, layout: layout)
                     let runner = try ReleaseRunner(model: model, shares: shares,
                                                    cpus: Array(nodeCPUs.prefix(threads)))
@@ -157,6 +173,7 @@ public struct Experiment {
                     for dirty in config.dirties {
                         for batch in config.batches {
                           for mitigation in config.mitigations {
+                            if SignalStop.requested { cut = true; return }
                             mitigation.apply()
                             let scenario = ScenarioKey(
                                 size: size, backing: backing, folioOrder: model.folioOrder,
@@ -199,7 +216,9 @@ public struct Experiment {
                             let measured = runner.measure(
                                 keys, dirty: dirty, batch: batch, repetitions: repetitions,
                                 warmup: config.warmup, lastRef: config.lastRef, progress: { progress?.step() })
-                            for m in measured { ledger.add(m, scenario: scenario, context: context) }
+                            // Stopped by a signal: what has timed repetitions is reported.
+                            if measured.contains(where: { $0.wallNs.count < repetitions }) { cut = true }
+                            for m in measured where !m.wallNs.isEmpty { ledger.add(m, scenario: scenario, context: context) }
                           }
                         }
                     }

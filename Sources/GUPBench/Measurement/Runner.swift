@@ -37,6 +37,10 @@ public final class ReleaseRunner: @unchecked Sendable {
     private let slots: UnsafeMutableRawPointer
     private let go = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
+    /// Start-up handshake: each worker signals it once, after writing its own pinError. The main
+    /// thread waits for every one of them before reading any slot. (Handing out `go` tokens for
+    /// this would not do: a fast worker could take two while a slow one had not yet pinned.)
+    private let ready = DispatchSemaphore(value: 0)
     private let barrier: OpaquePointer
     private var threads: [Thread] = []
     /// The shadow record of --detect ledger, allocated on first use.
@@ -63,7 +67,7 @@ public final class ReleaseRunner: @unchecked Sendable {
             thread.start()
         }
         // Every worker reports whether it could pin itself before any work is handed out.
-        runPhase()
+        for _ in threads { ready.wait() }
         if let bad = (0..<cpus.count).first(where: { slot($0).pointee.pinError != 0 }) {
             shutdown()
             throw GUPBenchError.environment(
@@ -98,11 +102,10 @@ public final class ReleaseRunner: @unchecked Sendable {
         for _ in threads { done.wait() }
     }
 
-    private var started = false
-
     private func workerLoop(_ t: Int) {
         let rc = gb_pin_current_thread(Int32(cpus[t]))
         slot(t).pointee.pinError = rc < 0 ? -rc : 0
+        ready.signal()
         let pages = shares.arrays[t]
         // A range release goes stretch by stretch when the array is not one run of consecutive
         // descriptors (a replayed layout with holes or partial folios); otherwise one call.
@@ -112,10 +115,11 @@ public final class ReleaseRunner: @unchecked Sendable {
         while true {
             go.wait()
             let job = self.job  // published by the semaphore
-            if job.stop || !started || slot(t).pointee.pinError != 0 {
+            // A worker that could not pin itself is only ever asked to stop: init throws before
+            // handing out work, so no other worker is left spinning at the barrier for it.
+            if job.stop {
                 done.signal()
-                if job.stop { return }
-                continue
+                return
             }
             let count = pages.count
             let base = pages.baseAddress!
@@ -201,7 +205,6 @@ public final class ReleaseRunner: @unchecked Sendable {
     /// `progress` is called after each repetition of each loop.
     public func measure(_ keys: [LoopKey], dirty: DirtyMode, batch: Int?, repetitions: Int,
                         warmup: Int, lastRef: Bool = false, progress: (() -> Void)? = nil) -> [LoopMeasurement] {
-        started = true
         precondition(!lastRef || keys.allSatisfy { $0.strategy.lastRefLoop($0.impl) != nil },
                      "--last-ref needs every strategy's last-reference loop")
         let free = lastRef ? ensureFreeModel() : nil
@@ -216,6 +219,9 @@ public final class ReleaseRunner: @unchecked Sendable {
                 record(into: &results[k], timed: rep >= warmup)
                 progress?()
             }
+            // Ctrl-C / SIGTERM: stop after a whole repetition of every loop, so each keeps as
+            // many samples as the others and every pin taken has been released and audited.
+            if SignalStop.requested { break }
         }
         return results
     }

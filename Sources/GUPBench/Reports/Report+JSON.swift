@@ -12,6 +12,8 @@ extension Report {
             ("results", .array(results.map(\.json))),
             ("comparisons", .array(comparisons.map(\.json))),
             ("skipped", .array(skipped.map(JSON.string))),
+            ("partial", .bool(partial != nil)),
+            ("partial_reason", partial.map(JSON.string) ?? .null),
         ]
         if let layoutFile { fields.append(("layout_file", layoutFile.json)) }
         fields += extra

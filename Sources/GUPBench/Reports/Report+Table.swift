@@ -119,6 +119,11 @@ extension Report {
 
     /// The words above the table: what was run and how to read it.
     public func title() -> String {
+        guard let partial else { return completeTitle() }
+        return "PARTIAL REPORT: \(partial)\n" + completeTitle()
+    }
+
+    private func completeTitle() -> String {
         guard let r = results.first else { return "gupbench \(command): no results" }
         var fixed = fixedLabels()
         if Set(results.map(\.impl)).count == 1 { fixed.append("impl \(r.impl.rawValue)") }

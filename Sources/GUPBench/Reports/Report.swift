@@ -9,6 +9,8 @@ public struct Report: Sendable {
     public var skipped: [String] = []
     /// The layout replayed (`--layout-file`), whose histogram and run length the report shows.
     public var layoutFile: LayoutFile?
+    /// Why the report covers less than was asked (a run stopped by SIGINT/SIGTERM); nil when complete.
+    public var partial: String?
 
     public init(command: String, topology: Topology, calibration: CalibrationFigures?) {
         self.command = command
