@@ -121,6 +121,11 @@ struct Kernel: ParsableCommand {
             throw GUPBenchError.auditFailed(
                 "the kernel's FOLL_PIN counters fell short of the pages registered; see SHORT above")
         }
+        if comparison.otherPinning {
+            throw GUPBenchError.auditFailed(
+                "the kernel's FOLL_PIN counters rose by more than this run's pins: other pinning "
+                + "during the run (see OTHERS above); run again when the machine is quiet")
+        }
     }
 
     func progress(_ line: String) {

@@ -132,6 +132,9 @@ extension KernelComparison.Row {
             ("vmstat_released_at_unregister", .int(Int(k.vmstatReleasedAtUnregister))),
             ("vmstat_complete", .bool(k.vmstatComplete)),
             ("vmstat_exact", .bool(k.vmstatExact)),
+            ("vmstat_proof", .string(k.vmstatProof.rawValue)),
+            ("vmstat_excess", .int(Int(k.vmstatExcess))),
+            ("vmstat_tolerance", .int(Int(k.vmstatTolerance))),
             ("pin", k.pin.json),
             ("unpin", k.unpin.json),
             ("pin_samples", .array(k.pinNsPerPage.map { JSON.num($0) })),
@@ -185,7 +188,8 @@ extension KernelComparison {
     public func renderTable(model: Report) -> String {
         let reps = rows.first?.kernel.pinNsPerPage.count ?? 0
         let size = rows.first.map { ByteSize.format($0.kernel.size) } ?? "-"
-        var out = "gupbench kernel: io_uring fixed buffers, \(size) per backing, \(reps) reps\n"
+        var out = (model.partial.map { "PARTIAL REPORT: \($0)\n" } ?? "")
+            + "gupbench kernel: io_uring fixed buffers, \(size) per backing, \(reps) reps\n"
             + "median ns per 4 KiB page [95% CI]; pin = IORING_REGISTER_BUFFERS "
             + "(pin_user_pages_fast FOLL_LONGTERM), unpin = IORING_UNREGISTER_BUFFERS\n\n"
         var table = TextTable(header: ["backing", "pages", "folios", "THP", "folio order", "frames adj.",
@@ -206,7 +210,7 @@ extension KernelComparison {
                 row.sameLoop.map { Self.ci($0.nsPerPage) } ?? "-",
                 row.kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-", String(k.vmstatPinsAcquired),
                 "\(k.vmstatReleasedAtRegister)+\(k.vmstatReleasedAtUnregister)",
-                !k.vmstatComplete ? "SHORT" : k.vmstatOtherPinning ? "ok, other pinning" : "ok",
+                k.vmstatProof.word,
             ])
         }
         out += table.rendered() + "\n"
@@ -258,13 +262,14 @@ extension KernelComparison {
             + "out-of-line unpin_user_folio() and mod_node_page_state()), mitigations "
             + (rows.compactMap { $0.sameLoop?.scenario.mitigations.rawValue }.first ?? "-")
             + "; kernel ÷ same = kernel unpin time over the model's")
-        for row in rows where row.kernel.vmstatOtherPinning {
-            lines.append("other pinning: \(row.kernel.backing.rawValue): a cycle's vmstat delta was larger than "
-                + "this run's \(row.kernel.pages) pins: another process pinned or unpinned during the run")
-        }
         for row in rows where !row.kernel.vmstatComplete {
             lines.append("SHORT: \(row.kernel.backing.rawValue): a cycle's vmstat delta fell short of "
                 + "the \(row.kernel.pages) pages; the kernel did not pin or unpin them all")
+        }
+        for row in rows where row.kernel.vmstatProof == .otherPinning {
+            lines.append("OTHERS: \(row.kernel.backing.rawValue): a cycle's vmstat delta exceeded the "
+                + "\(row.kernel.pages) pages by \(row.kernel.vmstatExcess) (tolerance "
+                + "\(row.kernel.vmstatTolerance)): other pinning during the run; its timings shared the machine")
         }
         return lines
     }

@@ -50,12 +50,12 @@ public struct KernelMeasurement: Sendable {
     public var vmstatReleasedAtRegister: UInt64 { cycles.map(\.register.released).min() ?? 0 }
     public var vmstatReleasedAtUnregister: UInt64 { cycles.map(\.unregister.released).min() ?? 0 }
 
-    /// Each cycle pinned and released at least every page (others' pins may add a little).
     /// A cycle's delta larger than this run's pins (acquired, or released over register and
-    /// unregister, above the pages registered): another process pinned during the run.
-    public var vmstatOtherPinning: Bool {
-        cycles.contains { $0.acquired > UInt64(pages) || $0.released > UInt64(pages) }
-    }
+    /// unregister, above the pages registered) by more than the tolerance: another process
+    /// pinned during the run (see VmstatProof).
+    public var vmstatOtherPinning: Bool { vmstatProof == .otherPinning }
+
+    /// Each cycle pinned and released at least every page (others' pins may add a little).
 
     public var vmstatComplete: Bool {
         !cycles.isEmpty && cycles.allSatisfy { $0.acquired >= UInt64(pages) && $0.released >= UInt64(pages) }
@@ -114,6 +114,8 @@ public enum KernelProbe {
                 pinNs.append(Double(t1 - t0) / pages)
                 unpinNs.append(Double(t3 - t2) / pages)
             }
+            // SIGINT/SIGTERM: the cycle is complete (unregistered, every pin released); stop here.
+            if SignalStop.requested { break }
         }
         return KernelMeasurement(
             backing: backing, size: size, pages: region.pageCount, folios: model.folioStarts().count,

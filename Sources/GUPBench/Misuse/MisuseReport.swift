@@ -116,7 +116,7 @@ public struct MisuseReport: Sendable {
                        String(f.flagAtomics), String(f.folioLocks), f.dirtyDescriptors == [0] ? (f.folioOrder == 0 ? "the page" : "the head only") : f.dirtyDescriptors.map(String.init).joined(separator: ",")])
         }
         let o = report.results.first?.scenario
-        return """
+        return (report.partial.map { "PARTIAL REPORT: \($0)\n" } ?? "") + """
             gupbench misuse — the seed review's questions, answered on the page model
 
             (c) a wrong release call: who notices, and when (modes include the ones left of them); what it does \

@@ -1,0 +1,56 @@
+import Foundation
+
+/// What the /proc/vmstat deltas prove about one backing's register/unregister cycles.
+///
+/// One cycle of this run pins every 4 KiB page once at registration (kernel:
+/// pin_user_pages_fast() -> try_grab_folio() adds `refs` to NR_FOLL_PIN_ACQUIRED) and releases
+/// every one of those pins again, at registration for the coalesced tails (io_coalesce_buffer())
+/// and at unregistration for the rest (gup_put_folio() adds to NR_FOLL_PIN_RELEASED). So each
+/// cycle's deltas are exactly `pages` acquired and `pages` released, unless someone else pinned
+/// at the same time: the counters are system-wide. A delta short of `pages` means the kernel
+/// did not do the work; one above it by more than a small tolerance means another process was
+/// pinning (another `gupbench kernel`, O_DIRECT I/O, RDMA, VFIO), and the timings share the
+/// machine with it.
+public enum VmstatProof: String, Sendable, Equatable {
+    case ok
+    /// A cycle counted fewer pins or releases than pages.
+    case short
+    /// A cycle counted more than this run's pins beyond the tolerance.
+    case otherPinning = "other-pinning"
+
+    /// The table's word.
+    public var word: String {
+        switch self {
+        case .ok: return "ok"
+        case .short: return "SHORT"
+        case .otherPinning: return "OTHERS"
+        }
+    }
+}
+
+extension KernelMeasurement {
+    /// Pins beyond this run's that a cycle may show and still be ok: 1% of the pages or 64,
+    /// whichever is more, for stray pins elsewhere; plus, when the per-CPU counters could not be
+    /// folded first, each CPU's stat threshold twice (kernel: mm/vmstat.c calculate_normal_threshold()
+    /// caps it at 125) on each of the two reads.
+    public var vmstatTolerance: UInt64 {
+        let stray = max(64, UInt64(pages) / 100)
+        return vmstatExact ? stray : stray + 2 * 125 * UInt64(max(1, ProcessInfo.processInfo.activeProcessorCount))
+    }
+
+    /// The largest amount by which a cycle's acquired or released delta exceeded the pages.
+    public var vmstatExcess: UInt64 {
+        let p = UInt64(pages)
+        return cycles.map { max($0.acquired, $0.released) > p ? max($0.acquired, $0.released) - p : 0 }.max() ?? 0
+    }
+
+    public var vmstatProof: VmstatProof {
+        if !vmstatComplete { return .short }
+        return vmstatExcess > vmstatTolerance ? .otherPinning : .ok
+    }
+}
+
+extension KernelComparison {
+    /// Some backing's cycles counted pins of another process (see `VmstatProof`).
+    public var otherPinning: Bool { rows.contains { $0.kernel.vmstatProof == .otherPinning } }
+}
