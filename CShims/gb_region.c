@@ -1,6 +1,7 @@
 /* gb_region.c — mmap'd regions, libnuma placement before first touch, and its verification. */
 #define _GNU_SOURCE
 #include "gb_region.h"
+#include "gb_stop.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,8 +55,14 @@ static void *fault_in(void *arg) {
         return NULL;
     }
     volatile unsigned char *data = job->r->data;
-    for (size_t off = 0; off < job->r->size; off += GB_PAGE_SIZE)
+    for (size_t off = 0; off < job->r->size; off += GB_PAGE_SIZE) {
+        /* SIGINT/SIGTERM: give up on a large region between 2 MiB chunks (gb_stop.h). */
+        if (off % GB_HUGE_PAGE_SIZE == 0 && gb_stop_signal() != 0) {
+            job->rc = -EINTR;
+            return NULL;
+        }
         data[off] = 0;
+    }
     memset(job->r->memmap, 0, job->r->npages * sizeof(gb_page));
     job->rc = 0;
     return NULL;
@@ -133,7 +140,7 @@ int gb_region_map(gb_region *r, size_t size, int backing, unsigned mthp_order, i
     }
     pthread_join(thread, NULL);
     if (job.rc != 0) {
-        set_error(err, "numa_run_on_node", "data", -job.rc);
+        set_error(err, job.rc == -EINTR ? "first touch" : "numa_run_on_node", "data", -job.rc);
         gb_region_unmap(r);
         return -1;
     }

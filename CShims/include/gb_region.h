@@ -51,7 +51,8 @@ typedef struct gb_region_error {
  * Map `size` bytes of data (a multiple of 4 KiB; of 2 MiB for thp and hugetlb; of the folio size
  * 4 KiB << mthp_order for mTHP) and its memmap, apply
  * `policy` on `node` to both before any page is touched, then fault both in from a thread running
- * on `node` (first touch). On failure nothing stays mapped, *err says why, and -1 is returned.
+ * on `node` (first touch). On failure nothing stays mapped, *err says why, and -1 is returned;
+ * a SIGINT/SIGTERM recorded by gb_stop.h during the first touch fails it with EINTR.
  */
 int gb_region_map(gb_region *_Nonnull r, size_t size, int backing, unsigned mthp_order,
                   int policy, int node, gb_region_error *_Nonnull err);

@@ -178,30 +178,6 @@ struct CommonOptions: ParsableArguments {
     func emit(_ text: String) throws { try gupbench.emit(text, output: output) }
 }
 
-/// An unwritable --output is found before minutes of measuring, not after.
-func checkWritable(_ path: String) throws {
-    let existed = FileManager.default.fileExists(atPath: path)
-    guard let handle = FileHandle(forWritingAtPath: path) ?? (existed ? nil : {
-        FileManager.default.createFile(atPath: path, contents: nil) ? FileHandle(forWritingAtPath: path) : nil
-    }()) else {
-        throw GUPBenchError.usage("--output '\(path)' cannot be written: \(errnoDescription(errno)); give a path in a writable directory")
-    }
-    try? handle.close()
-    if !existed { try? FileManager.default.removeItem(atPath: path) }
-}
-
-/// Prints a report to stdout and, when `output` is given, to that file.
-func emit(_ text: String, output: String?) throws {
-    FileHandle.standardOutput.write(text.data(using: .utf8)!)
-    if let output {
-        do {
-            try text.write(toFile: output, atomically: true, encoding: .utf8)
-        } catch {
-            throw GUPBenchError.environment("--output '\(output)' could not be written: \(error.localizedDescription)")
-        }
-    }
-}
-
 extension String {
     var trimmed: String { trimmingCharacters(in: .whitespaces) }
 }

@@ -24,12 +24,18 @@ struct GupBench: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        // Ctrl-C / SIGTERM: the run stops after the repetition in flight and reports what it
+        // measured (marked partial); see SignalStop.
+        SignalStop.install()
         do {
             var command = try GupBench.parseAsRoot()
             try command.run()
+            stopIfSignalled(error: nil)
         } catch let error as GUPBenchError {
+            stopIfSignalled(error: error.description)
             fail(error.description, code: error.exitCode)
         } catch let error as ExitCode {
+            stopIfSignalled(error: nil)
             exit(error.rawValue)
         } catch {
             if GupBench.exitCode(for: error) == .success { GupBench.exit(withError: error) }
@@ -38,7 +44,20 @@ enum Main {
         }
     }
 
+    /// After a SIGINT/SIGTERM: one line saying so (with the error, if the command also failed),
+    /// and the shell's status for the signal, 130 or 143.
+    static func stopIfSignalled(error: String?) {
+        guard let signal = SignalStop.signal else { return }
+        OutputFile.abandon()
+        let also = error.map { "; also: \($0)" } ?? ""
+        FileHandle.standardError.write(
+            "gupbench: stopped by \(SignalStop.name(signal)); the report printed covers what completed\(also)\n"
+                .data(using: .utf8)!)
+        exit(SignalStop.exitStatus(signal))
+    }
+
     static func fail(_ message: String, code: Int32) -> Never {
+        OutputFile.abandon()
         FileHandle.standardError.write("gupbench: \(message)\n".data(using: .utf8)!)
         exit(code)
     }

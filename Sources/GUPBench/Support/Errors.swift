@@ -27,8 +27,10 @@ public enum GUPBenchError: Error, Equatable, CustomStringConvertible {
 /// The name of the C error number, e.g. "ENOMEM (Cannot allocate memory)".
 public func errnoDescription(_ err: Int32) -> String {
     let names: [Int32: String] = [
-        1: "EPERM", 2: "ENOENT", 5: "EIO", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 16: "EBUSY",
-        19: "ENODEV", 22: "EINVAL", 38: "ENOSYS", 95: "EOPNOTSUPP",
+        1: "EPERM", 2: "ENOENT", 4: "EINTR", 5: "EIO", 6: "ENXIO", 12: "ENOMEM", 13: "EACCES",
+        14: "EFAULT", 16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 20: "ENOTDIR", 21: "EISDIR",
+        22: "EINVAL", 27: "EFBIG", 28: "ENOSPC", 30: "EROFS", 32: "EPIPE", 38: "ENOSYS",
+        95: "EOPNOTSUPP", 122: "EDQUOT",
     ]
     let text = String(cString: strerror(err))
     return "\(names[err] ?? "errno \(err)") (\(text))"

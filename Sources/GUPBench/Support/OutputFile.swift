@@ -86,18 +86,24 @@ public final class OutputFile: @unchecked Sendable {
         if isRegular {
             guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else { throw failure(errno) }
         }
-        var bytes = Array(text.utf8)
+        if let err = Self.writeAll(fd, text) { throw failure(err) }
+        if isRegular && fsync(fd) != 0 && errno != EINVAL { throw failure(errno) }
+    }
+
+    /// Writes all of `text` to `fd`; nil, or the errno that stopped it. (FileHandle.write traps
+    /// on an error, e.g. EFBIG or EPIPE: a report must never end in a crash.)
+    public static func writeAll(_ fd: Int32, _ text: String) -> Int32? {
+        let bytes = Array(text.utf8)
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw failure(errno)
+                return errno
             }
             done += n
         }
-        if isRegular && fsync(fd) != 0 && errno != EINVAL { throw failure(errno) }
-        bytes.removeAll()
+        return nil
     }
 
     /// The output file of this process, for `abandon()` on an error exit.
