@@ -19,6 +19,13 @@ struct Calibrate: ParsableCommand {
         guard ["table", "json"].contains(format) else {
             throw ValidationError("--format '\(format)' is not valid for calibrate; valid values: table, json")
         }
+        // The same class as every measuring command: a node number that can never exist is a
+        // usage error (2); one this machine lacks is an environment error (1), found in run().
+        for (option, node) in [("--mem-node", memNode), ("--cpu-node", cpuNode)] {
+            if let node, !(0...4095).contains(node) {
+                throw ValidationError("\(option) \(node) is out of range; valid: 0-4095")
+            }
+        }
     }
 
     func run() throws {

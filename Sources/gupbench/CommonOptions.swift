@@ -95,7 +95,7 @@ struct CommonOptions: ParsableArguments {
     /// comes back as one usage line, not as the parser's wrapped error.
     static func parsing(_ arguments: [String]) throws -> CommonOptions {
         do {
-            return try parse(arguments)
+            return try parse(joinNegativeValues(arguments))
         } catch {
             throw GUPBenchError.usage(message(for: error))
         }
@@ -147,6 +147,10 @@ struct CommonOptions: ParsableArguments {
         let items = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmed }
         guard !items.isEmpty, !items.contains(where: \.isEmpty) else {
             throw GUPBenchError.usage("\(option) '\(text)' has an empty item; give a comma-separated list")
+        }
+        // A value twice would measure the same scenario twice under one label.
+        if let twice = items.enumerated().first(where: { items[..<$0.offset].contains($0.element) })?.element {
+            throw GUPBenchError.usage("\(option) '\(text)' names '\(twice)' twice; give each value once")
         }
         return items
     }

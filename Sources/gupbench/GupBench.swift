@@ -28,7 +28,7 @@ enum Main {
         // measured (marked partial); see SignalStop.
         SignalStop.install()
         do {
-            var command = try GupBench.parseAsRoot()
+            var command = try GupBench.parseAsRoot(joinNegativeValues(Array(CommandLine.arguments.dropFirst())))
             try command.run()
             stopIfSignalled(error: nil)
         } catch let error as GUPBenchError {

@@ -45,6 +45,9 @@ struct Sweep: ParsableCommand {
         guard !items.contains(where: \.isEmpty) else {
             throw GUPBenchError.usage("--values '\(values)' has an empty item; give a comma-separated list")
         }
+        if let twice = items.enumerated().first(where: { items[..<$0.offset].contains($0.element) })?.element {
+            throw GUPBenchError.usage("--values '\(values)' names '\(twice)' twice; give each value once")
+        }
         return items
     }
 
