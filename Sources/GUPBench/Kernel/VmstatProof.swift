@@ -26,27 +26,42 @@ public enum VmstatProof: String, Sendable, Equatable {
         case .otherPinning: return "OTHERS"
         }
     }
-}
 
-extension KernelMeasurement {
     /// Pins beyond this run's that a cycle may show and still be ok: 1% of the pages or 64,
     /// whichever is more, for stray pins elsewhere; plus, when the per-CPU counters could not be
-    /// folded first, each CPU's stat threshold twice (kernel: mm/vmstat.c calculate_normal_threshold()
-    /// caps it at 125) on each of the two reads.
-    public var vmstatTolerance: UInt64 {
+    /// folded before each read, each CPU's stat threshold (kernel: mm/vmstat.c
+    /// calculate_normal_threshold() caps it at 125) on each of the two reads.
+    public static func tolerance(pages: Int, exact: Bool, cpus: Int) -> UInt64 {
         let stray = max(64, UInt64(pages) / 100)
-        return vmstatExact ? stray : stray + 2 * 125 * UInt64(max(1, ProcessInfo.processInfo.activeProcessorCount))
+        return exact ? stray : stray + 2 * 125 * UInt64(max(1, cpus))
     }
 
     /// The largest amount by which a cycle's acquired or released delta exceeded the pages.
-    public var vmstatExcess: UInt64 {
+    public static func excess(_ cycles: [PinCycle], pages: Int) -> UInt64 {
         let p = UInt64(pages)
-        return cycles.map { max($0.acquired, $0.released) > p ? max($0.acquired, $0.released) - p : 0 }.max() ?? 0
+        return cycles.map { c in
+            let most = max(c.acquired, c.released)
+            return most > p ? most - p : 0
+        }.max() ?? 0
     }
 
+    /// The verdict on a backing's cycles.
+    public static func judge(_ cycles: [PinCycle], pages: Int, exact: Bool, cpus: Int) -> VmstatProof {
+        let p = UInt64(pages)
+        if cycles.isEmpty || cycles.contains(where: { $0.acquired < p || $0.released < p }) { return .short }
+        return excess(cycles, pages: pages) > tolerance(pages: pages, exact: exact, cpus: cpus) ? .otherPinning : .ok
+    }
+}
+
+extension KernelMeasurement {
+    public var vmstatTolerance: UInt64 {
+        VmstatProof.tolerance(pages: pages, exact: vmstatExact, cpus: ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    public var vmstatExcess: UInt64 { VmstatProof.excess(cycles, pages: pages) }
+
     public var vmstatProof: VmstatProof {
-        if !vmstatComplete { return .short }
-        return vmstatExcess > vmstatTolerance ? .otherPinning : .ok
+        VmstatProof.judge(cycles, pages: pages, exact: vmstatExact, cpus: ProcessInfo.processInfo.activeProcessorCount)
     }
 }
 

@@ -92,7 +92,8 @@ public struct MemoryBudget: Sendable, Equatable {
 
     /// "23.2GiB", "384MiB": sizes that are rarely whole numbers of anything.
     static func gib(_ bytes: Int64) -> String {
-        bytes >= 1 << 30 ? String(format: "%.1fGiB", Double(bytes) / Double(1 << 30))
+        bytes >= 1 << 40 ? String(format: "%.1fTiB", Double(bytes) / Double(1 << 40))
+            : bytes >= 1 << 30 ? String(format: "%.1fGiB", Double(bytes) / Double(1 << 30))
             : "\(bytes >> 20)MiB"
     }
 }
