@@ -3,6 +3,7 @@
 #include "gb_stop.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -27,7 +28,14 @@ int gb_stop_install(void) {
     sa.sa_flags = SA_RESTART;
     if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
         return -errno;
-    return 0;
+    /* A parent may have started us with them blocked (the mask is inherited across exec, e.g.
+     * from a thread pool's worker): unblock them here, on the main thread, before any other
+     * thread exists to inherit the mask. */
+    sigset_t both;
+    sigemptyset(&both);
+    sigaddset(&both, SIGINT);
+    sigaddset(&both, SIGTERM);
+    return pthread_sigmask(SIG_UNBLOCK, &both, NULL) == 0 ? 0 : -EINVAL;
 }
 
 int gb_stop_signal(void) { return atomic_load_explicit(&received, memory_order_acquire); }

@@ -3,6 +3,8 @@
 #include "gb_system.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <numa.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -55,6 +57,12 @@ int gb_allowed_cpus(int *cpus, int max) {
         if (CPU_ISSET(cpu, &allowed))
             cpus[n++] = cpu;
     return n;
+}
+
+int gb_name_current_thread(const char *name) {
+    char shortened[16];
+    snprintf(shortened, sizeof shortened, "%s", name);
+    return -pthread_setname_np(pthread_self(), shortened);
 }
 
 int gb_pin_current_thread(int cpu) {

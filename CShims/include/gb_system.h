@@ -29,6 +29,8 @@ int gb_allowed_cpus(int *_Nonnull cpus, int max);
 int gb_allow_cpus(const int *_Nonnull cpus, int n);
 /* Pin the calling thread to one CPU (sched_setaffinity); 0 or -errno. */
 int gb_pin_current_thread(int cpu);
+/* Name the calling thread (pthread_setname_np; at most 15 characters are kept). 0 or -errno. */
+int gb_name_current_thread(const char *_Nonnull name);
 /* sched_getcpu() */
 int gb_current_cpu(void);
 

@@ -53,9 +53,21 @@ enum Spawn {
         posix_spawn_file_actions_adddup2(&actions, err[1], 2)
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        // The calling thread may be a pool worker with signals blocked; the child must start
+        // with none blocked and default dispositions, as from a shell.
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t(), defaults = sigset_t()
+        sigemptyset(&none)
+        sigemptyset(&defaults)
+        for s in [SIGINT, SIGTERM, SIGPIPE, SIGXFSZ] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid = pid_t()
         let start = Date()
-        let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let rc = posix_spawn(&pid, executable, &actions, &attr, argv, environ)
         spawnLock.unlock()
         close(out[1])
         close(err[1])
@@ -100,6 +112,15 @@ enum Spawn {
                        stdout: String(decoding: stdoutBytes, as: UTF8.self),
                        stderr: String(decoding: stderrBytes, as: UTF8.self),
                        timedOut: timedOut, seconds: Date().timeIntervalSince(start))
+    }
+
+    /// Whether process `pid` has a thread named `name` (e.g. "gb-release-0": a runner's worker).
+    static func hasThread(_ pid: pid_t, named name: String) -> Bool {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.contains { tid in
+            (try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/comm", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) == name
+        }
     }
 
     /// Whether process `pid` has a mapping of exactly `bytes` (a region it is measuring).

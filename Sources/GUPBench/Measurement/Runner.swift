@@ -103,6 +103,9 @@ public final class ReleaseRunner: @unchecked Sendable {
     }
 
     private func workerLoop(_ t: Int) {
+        // As top -H and /proc/<pid>/task/*/comm show it. (Not Thread.name: Foundation applies
+        // it only if the creating thread has recorded the pthread by then, a race.)
+        _ = gb_name_current_thread("gb-release-\(t)")
         let rc = gb_pin_current_thread(Int32(cpus[t]))
         slot(t).pointee.pinError = rc < 0 ? -rc : 0
         ready.signal()
