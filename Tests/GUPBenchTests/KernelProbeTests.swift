@@ -123,22 +123,35 @@ struct KernelProbeTests {
         let before = mappings(ofSize: size)
         let counters = try FollPinCounters.read(refresh: vmstatExact)
         let topology = self.topology
-        let (dropped, result) = withoutIPCLock { () -> Result<KernelMeasurement, GUPBenchError> in
-            Result {
-                try KernelProbe.measure(size: size, backing: .fourK, node: topology.localNode, cpu: nil,
-                                        repetitions: 1, warmup: 0, topology: topology)
+        // The probe refuses before mapping anything; the kernel itself refuses the registration.
+        let (dropped, results) = withoutIPCLock { () -> [Result<Void, GUPBenchError>] in
+            let probe = Result {
+                _ = try KernelProbe.measure(size: size, backing: .fourK, node: topology.localNode, cpu: nil,
+                                            repetitions: 1, warmup: 0, topology: topology)
             }.mapError { $0 as! GUPBenchError }
+            let register = Result {
+                let region = try MemoryRegion(size: size, backing: .fourK, policy: .bind, node: topology.localNode)
+                let ring = try FixedBufferRing()
+                try ring.register(region)
+                try ring.unregister()
+            }.mapError { $0 as! GUPBenchError }
+            return [probe, register]
         }
         try #require(dropped, "could not drop CAP_IPC_LOCK from a thread")
-        guard case .failure(let error) = result else {
+        guard case .failure(let early) = results[0], case .failure(let error) = results[1] else {
             Issue.record("registering 18MiB over a smaller RLIMIT_MEMLOCK succeeded")
             return
         }
+        let hint = MemlockLimit.read().hint(forBytes: size)
+        #expect(early.exitCode == 1)
+        #expect(early.description.contains("may lock at most RLIMIT_MEMLOCK"))
+        #expect(early.description.contains("the largest --size that fits is"))
+        #expect(early.description.hasSuffix(hint))
         #expect(error.exitCode == 1)
         #expect(error.description.contains("IORING_REGISTER_BUFFERS: ENOMEM"))
         #expect(error.description.contains("RLIMIT_MEMLOCK"))
-        #expect(error.description.contains("ulimit -l"))
-        #expect(!error.description.contains("\n"))
+        #expect(error.description.hasSuffix(hint))  // 'ulimit -l' only where the hard limit allows it
+        #expect(!early.description.contains("\n") && !error.description.contains("\n"))
         #expect(mappings(ofSize: size) == before)
         #expect(openRings() == 0)
         if vmstatExact {  // whatever the kernel pinned before refusing, it released
@@ -155,7 +168,7 @@ struct KernelProbeTests {
             try probe(size, .thp, repetitions: 1)
         } throws: { error in
             guard let e = error as? GUPBenchError, case .environment(let text) = e else { return false }
-            return text.contains("exceeds this machine's memory")
+            return text.contains("with its memmap and page arrays") && text.contains("the largest --size that fits is")
         }
         #expect(mappings(ofSize: size + (2 << 20)) == before)
         #expect(openRings() == 0)
