@@ -54,13 +54,13 @@ public struct MemoryBudget: Sendable, Equatable {
         return (backing == .hugetlb ? 0 : Int64(size)) + pages * overheadPerPage(kernel: kernel)
     }
 
-    /// The largest size (whole MiB, a multiple of 2 MiB for thp and hugetlb) whose need fits.
+    /// The largest size (whole MiB, and a multiple of the backing's folio size) whose need fits.
     public func largestSize(backing: Backing, kernel: Bool) -> Int {
         let usable = max(0, availableBytes - headroomBytes)
         let perPage = Int64(backing == .hugetlb ? 0 : 4096) + Self.overheadPerPage(kernel: kernel)
         var size = usable / perPage * 4096
         if backing == .hugetlb { size = min(size, hugetlbFreeBytes) }
-        let unit: Int64 = backing == .fourK ? 1 << 20 : 2 << 20
+        let unit = Int64(max(1 << 20, backing.sizeUnit))  // whole MiB, and whole folios
         return Int(size / unit * unit)
     }
 
@@ -143,7 +143,7 @@ public struct MemlockLimit: Sendable, Equatable {
     /// Throws `.environment` (exit 1) when registering `size` bytes would exceed the limit.
     public func check(size: Int, backing: Backing) throws {
         guard !exempt, soft != UInt64.max, UInt64(size) > soft else { return }
-        let unit: UInt64 = backing == .fourK ? 4096 : 2 << 20
+        let unit = UInt64(backing.sizeUnit)
         let largest = soft / unit * unit
         let fits = largest > 0 ? "the largest --size that fits is \(ByteSize.format(Int(largest)))"
             : "no --size fits"
