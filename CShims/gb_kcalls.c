@@ -15,9 +15,9 @@
 #endif
 #define GB_PLAIN __attribute__((noinline))
 
-static int mitigation_mode = GB_MITIGATION_OFF;
-void gb_set_mitigations(int mode) { __atomic_store_n(&mitigation_mode, mode, __ATOMIC_RELAXED); }
-int gb_mitigations(void) { return __atomic_load_n(&mitigation_mode, __ATOMIC_RELAXED); }
+static gb_mitigation mitigation_mode = GB_MITIGATION_OFF;
+void gb_set_mitigations(gb_mitigation mode) { __atomic_store_n(&mitigation_mode, mode, __ATOMIC_RELAXED); }
+gb_mitigation gb_mitigations(void) { return __atomic_load_n(&mitigation_mode, __ATOMIC_RELAXED); }
 
 gb_page gb_zero_folio_page;
 
@@ -145,7 +145,7 @@ GB_SAFERET void gb_k_release_target(void) { __asm__ volatile("" ::: "memory"); }
 /* CShims/gb_thunks.S: jumps to fn through a retpoline (kernel: __x86_indirect_thunk_rax). */
 void gb_call_through_retpoline(void (*_Nonnull fn)(void));
 
-void gb_kcall_release_indirect(int mode, gb_tally *t) {
+void gb_kcall_release_indirect(gb_mitigation mode, gb_tally *t) {
     if (mode != GB_MITIGATION_RETPOLINE)
         return;
     t->kernel_calls++;
@@ -167,7 +167,7 @@ static uint64_t now_ns(void) {
 GB_PLAIN void gb_k_empty_call(void) { __asm__ volatile("" ::: "memory"); }
 GB_SAFERET void gb_k_empty_call_saferet(void) { __asm__ volatile("" ::: "memory"); }
 
-double gb_calibrate_kcall_ns(int mode, long iterations) {
+double gb_calibrate_kcall_ns(gb_mitigation mode, long iterations) {
     gb_tally t = {0};
     uint64_t start = now_ns();
     for (long i = 0; i < iterations; i++) {

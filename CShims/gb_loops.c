@@ -32,8 +32,8 @@ void gb_grab_pages(gb_page *const *pages, long npages, gb_foll flags, gb_ledger 
 }
 
 /* put-page: kernel (2018 seed) put_user_pages_dirty{,_lock}() with put_user_page() == put_page() */
-GB_INLINE void put_pages_body(gb_page *const *pages, long npages, long batch, int dirty,
-                              int detect, gb_ledger *ledger, gb_tally *t) {
+GB_INLINE void put_pages_body(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty,
+                              gb_detect_mode detect, gb_ledger *ledger, gb_tally *t) {
     for (long i = 0; i < npages; i += batch) {
         long n = GB_MIN(npages - i, batch);
         for (long k = i; k < i + n; k++) { /* one put_user_pages() call */
@@ -44,7 +44,7 @@ GB_INLINE void put_pages_body(gb_page *const *pages, long npages, long batch, in
     }
 }
 
-void gb_c_put_pages(gb_page *const *pages, long npages, long batch, int dirty, int detect,
+void gb_c_put_pages(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty, gb_detect_mode detect,
                     gb_ledger *ledger, gb_tally *t) {
     gb_tally local = *t;
 #define BODY(mode) put_pages_body(pages, npages, batch, dirty, mode, ledger, &local)
@@ -54,9 +54,9 @@ void gb_c_put_pages(gb_page *const *pages, long npages, long batch, int dirty, i
 }
 
 /* unpin-each: kernel unpin_user_page() per entry, dirtying as the seed's loop does */
-GB_INLINE void unpin_each_body(gb_page *const *pages, long npages, long batch, int dirty,
-                               int detect, gb_ledger *ledger, gb_tally *t) {
-    int mode = gb_mitigations();
+GB_INLINE void unpin_each_body(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty,
+                               gb_detect_mode detect, gb_ledger *ledger, gb_tally *t) {
+    gb_mitigation mode = gb_mitigations();
     for (long i = 0; i < npages; i += batch) {
         long n = GB_MIN(npages - i, batch);
         for (long k = i; k < i + n; k++) {
@@ -67,7 +67,7 @@ GB_INLINE void unpin_each_body(gb_page *const *pages, long npages, long batch, i
     }
 }
 
-void gb_c_unpin_each(gb_page *const *pages, long npages, long batch, int dirty, int detect,
+void gb_c_unpin_each(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty, gb_detect_mode detect,
                      gb_ledger *ledger, gb_tally *t) {
     gb_tally local = *t;
 #define BODY(mode) unpin_each_body(pages, npages, batch, dirty, mode, ledger, &local)
@@ -77,9 +77,9 @@ void gb_c_unpin_each(gb_page *const *pages, long npages, long batch, int dirty, 
 }
 
 /* unpin-batched: kernel unpin_user_pages_dirty_lock() (unpin_user_pages() when not dirtying) */
-GB_INLINE void unpin_batched_body(gb_page *const *pages, long npages, long batch, int dirty,
-                                  int detect, gb_ledger *ledger, gb_tally *t) {
-    int mode = gb_mitigations();
+GB_INLINE void unpin_batched_body(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty,
+                                  gb_detect_mode detect, gb_ledger *ledger, gb_tally *t) {
+    gb_mitigation mode = gb_mitigations();
     for (long i = 0; i < npages; i += batch) {
         long n = GB_MIN(npages - i, batch);
         gb_page *const *call = pages + i;
@@ -93,7 +93,7 @@ GB_INLINE void unpin_batched_body(gb_page *const *pages, long npages, long batch
     }
 }
 
-void gb_c_unpin_batched(gb_page *const *pages, long npages, long batch, int dirty, int detect,
+void gb_c_unpin_batched(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty, gb_detect_mode detect,
                         gb_ledger *ledger, gb_tally *t) {
     gb_tally local = *t;
 #define BODY(mode) unpin_batched_body(pages, npages, batch, dirty, mode, ledger, &local)
@@ -103,9 +103,9 @@ void gb_c_unpin_batched(gb_page *const *pages, long npages, long batch, int dirt
 }
 
 /* unpin-range: kernel unpin_user_page_range_dirty_lock() */
-GB_INLINE void unpin_range_body(gb_page *start, long npages, long batch, int dirty, int detect,
+GB_INLINE void unpin_range_body(gb_page *start, long npages, long batch, gb_dirty_mode dirty, gb_detect_mode detect,
                                 gb_ledger *ledger, gb_tally *t) {
-    int mode = gb_mitigations();
+    gb_mitigation mode = gb_mitigations();
     for (long i = 0; i < npages; i += batch) {
         long n = GB_MIN(npages - i, batch);
         gb_page *call = start + i;
@@ -119,7 +119,7 @@ GB_INLINE void unpin_range_body(gb_page *start, long npages, long batch, int dir
     }
 }
 
-void gb_c_unpin_range(gb_page *start, long npages, long batch, int dirty, int detect,
+void gb_c_unpin_range(gb_page *start, long npages, long batch, gb_dirty_mode dirty, gb_detect_mode detect,
                       gb_ledger *ledger, gb_tally *t) {
     gb_tally local = *t;
 #define BODY(mode) unpin_range_body(start, npages, batch, dirty, mode, ledger, &local)
@@ -131,8 +131,8 @@ void gb_c_unpin_range(gb_page *start, long npages, long batch, int dirty, int de
 /* ---- the last reference (gb_free.h) ---- */
 
 /* release-pages: kernel release_pages() on each call's entries (the seed dirtied first). */
-GB_INLINE void release_pages_body(gb_page *const *pages, long npages, long batch, int dirty,
-                                  int detect, gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
+GB_INLINE void release_pages_body(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty,
+                                  gb_detect_mode detect, gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
     for (long i = 0; i < npages; i += batch) {
         long n = GB_MIN(npages - i, batch);
         gb_detect_entries(detect, ledger, pages + i, n, GB_CALL_PUT_PAGE, t);
@@ -143,7 +143,7 @@ GB_INLINE void release_pages_body(gb_page *const *pages, long npages, long batch
     }
 }
 
-void gb_c_release_pages(gb_page *const *pages, long npages, long batch, int dirty, int detect,
+void gb_c_release_pages(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty, gb_detect_mode detect,
                         gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
     gb_tally local = *t;
 #define BODY(mode) release_pages_body(pages, npages, batch, dirty, mode, ledger, &local, ctx)
@@ -153,8 +153,8 @@ void gb_c_release_pages(gb_page *const *pages, long npages, long batch, int dirt
 }
 
 /* put-page with the last reference: put_page() -> folio_put() -> __folio_put() at zero. */
-GB_INLINE void put_pages_last_body(gb_page *const *pages, long npages, long batch, int dirty,
-                                   int detect, gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
+GB_INLINE void put_pages_last_body(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty,
+                                   gb_detect_mode detect, gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
     for (long i = 0; i < npages; i += batch) {
         long n = GB_MIN(npages - i, batch);
         for (long k = i; k < i + n; k++) {
@@ -165,7 +165,7 @@ GB_INLINE void put_pages_last_body(gb_page *const *pages, long npages, long batc
     }
 }
 
-void gb_c_put_pages_last(gb_page *const *pages, long npages, long batch, int dirty, int detect,
+void gb_c_put_pages_last(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty, gb_detect_mode detect,
                          gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
     gb_tally local = *t;
 #define BODY(mode) put_pages_last_body(pages, npages, batch, dirty, mode, ledger, &local, ctx)
@@ -175,8 +175,8 @@ void gb_c_put_pages_last(gb_page *const *pages, long npages, long batch, int dir
 }
 
 /* unpin-each with the last reference: unpin_user_page() -> gup_put_folio() -> folio_put_refs(). */
-GB_INLINE void unpin_each_last_body(gb_page *const *pages, long npages, long batch, int dirty,
-                                    int detect, gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
+GB_INLINE void unpin_each_last_body(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty,
+                                    gb_detect_mode detect, gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
     for (long i = 0; i < npages; i += batch) {
         long n = GB_MIN(npages - i, batch);
         for (long k = i; k < i + n; k++) {
@@ -187,7 +187,7 @@ GB_INLINE void unpin_each_last_body(gb_page *const *pages, long npages, long bat
     }
 }
 
-void gb_c_unpin_each_last(gb_page *const *pages, long npages, long batch, int dirty, int detect,
+void gb_c_unpin_each_last(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty, gb_detect_mode detect,
                           gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
     gb_tally local = *t;
 #define BODY(mode) unpin_each_last_body(pages, npages, batch, dirty, mode, ledger, &local, ctx)
@@ -198,8 +198,8 @@ void gb_c_unpin_each_last(gb_page *const *pages, long npages, long batch, int di
 
 /* unpin-batched with the last reference: unpin_user_pages(); each folio run's gup_put_folio()
  * may free, per folio, with no batching of the free. */
-GB_INLINE void unpin_batched_last_body(gb_page *const *pages, long npages, long batch, int dirty,
-                                       int detect, gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
+GB_INLINE void unpin_batched_last_body(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty,
+                                       gb_detect_mode detect, gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
     for (long i = 0; i < npages; i += batch) {
         long n = GB_MIN(npages - i, batch);
         gb_page *const *call = pages + i;
@@ -213,7 +213,7 @@ GB_INLINE void unpin_batched_last_body(gb_page *const *pages, long npages, long 
     }
 }
 
-void gb_c_unpin_batched_last(gb_page *const *pages, long npages, long batch, int dirty, int detect,
+void gb_c_unpin_batched_last(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty, gb_detect_mode detect,
                              gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
     gb_tally local = *t;
 #define BODY(mode) unpin_batched_last_body(pages, npages, batch, dirty, mode, ledger, &local, ctx)
@@ -223,7 +223,7 @@ void gb_c_unpin_batched_last(gb_page *const *pages, long npages, long batch, int
 }
 
 /* unpin-range with the last reference: unpin_user_page_range_dirty_lock(). */
-GB_INLINE void unpin_range_last_body(gb_page *start, long npages, long batch, int dirty, int detect,
+GB_INLINE void unpin_range_last_body(gb_page *start, long npages, long batch, gb_dirty_mode dirty, gb_detect_mode detect,
                                      gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
     for (long i = 0; i < npages; i += batch) {
         long n = GB_MIN(npages - i, batch);
@@ -238,7 +238,7 @@ GB_INLINE void unpin_range_last_body(gb_page *start, long npages, long batch, in
     }
 }
 
-void gb_c_unpin_range_last(gb_page *start, long npages, long batch, int dirty, int detect,
+void gb_c_unpin_range_last(gb_page *start, long npages, long batch, gb_dirty_mode dirty, gb_detect_mode detect,
                            gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
     gb_tally local = *t;
 #define BODY(mode) unpin_range_last_body(start, npages, batch, dirty, mode, ledger, &local, ctx)
@@ -256,9 +256,9 @@ void gb_folios_of_pages(gb_page *const *pages, long npages, gb_page **folios) {
 
 /* kernel: unpin_folios() — `for (j = i + 1; j < nfolios; j++) if (folios[i] != folios[j])
  * break; unpin_user_folio(folios[i], j - i);` */
-GB_INLINE void unpin_folios_body(gb_page *const *folios, long nfolios, long batch, int detect,
+GB_INLINE void unpin_folios_body(gb_page *const *folios, long nfolios, long batch, gb_detect_mode detect,
                                  gb_ledger *ledger, gb_tally *t) {
-    int mode = gb_mitigations();
+    gb_mitigation mode = gb_mitigations();
     for (long start = 0; start < nfolios; start += batch) {
         long n = GB_MIN(nfolios - start, batch);
         gb_page *const *call = folios + start;
@@ -273,7 +273,7 @@ GB_INLINE void unpin_folios_body(gb_page *const *folios, long nfolios, long batc
     }
 }
 
-void gb_c_unpin_folios(gb_page *const *folios, long nfolios, long batch, int detect,
+void gb_c_unpin_folios(gb_page *const *folios, long nfolios, long batch, gb_detect_mode detect,
                        gb_ledger *ledger, gb_tally *t) {
     gb_tally local = *t;
 #define BODY(mode) unpin_folios_body(folios, nfolios, batch, mode, ledger, &local)
@@ -344,9 +344,9 @@ void gb_grab_bvecs(const gb_bvec *bvecs, long nbvecs, gb_ledger *ledger, gb_tall
 
 /* kernel: io_release_ubuf() — `for (i = 0; i < imu->nr_bvecs; i++)
  * unpin_user_folio(page_folio(imu->bvec[i].bv_page), 1);` */
-GB_INLINE void io_uring_release_body(const gb_bvec *bvecs, long nbvecs, long batch, int detect,
+GB_INLINE void io_uring_release_body(const gb_bvec *bvecs, long nbvecs, long batch, gb_detect_mode detect,
                                      gb_ledger *ledger, gb_tally *t) {
-    int mode = gb_mitigations();
+    gb_mitigation mode = gb_mitigations();
     for (long start = 0; start < nbvecs; start += batch) {
         long n = GB_MIN(nbvecs - start, batch);
         const gb_bvec *imu = bvecs + start;
@@ -359,7 +359,7 @@ GB_INLINE void io_uring_release_body(const gb_bvec *bvecs, long nbvecs, long bat
     }
 }
 
-void gb_c_io_uring_release(const gb_bvec *bvecs, long nbvecs, long batch, int detect,
+void gb_c_io_uring_release(const gb_bvec *bvecs, long nbvecs, long batch, gb_detect_mode detect,
                            gb_ledger *ledger, gb_tally *t) {
     gb_tally local = *t;
 #define BODY(mode) io_uring_release_body(bvecs, nbvecs, batch, mode, ledger, &local)

@@ -68,7 +68,7 @@ static void *fault_in(void *arg) {
     return NULL;
 }
 
-int gb_region_map(gb_region *r, size_t size, int backing, unsigned mthp_order, int policy,
+int gb_region_map(gb_region *r, size_t size, gb_backing backing, unsigned mthp_order, gb_policy policy,
                   int node, gb_region_error *err) {
     memset(r, 0, sizeof *r);
     r->backing = backing;

@@ -32,8 +32,8 @@ typedef enum gb_mitigation {
 } gb_mitigation;
 
 /* The process-wide mode (set before a loop runs; loops read it once). */
-void gb_set_mitigations(int mode);
-int gb_mitigations(void);
+void gb_set_mitigations(gb_mitigation mode);
+gb_mitigation gb_mitigations(void);
 
 /* ---- NR_FOLL_PIN_RELEASED, the kernel's way ---- */
 
@@ -86,19 +86,19 @@ gb_put_result gb_k_gup_put_folio_pin(gb_page *_Nonnull folio, int refs, gb_tally
 gb_put_result gb_k_gup_put_folio_pin_saferet(gb_page *_Nonnull folio, int refs, gb_tally *_Nonnull t);
 
 /* The calls the loops make: the mode picks the copy (a loop-invariant, predicted branch). */
-GB_INLINE gb_put_result gb_kcall_unpin_user_page(int mode, gb_page *_Nonnull page, gb_tally *_Nonnull t) {
+GB_INLINE gb_put_result gb_kcall_unpin_user_page(gb_mitigation mode, gb_page *_Nonnull page, gb_tally *_Nonnull t) {
     t->kernel_calls++;
     return mode == GB_MITIGATION_OFF ? gb_k_unpin_user_page(page, t) : gb_k_unpin_user_page_saferet(page, t);
 }
 
-GB_INLINE gb_put_result gb_kcall_unpin_user_folio(int mode, gb_page *_Nonnull folio, long npages,
+GB_INLINE gb_put_result gb_kcall_unpin_user_folio(gb_mitigation mode, gb_page *_Nonnull folio, long npages,
                                                   gb_tally *_Nonnull t) {
     t->kernel_calls++;
     return mode == GB_MITIGATION_OFF ? gb_k_unpin_user_folio(folio, npages, t)
                                      : gb_k_unpin_user_folio_saferet(folio, npages, t);
 }
 
-GB_INLINE gb_put_result gb_kcall_gup_put_folio_pin(int mode, gb_page *_Nonnull folio, int refs,
+GB_INLINE gb_put_result gb_kcall_gup_put_folio_pin(gb_mitigation mode, gb_page *_Nonnull folio, int refs,
                                                    gb_tally *_Nonnull t) {
     t->kernel_calls++;
     return mode == GB_MITIGATION_OFF ? gb_k_gup_put_folio_pin(folio, refs, t)
@@ -106,15 +106,15 @@ GB_INLINE gb_put_result gb_kcall_gup_put_folio_pin(int mode, gb_page *_Nonnull f
 }
 
 /* The same with --detect underflow's check on the result (`detect` a constant after inlining). */
-GB_INLINE void gb_detect_kcall_unpin_user_page(int detect, int mode, gb_page *_Nonnull page,
+GB_INLINE void gb_detect_kcall_unpin_user_page(gb_detect_mode detect, gb_mitigation mode, gb_page *_Nonnull page,
                                                gb_tally *_Nonnull t) {
     gb_detect_result(detect, gb_kcall_unpin_user_page(mode, page, t), t);
 }
-GB_INLINE void gb_detect_kcall_unpin_user_folio(int detect, int mode, gb_page *_Nonnull folio,
+GB_INLINE void gb_detect_kcall_unpin_user_folio(gb_detect_mode detect, gb_mitigation mode, gb_page *_Nonnull folio,
                                                 long npages, gb_tally *_Nonnull t) {
     gb_detect_result(detect, gb_kcall_unpin_user_folio(mode, folio, npages, t), t);
 }
-GB_INLINE void gb_detect_kcall_gup_put_folio_pin(int detect, int mode, gb_page *_Nonnull folio,
+GB_INLINE void gb_detect_kcall_gup_put_folio_pin(gb_detect_mode detect, gb_mitigation mode, gb_page *_Nonnull folio,
                                                  int refs, gb_tally *_Nonnull t) {
     gb_detect_result(detect, gb_kcall_gup_put_folio_pin(mode, folio, refs, t), t);
 }
@@ -122,10 +122,10 @@ GB_INLINE void gb_detect_kcall_gup_put_folio_pin(int detect, int mode, gb_page *
 /* retpoline mode: the one indirect call a release call begins with (io_buffer_unmap():
  * imu->release(imu->priv)), through a retpoline thunk; a no-op function returning through the
  * safe-ret thunk. Other modes: nothing. */
-void gb_kcall_release_indirect(int mode, gb_tally *_Nonnull t);
+void gb_kcall_release_indirect(gb_mitigation mode, gb_tally *_Nonnull t);
 
 /* ---- calibration: ns per out-of-line call + return of a mode, and per unlocked cmpxchg ---- */
-double gb_calibrate_kcall_ns(int mode, long iterations);
+double gb_calibrate_kcall_ns(gb_mitigation mode, long iterations);
 double gb_calibrate_local_cmpxchg_ns(long iterations);
 
 #endif /* GB_KCALLS_H */

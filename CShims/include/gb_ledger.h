@@ -10,17 +10,17 @@
 #include "gb_page.h"
 
 /* The release calls the ledger knows. */
-enum {
+typedef enum gb_call {
     GB_CALL_NONE = 0,
     GB_CALL_PUT_PAGE = 1,         /* put_page(): drops a FOLL_GET reference */
     GB_CALL_UNPIN_USER_PAGE = 2,  /* unpin_user_page() and the batched unpins: drop a FOLL_PIN */
-};
+} gb_call;
 
 typedef struct gb_ledger_violation {
     long page_index;     /* descriptor index in the memmap */
     long thread;         /* worker index (gb_tally.thread) */
-    int call_made;       /* GB_CALL_* */
-    int call_expected;   /* GB_CALL_* that would have matched what the page holds, or NONE */
+    gb_call call_made;
+    gb_call call_expected;  /* the call that would have matched what the page holds, or NONE */
     int gets_held;       /* FOLL_GET references the ledger had for the page before the call */
     int pins_held;       /* FOLL_PIN pins it had */
 } gb_ledger_violation;
@@ -52,7 +52,7 @@ GB_INLINE void gb_ledger_grab(gb_ledger *_Nonnull l, gb_page *_Nonnull p, int re
 }
 
 /* Check a release call on page p against the ledger; one atomic per page. */
-GB_INLINE void gb_ledger_release(gb_ledger *_Nonnull l, gb_page *_Nonnull p, int call,
+GB_INLINE void gb_ledger_release(gb_ledger *_Nonnull l, gb_page *_Nonnull p, gb_call call,
                                  gb_tally *_Nonnull t) {
     long index = p - l->memmap;
     int *counter = call == GB_CALL_UNPIN_USER_PAGE ? &l->pins[index] : &l->gets[index];
@@ -68,30 +68,30 @@ GB_INLINE void gb_ledger_release(gb_ledger *_Nonnull l, gb_page *_Nonnull p, int
 }
 
 /* Detection modes (--detect); each includes what the ones before it do. */
-enum {
+typedef enum gb_detect_mode {
     GB_DETECT_OFF = 0,        /* the model only */
     GB_DETECT_AUDIT = 1,      /* + the end-of-run scan; nothing on the release path */
     GB_DETECT_UNDERFLOW = 2,  /* + gb_check_underflow() on every release */
     GB_DETECT_LEDGER = 3,     /* + gb_ledger_release() on every page released */
-};
+} gb_detect_mode;
 
 /* The release-path checks of a detection mode for `nr` consecutive entries released as one. */
-GB_INLINE void gb_detect_entries(int detect, gb_ledger *_Nullable l, gb_page *_Nonnull const *_Nonnull pages,
-                                 long nr, int call, gb_tally *_Nonnull t) {
+GB_INLINE void gb_detect_entries(gb_detect_mode detect, gb_ledger *_Nullable l, gb_page *_Nonnull const *_Nonnull pages,
+                                 long nr, gb_call call, gb_tally *_Nonnull t) {
     if (detect == GB_DETECT_LEDGER)
         for (long k = 0; k < nr; k++)
             gb_ledger_release(l, pages[k], call, t);
 }
 
 /* The same for `nr` consecutive descriptors of a range. */
-GB_INLINE void gb_detect_range(int detect, gb_ledger *_Nullable l, gb_page *_Nonnull first, long nr,
-                               int call, gb_tally *_Nonnull t) {
+GB_INLINE void gb_detect_range(gb_detect_mode detect, gb_ledger *_Nullable l, gb_page *_Nonnull first, long nr,
+                               gb_call call, gb_tally *_Nonnull t) {
     if (detect == GB_DETECT_LEDGER)
         for (long k = 0; k < nr; k++)
             gb_ledger_release(l, first + k, call, t);
 }
 
-GB_INLINE void gb_detect_result(int detect, gb_put_result r, gb_tally *_Nonnull t) {
+GB_INLINE void gb_detect_result(gb_detect_mode detect, gb_put_result r, gb_tally *_Nonnull t) {
     if (detect >= GB_DETECT_UNDERFLOW)
         gb_check_underflow(r, t);
 }
@@ -99,17 +99,17 @@ GB_INLINE void gb_detect_result(int detect, gb_put_result r, gb_tally *_Nonnull 
 /* A release with --detect underflow's check compiled in or out by `detect` (a constant after
  * inlining): kernel gup_put_folio() of `refs` of kind `flags`; the check's count is on the cold
  * branches of the release's own flags (see gb_gup_put_folio_checked). */
-GB_INLINE void gb_detect_put_folio(int detect, gb_page *_Nonnull folio, int refs, gb_foll flags,
+GB_INLINE void gb_detect_put_folio(gb_detect_mode detect, gb_page *_Nonnull folio, int refs, gb_foll flags,
                                    gb_tally *_Nonnull t) {
     (void)gb_gup_put_folio_checked(folio, refs, flags, detect >= GB_DETECT_UNDERFLOW, t);
 }
 
 /* put_page() / unpin_user_page() on one entry, the same way. */
-GB_INLINE void gb_detect_put_page(int detect, gb_page *_Nonnull p, gb_tally *_Nonnull t) {
+GB_INLINE void gb_detect_put_page(gb_detect_mode detect, gb_page *_Nonnull p, gb_tally *_Nonnull t) {
     gb_detect_put_folio(detect, gb_compound_head(p), 1, GB_FOLL_GET, t);
 }
 
-GB_INLINE void gb_detect_unpin_user_page(int detect, gb_page *_Nonnull p, gb_tally *_Nonnull t) {
+GB_INLINE void gb_detect_unpin_user_page(gb_detect_mode detect, gb_page *_Nonnull p, gb_tally *_Nonnull t) {
     gb_detect_put_folio(detect, gb_compound_head(p), 1, GB_FOLL_PIN, t);
 }
 

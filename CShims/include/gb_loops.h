@@ -36,42 +36,42 @@ void gb_grab_pages(gb_page *_Nonnull const *_Nonnull pages, long npages, gb_foll
                    gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
 /* put-page: the seed's put_user_pages*() loop with put_user_page() == put_page(). */
-void gb_c_put_pages(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, int dirty,
-                    int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
+void gb_c_put_pages(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, gb_dirty_mode dirty,
+                    gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
 /* unpin-each: unpin_user_page() per entry; today's per-page loop. */
-void gb_c_unpin_each(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, int dirty,
-                     int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
+void gb_c_unpin_each(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, gb_dirty_mode dirty,
+                     gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
 /* unpin-batched: unpin_user_pages_dirty_lock() — one release per run of entries in one folio. */
 void gb_c_unpin_batched(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch,
-                        int dirty, int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
+                        gb_dirty_mode dirty, gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
 /* unpin-range: unpin_user_page_range_dirty_lock() over contiguous descriptors from `start`. */
-void gb_c_unpin_range(gb_page *_Nonnull start, long npages, long batch, int dirty,
-                      int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
+void gb_c_unpin_range(gb_page *_Nonnull start, long npages, long batch, gb_dirty_mode dirty,
+                      gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
 /* release-pages: release_pages() per call of `batch` entries — folio_batch of 31, one
  * folio_ref_sub_and_test() per entry, at zero the lruvec lock kept across a batch of one lruvec and
  * free_unref_folios() for the batch (gb_free.h). Drops FOLL_GET references, as put_page() does.
  * `ctx` is the thread's free path in last-reference mode, NULL otherwise (nothing is freed). */
-void gb_c_release_pages(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, int dirty,
-                        int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
+void gb_c_release_pages(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, gb_dirty_mode dirty,
+                        gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
                         gb_free_ctx *_Nullable ctx);
 
 /* The per-page and per-folio strategies in last-reference mode: the same loops, ending in
  * folio_put_refs() -> __folio_put() when a release drops the last reference (one lruvec lock and
  * one pcp lock per freed folio). */
-void gb_c_put_pages_last(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, int dirty,
-                         int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
+void gb_c_put_pages_last(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, gb_dirty_mode dirty,
+                         gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
                          gb_free_ctx *_Nullable ctx);
-void gb_c_unpin_each_last(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, int dirty,
-                          int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
+void gb_c_unpin_each_last(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, gb_dirty_mode dirty,
+                          gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
                           gb_free_ctx *_Nullable ctx);
 void gb_c_unpin_batched_last(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch,
-                             int dirty, int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
+                             gb_dirty_mode dirty, gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
                              gb_free_ctx *_Nullable ctx);
-void gb_c_unpin_range_last(gb_page *_Nonnull start, long npages, long batch, int dirty, int detect,
+void gb_c_unpin_range_last(gb_page *_Nonnull start, long npages, long batch, gb_dirty_mode dirty, gb_detect_mode detect,
                            gb_ledger *_Nullable ledger, gb_tally *_Nonnull t, gb_free_ctx *_Nullable ctx);
 
 /* ---- unpin-folios: mm/gup.c unpin_folios() over an array of folio pointers ---- */
@@ -84,7 +84,7 @@ void gb_folios_of_pages(gb_page *_Nonnull const *_Nonnull pages, long npages,
 /* kernel: unpin_folios() — runs of equal neighbouring pointers (no descriptor read to find
  * them), one unpin_user_folio(folio, run) per run. `batch` entries per unpin_folios() call. */
 void gb_c_unpin_folios(gb_page *_Nonnull const *_Nonnull folios, long nfolios, long batch,
-                       int detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
+                       gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
 /* ---- io-uring-release: io_uring/rsrc.c io_release_ubuf() over a registered buffer's bvecs ---- */
 
@@ -105,7 +105,7 @@ void gb_grab_bvecs(const gb_bvec *_Nonnull bvecs, long nbvecs, gb_ledger *_Nulla
 
 /* kernel: io_release_ubuf() — unpin_user_folio(page_folio(bv_page), 1) per bvec; `batch` bvecs
  * per registered buffer (one io_release_ubuf() call each). */
-void gb_c_io_uring_release(const gb_bvec *_Nonnull bvecs, long nbvecs, long batch, int detect,
+void gb_c_io_uring_release(const gb_bvec *_Nonnull bvecs, long nbvecs, long batch, gb_detect_mode detect,
                            gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
 #endif /* GB_LOOPS_H */

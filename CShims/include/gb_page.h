@@ -554,17 +554,17 @@ GB_INLINE gb_page *_Nonnull gb_gup_folio_range_next(gb_page *_Nonnull start, lon
 }
 
 /* Dirty modes (--dirty). */
-enum {
+typedef enum gb_dirty_mode {
     GB_DIRTY_NONE = 0,
     GB_DIRTY_DIRTY = 1,      /* the seed's put_user_pages_dirty(): test, then mark, no lock */
     GB_DIRTY_LOCK = 2,       /* dirty under the folio lock: set_page_dirty_lock() per page in the
                                 seed's loop; unpin_user_pages_dirty_lock()'s test, lock, mark,
                                 unlock once per folio run in the batched ones */
-};
+} gb_dirty_mode;
 
 /* The per-page loops (the seed's put_user_pages_dirty{,_lock}()): `if (!PageDirty(p))
  * set_page_dirty(p)` or its _lock twin, on one page (its head under PF_HEAD). */
-GB_INLINE void gb_dirty_if_clean(gb_page *_Nonnull p, int dirty_mode, gb_tally *_Nonnull t) {
+GB_INLINE void gb_dirty_if_clean(gb_page *_Nonnull p, gb_dirty_mode dirty_mode, gb_tally *_Nonnull t) {
     if (dirty_mode == GB_DIRTY_NONE || gb_page_dirty(p, t))
         return;
     if (dirty_mode == GB_DIRTY_LOCK)
@@ -576,7 +576,7 @@ GB_INLINE void gb_dirty_if_clean(gb_page *_Nonnull p, int dirty_mode, gb_tally *
 /* The batched loops, once per folio run: GB_DIRTY_LOCK is unpin_user_pages_dirty_lock()'s step
  * (gb_unpin_folio_dirty_lock); GB_DIRTY_DIRTY the same test and mark without the lock, as the
  * seed's put_user_pages_dirty() did (no kernel function does that today). */
-GB_INLINE void gb_dirty_folio_run(gb_page *_Nonnull folio, int dirty_mode, gb_tally *_Nonnull t) {
+GB_INLINE void gb_dirty_folio_run(gb_page *_Nonnull folio, gb_dirty_mode dirty_mode, gb_tally *_Nonnull t) {
     if (dirty_mode == GB_DIRTY_LOCK)
         gb_unpin_folio_dirty_lock(folio, t);
     else if (dirty_mode == GB_DIRTY_DIRTY && !gb_folio_test_dirty(folio, t))

@@ -36,7 +36,7 @@ typedef struct gb_region {
     void *_Nullable data_mapping;   /* what munmap must be given (includes alignment slack) */
     size_t data_mapping_size;
     size_t memmap_mapping_size;
-    int backing;
+    gb_backing backing;
     unsigned mthp_order;            /* GB_BACKING_MTHP: the folio order asked for; else 0 */
 } gb_region;
 
@@ -54,8 +54,8 @@ typedef struct gb_region_error {
  * on `node` (first touch). On failure nothing stays mapped, *err says why, and -1 is returned;
  * a SIGINT/SIGTERM recorded by gb_stop.h during the first touch fails it with EINTR.
  */
-int gb_region_map(gb_region *_Nonnull r, size_t size, int backing, unsigned mthp_order,
-                  int policy, int node, gb_region_error *_Nonnull err);
+int gb_region_map(gb_region *_Nonnull r, size_t size, gb_backing backing, unsigned mthp_order,
+                  gb_policy policy, int node, gb_region_error *_Nonnull err);
 
 /* munmap both mappings; safe on a zeroed or already-unmapped region. */
 void gb_region_unmap(gb_region *_Nonnull r);

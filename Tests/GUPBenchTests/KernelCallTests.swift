@@ -99,13 +99,13 @@ import Testing
         for mode in [GB_MITIGATION_OFF, GB_MITIGATION_SAFE_RET] {
             _ = grab(.unpinBatched, list)
             var t = gb_tally()
-            _ = gb_kcall_gup_put_folio_pin(Int32(mode.rawValue), model.page(0), 512, &t)
+            _ = gb_kcall_gup_put_folio_pin(mode, model.page(0), 512, &t)
             #expect(t.kernel_calls == 2 && t.zero_folio_tests == 1 && t.atomics == 2 && t.pins_released == 512)
             #expect(model.audit().unbalanced_pages == 0)
         }
         var t = gb_tally()
-        gb_kcall_release_indirect(Int32(GB_MITIGATION_RETPOLINE.rawValue), &t)  // through the retpoline
-        gb_kcall_release_indirect(Int32(GB_MITIGATION_SAFE_RET.rawValue), &t)   // no indirect call
+        gb_kcall_release_indirect(GB_MITIGATION_RETPOLINE, &t)  // through the retpoline
+        gb_kcall_release_indirect(GB_MITIGATION_SAFE_RET, &t)   // no indirect call
         #expect(t.kernel_calls == 1)
     }
 }

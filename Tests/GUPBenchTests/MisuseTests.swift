@@ -137,11 +137,11 @@ import Testing
         let put = Misuse.run(.putPageOnPin, strategy: .putPage, model: model, mode: .ledger)
         let v = try #require(put.firstWrongCall)
         #expect(v.page_index == 0)
-        #expect(Int(v.call_made) == GB_CALL_PUT_PAGE)
-        #expect(Int(v.call_expected) == GB_CALL_UNPIN_USER_PAGE)
+        #expect(v.call_made == GB_CALL_PUT_PAGE)
+        #expect(v.call_expected == GB_CALL_UNPIN_USER_PAGE)
         #expect(v.pins_held == 1 && v.gets_held == 0)
         let unpinned = try #require(Misuse.run(.unpinUnpinned, strategy: .unpinBatched, model: model, mode: .ledger).firstWrongCall)
-        #expect(Int(unpinned.call_expected) == GB_CALL_NONE)
+        #expect(unpinned.call_expected == GB_CALL_NONE)
     }
 
     /// Two threads release their halves; thread 1 calls put_page() on pinned page 1500.
@@ -164,10 +164,10 @@ import Testing
                     let (lists, wrong, l) = shared.value
                     var tally = gb_tally()
                     tally.thread = Int64(t)
-                    ReleaseLoops.unpinEach(lists[t].base, count: lists[t].count, batch: 64, dirty: 0,
+                    ReleaseLoops.unpinEach(lists[t].base, count: lists[t].count, batch: 64, dirty: GB_DIRTY_NONE,
                                            detect: .ledger, ledger: l, tally: &tally)
                     if t == 1 {
-                        ReleaseLoops.putPages(wrong.base, count: 1, batch: 1, dirty: 0, detect: .ledger, ledger: l, tally: &tally)
+                        ReleaseLoops.putPages(wrong.base, count: 1, batch: 1, dirty: GB_DIRTY_NONE, detect: .ledger, ledger: l, tally: &tally)
                     }
                     done.signal()
                 }.start()
@@ -177,8 +177,8 @@ import Testing
             #expect(l.pointee.violations == 1)
             #expect(l.pointee.first.page_index == 1500)
             #expect(l.pointee.first.thread == 1)
-            #expect(Int(l.pointee.first.call_made) == GB_CALL_PUT_PAGE)
-            #expect(Int(l.pointee.first.call_expected) == GB_CALL_UNPIN_USER_PAGE)
+            #expect(l.pointee.first.call_made == GB_CALL_PUT_PAGE)
+            #expect(l.pointee.first.call_expected == GB_CALL_UNPIN_USER_PAGE)
         }
         // Page 1500 keeps 1023 of its pin's 1024: the leak Jan Kara described.
         #expect(gb_ref_read_relaxed(model.page(1500)) == 1 + 1023)

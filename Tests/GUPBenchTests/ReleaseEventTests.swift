@@ -67,9 +67,9 @@ import Testing
         let list = PageList(model, indices: Array(0..<512))
         var t = gb_tally()
         gb_grab_pages(list.base, 512, GB_FOLL_PIN, nil, &t)
-        ReleaseLoops.unpinEach(list.base, count: 512, batch: 512, dirty: 0, tally: &t)
+        ReleaseLoops.unpinEach(list.base, count: 512, batch: 512, dirty: GB_DIRTY_NONE, tally: &t)
         #expect(Events(t) == Events())
-        ReleaseLoops.unpinEach(list.base, count: 512, batch: 512, dirty: 0, tally: &t)
+        ReleaseLoops.unpinEach(list.base, count: 512, batch: 512, dirty: GB_DIRTY_NONE, tally: &t)
         #expect(Events(t) == Events(freed: 1, whileMapped: 1, withPincount: 1, belowZero: 511))
         #expect(gb_ref_read_relaxed(model.page(0)) == -511)
         #expect(gb_pincount_read_relaxed(model.page(1)) == -512)
@@ -81,8 +81,8 @@ import Testing
         let list = PageList(model, indices: Array(0..<512))
         var t = gb_tally()
         gb_grab_pages(list.base, 512, GB_FOLL_PIN, nil, &t)
-        ReleaseLoops.unpinBatched(list.base, count: 512, batch: 512, dirty: 0, tally: &t)
-        ReleaseLoops.unpinBatched(list.base, count: 512, batch: 512, dirty: 0, tally: &t)
+        ReleaseLoops.unpinBatched(list.base, count: 512, batch: 512, dirty: GB_DIRTY_NONE, tally: &t)
+        ReleaseLoops.unpinBatched(list.base, count: 512, batch: 512, dirty: GB_DIRTY_NONE, tally: &t)
         #expect(Events(t) == Events(jumped: 1))
         #expect(gb_ref_read_relaxed(model.page(0)) == -511)
     }
@@ -93,8 +93,8 @@ import Testing
         let list = PageList(model, indices: Array(0..<512))
         var t = gb_tally()
         gb_grab_pages(list.base, 512, GB_FOLL_PIN, nil, &t)
-        gb_c_unpin_each(list.base, 512, 512, 0, Int32(GB_DETECT_OFF), nil, &t)
-        gb_c_unpin_each(list.base, 512, 512, 0, Int32(GB_DETECT_OFF), nil, &t)
+        gb_c_unpin_each(list.base, 512, 512, GB_DIRTY_NONE, GB_DETECT_OFF, nil, &t)
+        gb_c_unpin_each(list.base, 512, 512, GB_DIRTY_NONE, GB_DETECT_OFF, nil, &t)
         #expect(Events(t) == Events(freed: 1, whileMapped: 1, withPincount: 1, belowZero: 511))
     }
 
@@ -166,7 +166,7 @@ import Testing
                 for detect in [DetectMode.off, .underflow] {
                     gb_memmap_init_folios(model.memmap, 0, 1024, UInt32(order))
                     var t = gb_tally()
-                    ReleaseRunner.release(LoopKey(strategy, impl, detect), list.input, 1024, 0, nil, &t)
+                    ReleaseRunner.release(LoopKey(strategy, impl, detect), list.input, 1024, GB_DIRTY_NONE, nil, &t)
                     let perRun = strategy.isBatched && order > 0
                     let expected: Events
                     if order == 0 {

@@ -184,7 +184,7 @@ import Testing
                 var g = gb_tally(), t = gb_tally()
                 list.input.grab(strategy, ledger: &ledger, tally: &g)
                 list.input.release(LoopKey(strategy, impl, .ledger), batch: list.input.count(strategy),
-                                   dirty: 0, ledger: &ledger, tally: &t)
+                                   dirty: GB_DIRTY_NONE, ledger: &ledger, tally: &t)
                 #expect(ledger.violations == 0, "\(strategy.rawValue) \(impl.rawValue)")
                 #expect(t.pins_released == g.pins_acquired)
                 #expect(model.audit().unbalanced_pages == 0)

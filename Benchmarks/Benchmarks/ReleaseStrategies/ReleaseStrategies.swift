@@ -84,7 +84,7 @@ let benchmarks: @Sendable () -> Void = {
                 let start = gb_now_ns()
                 // The strategy's Swift loop, one call for all its entries.
                 input.release(LoopKey(strategy, .swift), batch: input.count(strategy),
-                              dirty: Int32(GB_DIRTY_NONE), ledger: nil, tally: &tally)
+                              dirty: GB_DIRTY_NONE, ledger: nil, tally: &tally)
                 let end = gb_now_ns()
                 benchmark.stopMeasurement()
 

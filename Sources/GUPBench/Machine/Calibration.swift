@@ -84,8 +84,8 @@ public final class Calibrator {
                                    llcBytes: topology.llcBytes)
         c.rejectedContended = rejected
         c.lockPairNs = gb_calibrate_lock_pair_ns(2_000_000)
-        c.kernelCallNs = gb_calibrate_kcall_ns(Int32(GB_MITIGATION_OFF.rawValue), 2_000_000)
-        c.kernelCallSafeRetNs = gb_calibrate_kcall_ns(Int32(GB_MITIGATION_SAFE_RET.rawValue), 2_000_000)
+        c.kernelCallNs = gb_calibrate_kcall_ns(GB_MITIGATION_OFF, 2_000_000)
+        c.kernelCallSafeRetNs = gb_calibrate_kcall_ns(GB_MITIGATION_SAFE_RET, 2_000_000)
         c.localCmpxchgNs = gb_calibrate_local_cmpxchg_ns(2_000_000)
         if cpus.count > 1 {
             let ids = cpus.prefix(2).map(Int32.init)

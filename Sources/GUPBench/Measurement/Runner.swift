@@ -166,7 +166,7 @@ public final class ReleaseRunner: @unchecked Sendable {
 
     /// The timed call: one strategy in one implementation, through the registry.
     @inline(__always)
-    static func release(_ key: LoopKey, _ input: ReleaseInput, _ batch: Int, _ dirty: Int32,
+    static func release(_ key: LoopKey, _ input: ReleaseInput, _ batch: Int, _ dirty: gb_dirty_mode,
                         _ ledger: LedgerPointer?, _ tally: inout gb_tally, free: FreeContextPointer? = nil) {
         let count = input.count(key.strategy)
         guard count > 0 else { return }
@@ -176,7 +176,7 @@ public final class ReleaseRunner: @unchecked Sendable {
     /// `count` entries of the array the strategy walks, in calls of `batch`.
     @inline(__always)
     static func release(_ key: LoopKey, _ entries: ReleaseEntries, _ count: Int, _ batch: Int,
-                        _ dirty: Int32, _ ledger: LedgerPointer?, _ tally: inout gb_tally,
+                        _ dirty: gb_dirty_mode, _ ledger: LedgerPointer?, _ tally: inout gb_tally,
                         free: FreeContextPointer? = nil) {
         if let free, let loop = key.strategy.lastRefLoop(key.impl) {
             loop(entries.pages, count, batch, dirty, key.detect, ledger, free, &tally)

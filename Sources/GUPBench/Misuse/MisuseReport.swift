@@ -60,8 +60,8 @@ public struct MisuseReport: Sendable {
         return out
     }
 
-    static func callName(_ call: Int32) -> String {
-        switch Int(call) {
+    static func callName(_ call: gb_call) -> String {
+        switch call {
         case GB_CALL_PUT_PAGE: return "put_page()"
         case GB_CALL_UNPIN_USER_PAGE: return "unpin_user_page()"
         default: return "no release (nothing is held)"

@@ -74,12 +74,12 @@ public enum Backing: Hashable, Sendable, CaseIterable, RawRepresentable, Codable
     /// Bytes a region size must be a multiple of: the folio size asked for.
     public var sizeUnit: Int { 4096 << requestedOrder }
 
-    var cValue: Int32 {
+    var cValue: gb_backing {
         switch self {
-        case .fourK: return Int32(GB_BACKING_4K.rawValue)
-        case .thp: return Int32(GB_BACKING_THP.rawValue)
-        case .hugetlb: return Int32(GB_BACKING_HUGETLB.rawValue)
-        case .mthp: return Int32(GB_BACKING_MTHP.rawValue)
+        case .fourK: return GB_BACKING_4K
+        case .thp: return GB_BACKING_THP
+        case .hugetlb: return GB_BACKING_HUGETLB
+        case .mthp: return GB_BACKING_MTHP
         }
     }
 

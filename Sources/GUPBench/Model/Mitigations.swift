@@ -14,11 +14,11 @@ public enum Mitigations: String, CaseIterable, Sendable, Codable {
     /// retpoline (spectre_v2 "Retpolines").
     case retpoline
 
-    var cValue: Int32 {
+    var cValue: gb_mitigation {
         switch self {
-        case .off: return Int32(GB_MITIGATION_OFF.rawValue)
-        case .safeRet: return Int32(GB_MITIGATION_SAFE_RET.rawValue)
-        case .retpoline: return Int32(GB_MITIGATION_RETPOLINE.rawValue)
+        case .off: return GB_MITIGATION_OFF
+        case .safeRet: return GB_MITIGATION_SAFE_RET
+        case .retpoline: return GB_MITIGATION_RETPOLINE
         }
     }
 

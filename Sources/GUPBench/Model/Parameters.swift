@@ -7,11 +7,11 @@ public enum DirtyMode: String, CaseIterable, Sendable, Codable {
     case dirty
     case dirtyLock = "dirty-lock"
 
-    var cValue: Int32 {
+    var cValue: gb_dirty_mode {
         switch self {
-        case .none: return Int32(GB_DIRTY_NONE)
-        case .dirty: return Int32(GB_DIRTY_DIRTY)
-        case .dirtyLock: return Int32(GB_DIRTY_LOCK)
+        case .none: return GB_DIRTY_NONE
+        case .dirty: return GB_DIRTY_DIRTY
+        case .dirtyLock: return GB_DIRTY_LOCK
         }
     }
 }
@@ -34,11 +34,11 @@ public enum MemPolicy: String, CaseIterable, Sendable, Codable {
     case preferred
     case interleave
 
-    var cValue: Int32 {
+    var cValue: gb_policy {
         switch self {
-        case .bind: return Int32(GB_POLICY_BIND.rawValue)
-        case .preferred: return Int32(GB_POLICY_PREFERRED.rawValue)
-        case .interleave: return Int32(GB_POLICY_INTERLEAVE.rawValue)
+        case .bind: return GB_POLICY_BIND
+        case .preferred: return GB_POLICY_PREFERRED
+        case .interleave: return GB_POLICY_INTERLEAVE
         }
     }
 }
@@ -61,14 +61,14 @@ public enum DetectMode: String, CaseIterable, Sendable, Codable, Comparable {
     /// Plus a shadow record of who holds what, naming the first wrong call as it happens.
     case ledger
 
-    var cValue: Int32 {
+    var cValue: gb_detect_mode {
         switch self {
-        case .off: return Int32(GB_DETECT_OFF)
-        case .audit: return Int32(GB_DETECT_AUDIT)
-        case .underflow: return Int32(GB_DETECT_UNDERFLOW)
-        case .ledger: return Int32(GB_DETECT_LEDGER)
+        case .off: return GB_DETECT_OFF
+        case .audit: return GB_DETECT_AUDIT
+        case .underflow: return GB_DETECT_UNDERFLOW
+        case .ledger: return GB_DETECT_LEDGER
         }
     }
 
-    public static func < (a: DetectMode, b: DetectMode) -> Bool { a.cValue < b.cValue }
+    public static func < (a: DetectMode, b: DetectMode) -> Bool { a.cValue.rawValue < b.cValue.rawValue }
 }

@@ -27,8 +27,8 @@ extension ReleaseLoops {
     }
 
     @inline(__always)
-    static func ioUringReleaseBody(_ bvecs: BvecArray, _ count: Int, _ batch: Int, _ detect: Int32,
-                                   _ ledger: LedgerPointer?, _ mode: Int32, _ t: inout gb_tally) {
+    static func ioUringReleaseBody(_ bvecs: BvecArray, _ count: Int, _ batch: Int, _ detect: gb_detect_mode,
+                                   _ ledger: LedgerPointer?, _ mode: gb_mitigation, _ t: inout gb_tally) {
         var start = 0
         while start < count {
             let n = min(batch, count - start)
@@ -37,7 +37,7 @@ extension ReleaseLoops {
             var i = 0
             while i < n {
                 let page = imu[i].bv_page
-                gb_detect_range(detect, ledger, page, 1, Int32(GB_CALL_UNPIN_USER_PAGE), &t)
+                gb_detect_range(detect, ledger, page, 1, GB_CALL_UNPIN_USER_PAGE, &t)
                 gb_detect_kcall_unpin_user_folio(detect, mode, gb_page_folio(page), 1, &t)
                 i += 1
             }

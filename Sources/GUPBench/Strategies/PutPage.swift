@@ -14,11 +14,11 @@ extension Strategy {
 
 extension ReleaseLoops {
     @inline(never)
-    public static func putPages(_ pages: PageArray, count: Int, batch: Int, dirty: Int32,
+    public static func putPages(_ pages: PageArray, count: Int, batch: Int, dirty: gb_dirty_mode,
                                 detect: DetectMode = .off, ledger: LedgerPointer? = nil,
                                 tally: inout gb_tally) {
         ReleaseLoopSupport.run(detect, &tally) { d, t in
-            ReleaseLoopSupport.perEntry(pages, count, batch, dirty, d, ledger, Int32(GB_CALL_PUT_PAGE), &t) {
+            ReleaseLoopSupport.perEntry(pages, count, batch, dirty, d, ledger, GB_CALL_PUT_PAGE, &t) {
                 gb_detect_put_page($0, $1, &$2)
             }
         }

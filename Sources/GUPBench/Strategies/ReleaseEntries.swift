@@ -75,7 +75,7 @@ public final class ReleaseInput: @unchecked Sendable {
 
     /// The timed call: one strategy in one implementation, through the registry.
     @inline(__always)
-    public func release(_ key: LoopKey, batch: Int, dirty: Int32, ledger: LedgerPointer?,
+    public func release(_ key: LoopKey, batch: Int, dirty: gb_dirty_mode, ledger: LedgerPointer?,
                         tally: inout gb_tally) {
         let n = count(key.strategy)
         guard n > 0 else { return }

@@ -9,13 +9,13 @@ import CShims
 enum ReleaseLoopSupport {
     @inline(__always)
     static func run(_ detect: DetectMode, _ tally: inout gb_tally,
-                    _ body: (Int32, inout gb_tally) -> Void) {
+                    _ body: (gb_detect_mode, inout gb_tally) -> Void) {
         var local = gb_tally()
         local.thread = tally.thread
         switch detect {
-        case .off, .audit: body(Int32(GB_DETECT_OFF), &local)
-        case .underflow: body(Int32(GB_DETECT_UNDERFLOW), &local)
-        case .ledger: body(Int32(GB_DETECT_LEDGER), &local)
+        case .off, .audit: body(GB_DETECT_OFF, &local)
+        case .underflow: body(GB_DETECT_UNDERFLOW, &local)
+        case .ledger: body(GB_DETECT_LEDGER, &local)
         }
         tally.add(local)
     }
@@ -24,10 +24,10 @@ enum ReleaseLoopSupport {
     /// the detection mode's check (`gb_detect_put_page` / `gb_detect_unpin_user_page`, whose
     /// underflow count stays on the release's cold branches).
     @inline(__always)
-    static func perEntry(_ pages: PageArray, _ count: Int, _ batch: Int, _ dirty: Int32,
-                         _ detect: Int32, _ ledger: LedgerPointer?, _ call: Int32,
+    static func perEntry(_ pages: PageArray, _ count: Int, _ batch: Int, _ dirty: gb_dirty_mode,
+                         _ detect: gb_detect_mode, _ ledger: LedgerPointer?, _ call: gb_call,
                          _ t: inout gb_tally,
-                         _ release: (Int32, PagePointer, inout gb_tally) -> Void) {
+                         _ release: (gb_detect_mode, PagePointer, inout gb_tally) -> Void) {
         var i = 0
         while i < count {
             let end = min(i + batch, count)

@@ -22,21 +22,21 @@ extension Strategy {
 
 extension ReleaseLoops {
     @inline(never)
-    public static func releasePages(_ pages: PageArray, count: Int, batch: Int, dirty: Int32,
+    public static func releasePages(_ pages: PageArray, count: Int, batch: Int, dirty: gb_dirty_mode,
                                     detect: DetectMode = .off, ledger: LedgerPointer? = nil,
                                     free: FreeContextPointer? = nil, tally: inout gb_tally) {
         ReleaseLoopSupport.run(detect, &tally) { d, t in releasePagesBody(pages, count, batch, dirty, d, ledger, free, &t) }
     }
 
     @inline(__always)
-    static func releasePagesBody(_ pages: PageArray, _ count: Int, _ batch: Int, _ dirty: Int32, _ detect: Int32,
+    static func releasePagesBody(_ pages: PageArray, _ count: Int, _ batch: Int, _ dirty: gb_dirty_mode, _ detect: gb_detect_mode,
                                  _ ledger: LedgerPointer?, _ free: FreeContextPointer?, _ t: inout gb_tally) {
         var fbatch = gb_folio_batch()
         var i = 0
         while i < count {
             let end = min(i + batch, count)
-            gb_detect_entries(detect, ledger, pages + i, end - i, Int32(GB_CALL_PUT_PAGE), &t)
-            if dirty != Int32(GB_DIRTY_NONE) {
+            gb_detect_entries(detect, ledger, pages + i, end - i, GB_CALL_PUT_PAGE, &t)
+            if dirty != GB_DIRTY_NONE {
                 for k in i..<end { gb_dirty_if_clean(pages[k], dirty, &t) }
             }
             fbatch.nr = 0

@@ -109,10 +109,10 @@ public enum AccessPattern: String, Sendable {
 /// A release loop: `(entries, count, batch, dirty, detect, ledger, tally)`. It walks `count`
 /// entries of the array its strategy `walks`; `batch` entries go to one release call; the loop
 /// adds its counts to `tally`.
-public typealias ReleaseLoop = @Sendable (ReleaseEntries, Int, Int, Int32, DetectMode, LedgerPointer?,
+public typealias ReleaseLoop = @Sendable (ReleaseEntries, Int, Int, gb_dirty_mode, DetectMode, LedgerPointer?,
                                           inout gb_tally) -> Void
 
 /// A `--last-ref` loop: a `ReleaseLoop` with the worker's free path (its pcp, the node's lruvec and
 /// zone) as one more argument: `(pages, count, batch, dirty, detect, ledger, free, tally)`.
-public typealias LastRefLoop = @Sendable (PageArray, Int, Int, Int32, DetectMode, LedgerPointer?,
+public typealias LastRefLoop = @Sendable (PageArray, Int, Int, gb_dirty_mode, DetectMode, LedgerPointer?,
                                           FreeContextPointer, inout gb_tally) -> Void

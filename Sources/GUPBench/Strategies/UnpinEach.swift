@@ -15,12 +15,12 @@ extension Strategy {
 
 extension ReleaseLoops {
     @inline(never)
-    public static func unpinEach(_ pages: PageArray, count: Int, batch: Int, dirty: Int32,
+    public static func unpinEach(_ pages: PageArray, count: Int, batch: Int, dirty: gb_dirty_mode,
                                  detect: DetectMode = .off, ledger: LedgerPointer? = nil,
                                  tally: inout gb_tally) {
         let mode = gb_mitigations()
         ReleaseLoopSupport.run(detect, &tally) { d, t in
-            ReleaseLoopSupport.perEntry(pages, count, batch, dirty, d, ledger, Int32(GB_CALL_UNPIN_USER_PAGE), &t) {
+            ReleaseLoopSupport.perEntry(pages, count, batch, dirty, d, ledger, GB_CALL_UNPIN_USER_PAGE, &t) {
                 // kernel: unpin_user_page(), out of line (gb_kcalls.h)
                 gb_detect_kcall_unpin_user_page($0, mode, $1, &$2)
             }

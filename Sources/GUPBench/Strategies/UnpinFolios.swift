@@ -24,8 +24,8 @@ extension ReleaseLoops {
     }
 
     @inline(__always)
-    static func unpinFoliosBody(_ folios: FolioArray, _ count: Int, _ batch: Int, _ detect: Int32,
-                                _ ledger: LedgerPointer?, _ mode: Int32, _ t: inout gb_tally) {
+    static func unpinFoliosBody(_ folios: FolioArray, _ count: Int, _ batch: Int, _ detect: gb_detect_mode,
+                                _ ledger: LedgerPointer?, _ mode: gb_mitigation, _ t: inout gb_tally) {
         var start = 0
         while start < count {  // one unpin_folios() call
             let n = min(batch, count - start)
@@ -34,7 +34,7 @@ extension ReleaseLoops {
             while i < n {
                 var j = i + 1
                 while j < n && call[j] == call[i] { j += 1 }
-                gb_detect_entries(detect, ledger, call + i, j - i, Int32(GB_CALL_UNPIN_USER_PAGE), &t)
+                gb_detect_entries(detect, ledger, call + i, j - i, GB_CALL_UNPIN_USER_PAGE, &t)
                 // unpin_user_folio(folios[i], j - i) -> gup_put_folio(folio, refs, FOLL_PIN)
                 gb_detect_kcall_unpin_user_folio(detect, mode, call[i], j - i, &t)
                 i = j

@@ -16,7 +16,7 @@ extension Strategy {
 
 extension ReleaseLoops {
     @inline(never)
-    public static func unpinRange(_ first: PagePointer, count: Int, batch: Int, dirty: Int32,
+    public static func unpinRange(_ first: PagePointer, count: Int, batch: Int, dirty: gb_dirty_mode,
                                   detect: DetectMode = .off, ledger: LedgerPointer? = nil,
                                   tally: inout gb_tally) {
         let mode = gb_mitigations()
@@ -24,8 +24,8 @@ extension ReleaseLoops {
     }
 
     @inline(__always)
-    static func unpinRangeBody(_ first: PagePointer, _ count: Int, _ batch: Int, _ dirty: Int32,
-                               _ detect: Int32, _ ledger: LedgerPointer?, _ mode: Int32,
+    static func unpinRangeBody(_ first: PagePointer, _ count: Int, _ batch: Int, _ dirty: gb_dirty_mode,
+                               _ detect: gb_detect_mode, _ ledger: LedgerPointer?, _ mode: gb_mitigation,
                                _ t: inout gb_tally) {
         var start = 0
         while start < count {
@@ -35,7 +35,7 @@ extension ReleaseLoops {
             var run = 0
             while i < n {
                 let folio = gb_gup_folio_range_next(call, n, i, &run)
-                gb_detect_range(detect, ledger, call + i, run, Int32(GB_CALL_UNPIN_USER_PAGE), &t)
+                gb_detect_range(detect, ledger, call + i, run, GB_CALL_UNPIN_USER_PAGE, &t)
                 gb_dirty_folio_run(folio, dirty, &t)
                 // kernel: gup_put_folio(), out of line (gb_kcalls.h)
                 gb_detect_kcall_gup_put_folio_pin(detect, mode, folio, Int32(truncatingIfNeeded: run), &t)
