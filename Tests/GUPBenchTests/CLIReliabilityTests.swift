@@ -106,7 +106,14 @@ import Testing
         }
     }
 
-    @Test func outputThatFailsAfterMeasuringLeavesTheReportOnStdoutAndExits1() throws {
+    /// scripts/sanitize sets these: a sanitizer runtime has files of its own, which a file size
+    /// limit breaks (ThreadSanitizer dies of SIGBUS under `ulimit -f 1`).
+    static let underSanitizer = ["TSAN_OPTIONS", "ASAN_OPTIONS", "UBSAN_OPTIONS"].contains {
+        ProcessInfo.processInfo.environment[$0] != nil
+    }
+
+    @Test(.disabled(if: underSanitizer, "a file size limit breaks the sanitizer runtime itself"))
+    func outputThatFailsAfterMeasuringLeavesTheReportOnStdoutAndExits1() throws {
         let file = temporary("big.json")
         defer { unlink(file) }
         // A file size limit of 1 KiB with SIGXFSZ ignored: the write fails with EFBIG.
