@@ -12,13 +12,9 @@ struct Calibrate: ParsableCommand {
     @Option(name: .customLong("cpu-node"), help: "NUMA node of the CPUs (default: the current one).")
     var cpuNode: Int?
 
-    @Option(help: "Report format: table, json.")
-    var format = "table"
+    @OptionGroup var report: TableOrJSONOutput
 
     func validate() throws {
-        guard ["table", "json"].contains(format) else {
-            throw ValidationError("--format '\(format)' is not valid for calibrate; valid values: table, json")
-        }
         // The same class as every measuring command: a node number that can never exist is a
         // usage error (2); one this machine lacks is an environment error (1), found in run().
         for (option, node) in [("--mem-node", memNode), ("--cpu-node", cpuNode)] {
@@ -37,18 +33,13 @@ struct Calibrate: ParsableCommand {
         let cpuNode = self.cpuNode ?? topology.localNode
         let cpus = Array((topology.node(cpuNode)?.cpus ?? []).prefix(2))
         let c = try Calibration.measure(topology: topology, memNode: memNode ?? cpuNode, cpus: cpus)
-        var report = Report(command: "calibrate", topology: topology, calibration: c)
-        report.results = []
-        if format == "json" {
-            print(report.json().serialized())
-            return
-        }
+        let saved = Report(command: "calibrate", topology: topology, calibration: c)
         func line(_ label: String, _ name: String, _ value: Double?, _ unit: String) -> String {
             guard let value else { return "  \(label)- (one CPU)" }
             let range = c.spread[name].map { "  [\(Fmt.ns($0.lowerBound))-\(Fmt.ns($0.upperBound))]" } ?? ""
             return "  \(label)\(Fmt.ns(value)) \(unit)\(range)"
         }
-        print("""
+        try report.emit(table: """
             gupbench calibrate: CPUs \(cpus.map(String.init).joined(separator: ",")) of node \(cpuNode), memory on node \(memNode ?? cpuNode); lowest of \(c.samples) calibrations (contended: median) [range]
             \(line("atomic RMW, private line        ", "atomic_ns", c.atomicNs, "ns"))
             \(line("atomic RMW, contended (\(cpus.count) CPUs)  ", "contended_atomic_ns", c.contendedAtomicNs, "ns per op per thread"))
@@ -59,6 +50,7 @@ struct Calibrate: ParsableCommand {
               spin lock + unlock, one CPU     \(c.lockPairNs.map { Fmt.ns($0) + " ns" } ?? "-")
               spin lock + unlock, contended   \(c.contendedLockPairNs.map { Fmt.ns($0) + " ns per handoff (\(min(cpus.count, 2)) CPUs in turn)" } ?? "- (one CPU)")
               LLC                             \(ByteSize.format(c.llcBytes))
-            """ + (c.rejectedContended > 0 ? "\n  \(c.rejectedContended) contended figure(s) came out below the uncontended one and were measured again" : ""))
+            """ + (c.rejectedContended > 0 ? "\n  \(c.rejectedContended) contended figure(s) came out below the uncontended one and were measured again" : "") + "\n",
+            json: saved.json())
     }
 }

@@ -6,60 +6,60 @@ import GUPBench
 /// matrix; parsing happens in `validate()`, so a bad value is one line naming it.
 struct CommonOptions: ParsableArguments {
     @Option(help: "Data region size per backing, with suffix (64MiB, 1GiB); a list runs each (default: 1GiB).")
-    var size: String?
+    var size: CommaList?
 
     @Option(help: "Backing: \(Backing.validList).")
-    var backing = "4k,thp"
+    var backing: CommaList = "4k,thp"
 
     @Option(name: .customLong("folio-order"), help: "Force the model's folio order (0-18); default: from the verified backing.")
-    var folioOrder: String?
+    var folioOrder: CommaList?
 
     @Option(help: "Worker threads, each pinned to its own CPU of --cpu-node (default: 1 and all CPUs).")
-    var threads: String?
+    var threads: CommaList?
 
     @Option(help: "Sharing: \(Sharing.validList).")
-    var sharing = "disjoint"
+    var sharing: CommaList = "disjoint"
 
     @Option(help: "Page array order: \(Layout.validList).")
-    var layout = "sequential"
+    var layout: CommaList = "sequential"
 
     @Option(name: .customLong("mem-node"), help: "NUMA node of the memory (default: local to the threads).")
-    var memNode: String?
+    var memNode: CommaList?
 
     @Option(name: .customLong("cpu-node"), help: "NUMA node of the threads (default: the node this process runs on).")
-    var cpuNode: String?
+    var cpuNode: CommaList?
 
     @Option(name: .customLong("mem-policy"), help: "Placement policy: \(MemPolicy.validList).")
-    var memPolicy = "bind"
+    var memPolicy: CommaList = "bind"
 
     @Option(help: "Dirty mode: \(DirtyMode.validList).")
-    var dirty = "none"
+    var dirty: CommaList = "none"
 
     @Option(help: "Pages per release call (1 = one call per page; default: the whole share).")
-    var batch: String?
+    var batch: CommaList?
 
     @Option(help: "Strategies: \(Strategy.validList).")
-    var strategies: String?
+    var strategies: CommaList?
 
     @Option(help: "Loop implementation: \(Impl.validList).")
-    var impl = "swift"
+    var impl: CommaList = "swift"
 
     @Option(help: "Run-time detection of wrong release calls: \(DetectMode.validList); a list compares them.")
-    var detect = "off"
+    var detect: CommaList = "off"
 
     @Option(help: "Timed repetitions, spread over the rounds (default: \(BenchConfig.defaultRepetitions), \(BenchConfig.defaultRepetitions / BenchConfig.defaultRounds) per round).")
-    var repetitions = String(BenchConfig.defaultRepetitions)
+    var repetitions = CommaList(stringLiteral: String(BenchConfig.defaultRepetitions))
 
     @Option(help: "Untimed warm-up repetitions at the start of each round.")
-    var warmup = "1"
+    var warmup: CommaList = "1"
 
     @Flag(name: .customLong("last-ref"), help: "Drop the mapping's reference first (munmap while held), so each release frees its folio: LRU, per-CPU and zone locks (docs/last-reference.md).")
     var lastRef = false
     @Option(help: "Rounds the repetitions are spread over, each on freshly mapped regions (default: \(BenchConfig.defaultRounds)).")
-    var rounds: String?
+    var rounds: CommaList?
 
     @Option(help: "How the out-of-line release calls return: auto (what /sys/devices/system/cpu/vulnerabilities/ reports), \(Mitigations.validList); a list compares them.")
-    var mitigations = "off"
+    var mitigations: CommaList = "off"
 
     @Option(help: "Report format: \(OutputFormat.validList).")
     var format = "table"
@@ -104,26 +104,26 @@ struct CommonOptions: ParsableArguments {
     /// The matrix these options describe.
     func config() throws -> BenchConfig {
         var c = BenchConfig()
-        if let size { c.sizes = try list(size, "--size").map { try ByteSize.parse($0) } }
-        c.backings = try enums(backing, "--backing")
+        if let size { c.sizes = try size.items("--size").map { try ByteSize.parse($0) } }
+        c.backings = try backing.choices("--backing")
         if let folioOrder {
-            c.folioOrders = try ints(folioOrder, "--folio-order", range: 0...PageModel.maxOrder).map { $0 }
+            c.folioOrders = try folioOrder.ints("--folio-order", range: 0...PageModel.maxOrder).map { $0 }
         }
-        if let threads { c.threads = try ints(threads, "--threads", range: 1...4096) }
-        c.sharings = try enums(sharing, "--sharing")
-        c.layouts = try enums(layout, "--layout")
-        if let memNode { c.memNodes = try ints(memNode, "--mem-node", range: 0...4095).map { $0 } }
-        if let cpuNode { c.cpuNodes = try ints(cpuNode, "--cpu-node", range: 0...4095).map { $0 } }
-        c.memPolicies = try enums(memPolicy, "--mem-policy")
-        c.dirties = try enums(dirty, "--dirty")
-        if let batch { c.batches = try ints(batch, "--batch", range: 1...Int(Int32.max)).map { $0 } }
-        c.strategies = try strategies.map { try enums($0, "--strategies") } ?? defaultStrategies
-        c.impls = try enums(impl, "--impl")
-        c.detects = try enums(detect, "--detect")
-        c.repetitions = try ints(repetitions, "--repetitions", range: 1...100_000, single: true)[0]
-        c.warmup = try ints(warmup, "--warmup", range: 0...100_000, single: true)[0]
+        if let threads { c.threads = try threads.ints("--threads", range: 1...4096) }
+        c.sharings = try sharing.choices("--sharing")
+        c.layouts = try layout.choices("--layout")
+        if let memNode { c.memNodes = try memNode.ints("--mem-node", range: 0...4095).map { $0 } }
+        if let cpuNode { c.cpuNodes = try cpuNode.ints("--cpu-node", range: 0...4095).map { $0 } }
+        c.memPolicies = try memPolicy.choices("--mem-policy")
+        c.dirties = try dirty.choices("--dirty")
+        if let batch { c.batches = try batch.ints("--batch", range: 1...Int(Int32.max)).map { $0 } }
+        c.strategies = try strategies.map { try $0.choices("--strategies") } ?? defaultStrategies
+        c.impls = try impl.choices("--impl")
+        c.detects = try detect.choices("--detect")
+        c.repetitions = try repetitions.ints("--repetitions", range: 1...100_000, single: true)[0]
+        c.warmup = try warmup.ints("--warmup", range: 0...100_000, single: true)[0]
         c.lastRef = lastRef
-        c.mitigations = try list(mitigations, "--mitigations").map { try Mitigations.parseOption($0) }
+        c.mitigations = try mitigations.items("--mitigations").map { try Mitigations.parseOption($0) }
         if let layoutFile {
             // The layout fixes the memory: its folios, its holes, its size.
             let clashes = [("--size", size != nil), ("--backing", backing != "4k,thp"),
@@ -139,41 +139,8 @@ struct CommonOptions: ParsableArguments {
             }
             c.replay(try LayoutFile(path: layoutFile))
         }
-        if let rounds { c.rounds = try ints(rounds, "--rounds", range: 1...10_000, single: true)[0] }
+        if let rounds { c.rounds = try rounds.ints("--rounds", range: 1...10_000, single: true)[0] }
         return c
-    }
-
-    func list(_ text: String, _ option: String) throws -> [String] {
-        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmed }
-        guard !items.isEmpty, !items.contains(where: \.isEmpty) else {
-            throw GUPBenchError.usage("\(option) '\(text)' has an empty item; give a comma-separated list")
-        }
-        // A value twice would measure the same scenario twice under one label.
-        if let twice = items.enumerated().first(where: { items[..<$0.offset].contains($0.element) })?.element {
-            throw GUPBenchError.usage("\(option) '\(text)' names '\(twice)' twice; give each value once")
-        }
-        return items
-    }
-
-    func enums<E: CaseIterable & RawRepresentable>(_ text: String, _ option: String) throws -> [E]
-    where E.RawValue == String {
-        try list(text, option).map { try E.parse($0, option: option) }
-    }
-
-    func ints(_ text: String, _ option: String, range: ClosedRange<Int>, single: Bool = false) throws -> [Int] {
-        let items = try list(text, option)
-        if single && items.count > 1 {
-            throw GUPBenchError.usage("\(option) '\(text)' takes one number, not a list")
-        }
-        return try items.map { item in
-            guard let n = Int(item) else {
-                throw GUPBenchError.usage("\(option) '\(item)' is not a whole number; valid: \(range.lowerBound)-\(range.upperBound)")
-            }
-            guard range.contains(n) else {
-                throw GUPBenchError.usage("\(option) \(n) is out of range; valid: \(range.lowerBound)-\(range.upperBound)")
-            }
-            return n
-        }
     }
 
     func checkWritable(_ path: String) throws { try gupbench.checkWritable(path) }

@@ -71,20 +71,12 @@ struct GateCommand: ParsableCommand {
 
     @OptionGroup var gate: GateOptions
 
-    @Option(help: "Report format: table, json.")
-    var format = "table"
-
-    @Option(help: "Also write the verdicts to this file.")
-    var output: String?
+    @OptionGroup var report: TableOrJSONOutput
 
     func validate() throws {
         guard gate.baseline != nil else { throw ValidationError("--baseline is required: the saved report to judge '\(current)' against") }
-        guard ["table", "json"].contains(format.trimmed) else {
-            throw ValidationError("--format '\(format)' is not valid for gate; valid values: table, json")
-        }
         do {
             _ = try Gate.load(current, option: "report")
-            if let output { try checkWritable(output) }
         } catch let e as GUPBenchError {
             throw ValidationError(e.description)
         }
@@ -94,7 +86,7 @@ struct GateCommand: ParsableCommand {
         let path = gate.baseline!
         let verdicts = try Gate(current: Gate.load(current, option: "report"), baseline: Gate.load(path),
                                 baselinePath: path, threshold: gate.thresholdValue())
-        try emit(format.trimmed == "json" ? verdicts.json.serialized() + "\n" : verdicts.rendered(), output: output)
+        try report.emit(table: verdicts.rendered(), json: verdicts.json)
         try exitIfSlower(verdicts)
     }
 }

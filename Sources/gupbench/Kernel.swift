@@ -31,11 +31,7 @@ struct Kernel: ParsableCommand {
     @Option(help: "How the model's out-of-line release calls return: auto (what this kernel does, from /sys/devices/system/cpu/vulnerabilities/), \(Mitigations.validList).")
     var mitigations = "auto"
 
-    @Option(help: "Report format: table, json.")
-    var format = "table"
-
-    @Option(help: "Also write the report to this file.")
-    var output: String?
+    @OptionGroup var report: TableOrJSONOutput
 
     /// The parsed options; validate() has already rejected anything invalid.
     struct Settings {
@@ -55,20 +51,16 @@ struct Kernel: ParsableCommand {
         guard config.sizes.count == 1 else {
             throw GUPBenchError.usage("--size '\(size)' takes one size for kernel, not a list")
         }
-        guard ["table", "json"].contains(format.trimmed) else {
-            throw GUPBenchError.usage("--format '\(format)' is not valid for kernel; valid values: table, json")
-        }
         var backings: [Backing] = []
         for b in config.backings where !backings.contains(b) { backings.append(b) }
         return Settings(size: config.sizes[0], backings: backings, repetitions: config.repetitions,
-                        warmup: config.warmup, json: format.trimmed == "json",
+                        warmup: config.warmup, json: report.json,
                         mitigations: try Mitigations.parseOption(mitigations))
     }
 
     func validate() throws {
         do {
             _ = try settings()
-            if let output { try checkWritable(output) }
         } catch let error as GUPBenchError {
             throw ValidationError(error.description)
         }
@@ -115,7 +107,7 @@ struct Kernel: ParsableCommand {
             ? report.json(extra: comparison.jsonFields).serialized() + "\n"
             : comparison.renderTable(model: report) + "\nthe model's full comparison:\n\n"
                 + report.compareTable().rendered() + "\n\n" + report.footer() + "\n"
-        try emit(text, output: output)
+        try emit(text, output: self.report.output)
         try requireBalanced(report)
         if !comparison.vmstatComplete {
             throw GUPBenchError.auditFailed(

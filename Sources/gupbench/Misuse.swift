@@ -22,26 +22,18 @@ struct MisuseCommand: ParsableCommand {
     @Option(help: "Untimed warm-ups.")
     var warmup = "2"
 
-    @Option(help: "Report format: table, json.")
-    var format = "table"
-
-    @Option(help: "Also write the report to this file.")
-    var output: String?
+    @OptionGroup var report: TableOrJSONOutput
 
     func parsed() throws -> (BenchConfig, [DetectMode]) {
         let options = try CommonOptions.parsing(["--size", size, "--backing", backing, "--detect", detect,
                                                "--repetitions", repetitions, "--warmup", warmup])
         let config = try options.config()
-        guard ["table", "json"].contains(format) else {
-            throw GUPBenchError.usage("--format '\(format)' is not valid for misuse; valid values: table, json")
-        }
         return (config, config.detects)
     }
 
     func validate() throws {
         do {
             _ = try parsed()
-            if let output { try checkWritable(output) }
         } catch let error as GUPBenchError {
             throw ValidationError(error.description)
         }
@@ -55,8 +47,8 @@ struct MisuseCommand: ParsableCommand {
         let calibration = try Calibration.measure(topology: topology, memNode: node,
                                                   cpus: Array((topology.node(node)?.cpus ?? []).prefix(2)),
                                                   memmapSizes: config.sizes.map { $0 / 4096 * 64 })
-        let report = try MisuseReport.run(topology: topology, config: config, calibration: calibration, modes: modes)
-        try emit(format == "json" ? report.json().serialized() + "\n" : report.renderTable(), output: output)
-        try requireBalanced(report.report)
+        let misuse = try MisuseReport.run(topology: topology, config: config, calibration: calibration, modes: modes)
+        try report.emit(table: misuse.renderTable(), json: misuse.json())
+        try requireBalanced(misuse.report)
     }
 }

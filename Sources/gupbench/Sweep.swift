@@ -10,7 +10,7 @@ struct Sweep: ParsableCommand {
     var param: String
 
     @Option(help: "Comma-separated values (default: a range that suits the parameter).")
-    var values: String?
+    var values: CommaList?
 
     @OptionGroup var options: CommonOptions
     @OptionGroup var gate: GateOptions
@@ -19,7 +19,7 @@ struct Sweep: ParsableCommand {
         guard let p = SweepParam(rawValue: param.trimmed) else {
             throw GUPBenchError.usage("--param '\(param)' is not valid; valid values: \(SweepParam.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let given: [SweepParam: String?] = [.threads: options.threads, .size: options.size,
+        let given: [SweepParam: CommaList?] = [.threads: options.threads, .size: options.size,
                                             .folioOrder: options.folioOrder, .batch: options.batch]
         if options.layoutFile != nil && (p == .size || p == .folioOrder) {
             throw GUPBenchError.usage("--param \(p.rawValue) does not apply with --layout-file: the layout fixes the memory; sweep threads or batch")
@@ -41,14 +41,7 @@ struct Sweep: ParsableCommand {
 
     func valueList() throws -> [String] {
         guard let values else { return try sweepParam().defaultValues(cpus: Topology.read().allowedCPUs.count) }
-        let items = values.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmed }
-        guard !items.contains(where: \.isEmpty) else {
-            throw GUPBenchError.usage("--values '\(values)' has an empty item; give a comma-separated list")
-        }
-        if let twice = items.enumerated().first(where: { items[..<$0.offset].contains($0.element) })?.element {
-            throw GUPBenchError.usage("--values '\(values)' names '\(twice)' twice; give each value once")
-        }
-        return items
+        return try values.items("--values")
     }
 
     func run() throws {

@@ -7,21 +7,14 @@ struct TopologyCommand: ParsableCommand {
         commandName: "topology",
         abstract: "NUMA nodes, CPUs, memory, distances, LLC, THP and hugetlb state.")
 
-    @Option(help: "Report format: table, json.")
-    var format = "table"
-
-    func validate() throws {
-        guard ["table", "json"].contains(format) else {
-            throw ValidationError("--format '\(format)' is not valid for topology; valid values: table, json")
-        }
-    }
+    @OptionGroup var report: TableOrJSONOutput
 
     func run() throws {
         let t = Topology.read()
-        if format == "json" {
-            print(t.json.serialized())
-            return
-        }
+        try report.emit(table: Self.table(t) + "\n", json: t.json)
+    }
+
+    static func table(_ t: Topology) -> String {
         var nodes = TextTable(header: ["node", "cpus", "memory", "free"])
         for n in t.nodes {
             nodes.add(["\(n.id)", n.cpus.map(String.init).joined(separator: ","),
@@ -32,7 +25,7 @@ struct TopologyCommand: ParsableCommand {
         for (i, n) in t.nodes.enumerated() {
             distances.add(["n\(n.id)"] + t.distances[i].map(String.init))
         }
-        print("""
+        return """
             \(t.cpuModel), kernel \(t.kernel)
             NUMA \(t.numaAvailable ? "available" : "not available (one node assumed)"), \
             \(t.nodes.count) node(s), \(t.allowedCPUs.count) CPUs allowed
@@ -44,6 +37,6 @@ struct TopologyCommand: ParsableCommand {
             LLC: \(ByteSize.format(t.llcBytes))
             THP: \(t.thpMode)
             hugetlb: \(t.hugePagesTotal) reserved, \(t.hugePagesFree) free, \(ByteSize.format(t.hugePageBytes)) each
-            """)
+            """
     }
 }
