@@ -19,20 +19,28 @@ import sys
 SCHEMA = "gupbench/1"
 
 # The strategies of docs/model.md, in the order a reader compares them: per-page first, then batched.
-STRATEGIES = ["put-page", "unpin-each", "unpin-batched", "unpin-range"]
+STRATEGIES = ["put-page", "unpin-each", "unpin-batched", "unpin-range", "unpin-folios",
+              "io-uring-release", "release-pages"]
 KERNEL_ANALOGUE = {
     "put-page": "put_page() per page",
     "unpin-each": "unpin_user_page() per page",
     "unpin-batched": "unpin_user_pages()",
     "unpin-range": "unpin_user_page_range_dirty_lock()",
+    "unpin-folios": "unpin_folios()",
+    "io-uring-release": "io_release_ubuf()",
+    "release-pages": "release_pages()",
 }
 COLORS = {
     "put-page": "#8c8c8c",
     "unpin-each": "#d9622b",
     "unpin-batched": "#2b6cb0",
     "unpin-range": "#2f9e5b",
+    "unpin-folios": "#8e5bb5",
+    "io-uring-release": "#c49a1a",
+    "release-pages": "#4a4a4a",
 }
-BATCHED = ("unpin-batched", "unpin-range")
+# Strategies compared against unpin-each (the report's comparisons name the same pairs).
+BATCHED = ("unpin-batched", "unpin-range", "unpin-folios", "io-uring-release")
 IMPLS = ["swift", "c"]
 
 # The sweep parameter (`gupbench sweep <param>`) and the result key that holds its value.

@@ -174,11 +174,13 @@ class Helpers(unittest.TestCase):
         self.assertEqual(plot_report.batch_of({"batch": 16384, "pages_per_thread": 16384}), "whole")
         self.assertEqual(plot_report.batch_of({"batch": 64, "pages_per_thread": 16384}), 64)
 
-    def test_samples_are_gupbench_reports_with_all_four_strategies(self):
+    def test_samples_are_gupbench_reports_with_the_seed_strategies(self):
+        # The stored samples predate unpin-folios, io-uring-release and release-pages; the
+        # plot knows every strategy of the registry, and these four are in both.
         for path in (SMALL, SWEEP):
             report = plot_report.load_report(path)
             self.assertEqual({r["strategy"] for r in report["results"]},
-                             set(plot_report.STRATEGIES))
+                             set(plot_report.STRATEGIES[:4]))
         self.assertEqual(plot_report.load_report(SWEEP)["sweep"], {"param": "threads", "values": [1, 2]})
 
 
