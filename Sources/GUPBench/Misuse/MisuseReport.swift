@@ -119,23 +119,24 @@ public struct MisuseReport: Sendable {
         return (report.partial.map { "PARTIAL REPORT: \($0)\n" } ?? "") + """
             gupbench misuse — the seed review's questions, answered on the page model
 
-            (c) a wrong release call: who notices, and when (modes include the ones left of them); what it does \
-            to the 1024 pages (order 0) or two 512-page folios (order 9): folios freed while mapped, releases that \
-            jumped over 0, references never dropped, `_pincount` left
+            (a) does the dirty loop misbehave on compound pages? Dirtying one folio: the per-page loop is the \
+            seed's `if (!PageDirty(p)) set_page_dirty{,_lock}(p)` (PG_dirty is PF_HEAD: every subpage reads the \
+            head's bit, the first writes it); the batched one is unpin_user_pages_dirty_lock(): folio_test_dirty(), \
+            then folio_lock(), folio_mark_dirty(), folio_unlock() once per folio run
+            \(dirty.rendered())
+
+            (b) why must pinned pages be released with the pin-aware call? Each wrong release call and what it \
+            does to the 1024 pages (order 0) or two 512-page folios (order 9): folios freed while mapped, releases \
+            that jumped over 0, references never dropped, `_pincount` left; and (c) who notices, and when (modes \
+            include the ones left of them)
             \(matrix.rendered())
 
             the ledger names the first wrong call:
             \(ledgerLines.joined(separator: "\n"))
 
-            cost on the release path: time with the mode ÷ time without, median [95% CI], \
+            (c) is the check cheap? Cost on the release path: time with the mode ÷ time without, median [95% CI], \
             \(o.map { ByteSize.format($0.size) } ?? ""), 1 thread, \(report.results.first?.repetitions ?? 0) interleaved reps
             \(costTable.rendered())
-
-            (a) dirtying one folio: the per-page loop is the seed's `if (!PageDirty(p)) set_page_dirty{,_lock}(p)` \
-            (PG_dirty is PF_HEAD: every subpage reads the head's bit, the first writes it); the batched one is \
-            unpin_user_pages_dirty_lock(): folio_test_dirty(), then folio_lock(), folio_mark_dirty(), \
-            folio_unlock() once per folio run
-            \(dirty.rendered())
 
             \(report.footer())
 
