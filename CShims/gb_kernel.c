@@ -140,3 +140,30 @@ uint64_t gb_memlock_limit(void) {
         return 0;
     return r.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)r.rlim_cur;
 }
+
+int gb_pfns_read(const void *addr, size_t npages, uint64_t *pfns) {
+    const uint64_t present = 1ULL << 63, pfn_mask = (1ULL << 55) - 1;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    off_t first = (off_t)((uintptr_t)addr / 4096 * 8);
+    size_t done = 0;
+    while (done < npages) {
+        ssize_t got = pread(fd, pfns + done, (npages - done) * 8, first + (off_t)(done * 8));
+        if (got <= 0 || got % 8 != 0) {
+            int e = got < 0 ? errno : EIO;
+            close(fd);
+            return -e;
+        }
+        done += (size_t)got / 8;
+    }
+    close(fd);
+    for (size_t i = 0; i < npages; i++) {
+        if (!(pfns[i] & present))
+            return -EFAULT;
+        pfns[i] &= pfn_mask;
+        if (pfns[i] == 0) /* present but hidden from this process */
+            return -EPERM;
+    }
+    return 0;
+}

@@ -65,6 +65,12 @@ int gb_thread_drop_cap_ipc_lock(void);
  * pages). From /proc/self/pagemap; -EPERM when PFNs are hidden (no CAP_SYS_ADMIN). */
 long gb_pfn_adjacent_pairs(const void *_Nonnull addr, size_t npages);
 
+/* The page frame number of each of the npages 4 KiB pages from addr, into pfns[0..npages)
+ * (kernel: the vmemmap is indexed by PFN, so these give the order of the region's struct
+ * pages). From /proc/self/pagemap; 0 on success, -EPERM when PFNs are hidden (no
+ * CAP_SYS_ADMIN), -EFAULT when a page is not present, another -errno when the read fails. */
+int gb_pfns_read(const void *_Nonnull addr, size_t npages, uint64_t *_Nonnull pfns);
+
 /* RLIMIT_MEMLOCK soft limit in bytes; UINT64_MAX when unlimited; 0 on failure. */
 uint64_t gb_memlock_limit(void);
 

@@ -14,8 +14,12 @@ public struct KernelComparison: Sendable {
         /// visited in random order, as the kernel's struct pages are over scattered frames.
         public let modelShuffled: ResultRecord?
         /// The model's io-uring-release: io_release_ubuf()'s own loop (bvec walk, page_folio(),
-        /// out-of-line unpin_user_folio() and mod_node_page_state()) on the same kind of memory.
+        /// out-of-line unpin_user_folio() and mod_node_page_state()) on the same kind of memory,
+        /// over a page array in the kernel's descriptor order (layout pfn, PfnOrder) when the
+        /// PFNs were readable, else in virtual order (layout sequential).
         public let sameLoop: ResultRecord?
+        /// The same loop over the virtual-order array, when `sameLoop` is the PFN-ordered one.
+        public let sameLoopSequential: ResultRecord?
         /// Kernel unpin time over the same loop's model time: 1 = the model costs what the kernel does.
         public var kernelOverModel: Double? { sameLoop.map { kernel.unpin.median / $0.nsPerPage.median } }
     }
@@ -58,12 +62,16 @@ public struct KernelComparison: Sendable {
                         && $0.scenario.threads == 1 && $0.scenario.layout == layout
                 }
             }
-            let same = model.results.first {
-                $0.scenario.backing == k.backing && $0.strategy == .ioUringRelease
-                    && $0.scenario.threads == 1 && $0.scenario.layout == .sequential
+            func same(_ layout: Layout) -> ResultRecord? {
+                model.results.first {
+                    $0.scenario.backing == k.backing && $0.strategy == .ioUringRelease
+                        && $0.scenario.threads == 1 && $0.scenario.layout == layout
+                }
             }
+            let pfn = same(.pfn)
             return Row(kernel: k, modelStrategy: strategy, model: find(.sequential),
-                       modelShuffled: strategy == .unpinRange ? nil : find(.shuffled), sameLoop: same)
+                       modelShuffled: strategy == .unpinRange ? nil : find(.shuffled),
+                       sameLoop: pfn ?? same(.sequential), sameLoopSequential: pfn == nil ? nil : same(.sequential))
         }
         guard let base = rows.first(where: { $0.kernel.backing == .fourK }) else {
             speedups = []
@@ -153,10 +161,14 @@ extension KernelComparison.Row {
             ("same_loop", sameLoop.map { m in
                 .object([("strategy", .string(m.strategy.rawValue)),
                          ("mitigations", .string(m.scenario.mitigations.rawValue)),
+                         ("descriptor_order", .string(m.scenario.layout == .pfn ? "pfn" : "virtual")),
                          ("model_ns_per_page", .object([("median", .num(m.nsPerPage.median)),
                                                         ("ci95_low", .num(m.nsPerPage.ci95Low)),
                                                         ("ci95_high", .num(m.nsPerPage.ci95High))])),
-                         ("kernel_over_model", .num(kernelOverModel))])
+                         ("kernel_over_model", .num(kernelOverModel)),
+                         ("sequential_model_ns_per_page", .num(sameLoopSequential?.nsPerPage.median)),
+                         ("kernel_over_sequential_model",
+                          .num(sameLoopSequential.map { k.unpin.median / $0.nsPerPage.median }))])
             } ?? .null),
             ("vmstat_other_pinning", .bool(k.vmstatOtherPinning)),
         ])
@@ -194,7 +206,7 @@ extension KernelComparison {
             + "(pin_user_pages_fast FOLL_LONGTERM), unpin = IORING_UNREGISTER_BUFFERS\n\n"
         var table = TextTable(header: ["backing", "pages", "folios", "THP", "folio order", "frames adj.",
                                        "kernel pin", "kernel unpin", "model unpin",
-                                       "model shuffled", "same loop", "kernel ÷ same", "vmstat acquired",
+                                       "model shuffled", "same loop seq.", "same loop", "kernel ÷ same", "vmstat acquired",
                                        "released reg+unreg", "proof"], labelColumns: 1)
         for row in rows {
             let k = row.kernel
@@ -207,7 +219,8 @@ extension KernelComparison {
                 k.framesAdjacentFraction.map(Fmt.percent) ?? "-",
                 Self.ci(k.pin), Self.ci(k.unpin), modelCell,
                 row.modelShuffled.map { Self.ci($0.nsPerPage) } ?? "-",
-                row.sameLoop.map { Self.ci($0.nsPerPage) } ?? "-",
+                row.sameLoopSequential.map { Self.ci($0.nsPerPage) } ?? "-",
+                row.sameLoop.map { Self.ci($0.nsPerPage) + ($0.scenario.layout == .pfn ? " pfn" : "") } ?? "-",
                 row.kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-", String(k.vmstatPinsAcquired),
                 "\(k.vmstatReleasedAtRegister)+\(k.vmstatReleasedAtUnregister)",
                 k.vmstatProof.word,
@@ -261,7 +274,10 @@ extension KernelComparison {
         lines.append("same loop: the model's io-uring-release (io_release_ubuf(): bvec walk, page_folio(), "
             + "out-of-line unpin_user_folio() and mod_node_page_state()), mitigations "
             + (rows.compactMap { $0.sameLoop?.scenario.mitigations.rawValue }.first ?? "-")
-            + "; kernel ÷ same = kernel unpin time over the model's")
+            + "; its page array is in the kernel's descriptor order ('pfn': entry i points at the "
+            + "descriptor at the rank of page i's frame, as the vmemmap orders struct pages) when "
+            + "/proc/self/pagemap shows PFNs, else in virtual order; same loop seq. = the same loop "
+            + "over descriptors in virtual order; kernel ÷ same = kernel unpin time over the model's")
         for row in rows where !row.kernel.vmstatComplete {
             lines.append("SHORT: \(row.kernel.backing.rawValue): a cycle's vmstat delta fell short of "
                 + "the \(row.kernel.pages) pages; the kernel did not pin or unpin them all")

@@ -158,11 +158,21 @@ public struct Experiment {
                            * config.batches.count * loopsPerCell * (repetitions + config.warmup))
             return
         }
+        // --layout pfn: the kernel's order of this region's descriptors, read once per region.
+        var pfnOrder: [Int]? = nil
+        if config.layouts.contains(.pfn) {
+            guard model.pageArray == nil else {
+                throw GUPBenchError.usage("--layout pfn orders the region's own descriptors by page frame; "
+                    + "it cannot be combined with --layout-file (use sequential or shuffled)")
+            }
+            pfnOrder = try PfnOrder.descriptorOrder(model)
+        }
         for threads in config.threadCounts(cpuNodeCPUs: nodeCPUs.count) {
             for sharing in config.sharings {
                 for layout in config.layouts {
                     if SignalStop.requested { cut = true; return }
-                    let shares = PageShares(model: model, threads: threads, sharing: sharing, layout: layout)
+                    let shares = PageShares(model: model, threads: threads, sharing: sharing, layout: layout,
+                                            descriptorOrder: layout == .pfn ? pfnOrder : nil)
                     let runner = try ReleaseRunner(model: model, shares: shares,
                                                    cpus: Array(nodeCPUs.prefix(threads)))
                     let context = RoundContext(
