@@ -69,10 +69,11 @@ public final class ReleaseRunner: @unchecked Sendable {
         // Every worker reports whether it could pin itself before any work is handed out.
         for _ in threads { ready.wait() }
         if let bad = (0..<cpus.count).first(where: { slot($0).pointee.pinError != 0 }) {
+            let error = slot(bad).pointee.pinError  // read before shutdown() frees the slots
             shutdown()
             throw GUPBenchError.environment(
                 "cannot run a thread on CPU \(cpus[bad]): sched_setaffinity failed with "
-                + errnoDescription(slot(bad).pointee.pinError))
+                + errnoDescription(error))
         }
     }
 
