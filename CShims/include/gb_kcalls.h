@@ -127,5 +127,9 @@ void gb_kcall_release_indirect(gb_mitigation mode, gb_tally *_Nonnull t);
 /* ---- calibration: ns per out-of-line call + return of a mode, and per unlocked cmpxchg ---- */
 double gb_calibrate_kcall_ns(gb_mitigation mode, long iterations);
 double gb_calibrate_local_cmpxchg_ns(long iterations);
+/* What one plain release call (call, is_zero_folio(), the accounting call and its unlocked
+ * cmpxchg, return) adds to a loop of locked RMWs on a line in L1: the smallest of `passes`
+ * paired differences, never below 0 (gb_kcalls.c). */
+double gb_calibrate_release_call_ns(long iterations, int passes);
 
 #endif /* GB_KCALLS_H */

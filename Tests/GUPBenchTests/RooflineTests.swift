@@ -109,6 +109,70 @@ import Testing
         #expect(r.suspects(gap: 1) == ["memmap_jump_ns_per_folio", "atomic_ns"])
     }
 
+    /// 1024 pages released in `calls` release calls, each an out-of-line call and the accounting
+    /// call (2 kernel calls, 1 is_zero_folio() test), no folds.
+    static func kernelCalls(releaseCalls: Int) -> KernelCallsPerPage {
+        var t = gb_tally()
+        t.kernel_calls = UInt64(2 * releaseCalls); t.zero_folio_tests = UInt64(releaseCalls)
+        t.vmstat_cmpxchgs = UInt64(releaseCalls)
+        return KernelCallsPerPage(t, pages: 1024)
+    }
+
+    static var withReleaseCall: CalibrationFigures {
+        var c = sized
+        c.releaseCallNs = 1.5
+        return c
+    }
+
+    static func roof(_ s: Strategy, _ scenario: ScenarioKey, atomics: Double, releaseCalls: Int) -> RooflineEstimate {
+        Roofline.estimate(strategy: s, scenario: scenario, atomicsPerPage: atomics, memmapBytes: 1 << 20,
+                          calibration: withReleaseCall, kernelCalls: kernelCalls(releaseCalls: releaseCalls))
+    }
+
+    @Test func releaseCallsAreChargedPerCallOnTheRMWSide() {
+        // unpin-each, order 0: one call per page on top of the atomic stream (4 + 1.5).
+        let each = Self.roof(.unpinEach, Self.scenario(order: 0), atomics: 1, releaseCalls: 1024)
+        #expect(each.nsPerPage == 5.5)
+        #expect(each.terms.map(\.name) == ["memmap_atomic_stream_ns_per_descriptor", "release_call_ns"])
+        #expect(each.terms.last?.perPage == 1)
+        // unpin-each, THP: two RMWs (6) and a call (1.5) per page, over the 1⅛ stream (2.25).
+        let thp = Self.roof(.unpinEach, Self.scenario(order: 9), atomics: 2, releaseCalls: 1024)
+        #expect(thp.nsPerPage == 7.5)
+        // unpin-batched, THP: 2 calls in 1024 pages join the RMWs (3 × 4/1024 + 1.5 × 2/1024 =
+        // 15/1024), still under the stream of every entry (2.25): the stream is charged.
+        let batched = Self.roof(.unpinBatched, Self.scenario(order: 9), atomics: 4.0 / 1024, releaseCalls: 2)
+        #expect(batched.nsPerPage == 2.25)
+        #expect(batched.overlapped.map(\.name) == ["atomic_ns", "release_call_ns"])
+        #expect(batched.overlapped.last?.perPage == Self.exactly(2.0 / 1024))
+        // unpin-range, order 0: added to the atomic stream.
+        let range = Self.roof(.unpinRange, Self.scenario(order: 0), atomics: 1, releaseCalls: 1024)
+        #expect(range.nsPerPage == 5.5)
+        // unpin-range, THP: one call per folio on top of the jump and the second RMW.
+        let jump = Self.roof(.unpinRange, Self.scenario(order: 9), atomics: 4.0 / 1024, releaseCalls: 2)
+        #expect(jump.nsPerPage == Self.exactly(16 * 2.0 / 1024 + 3 * 2.0 / 1024 + 1.5 * 2.0 / 1024))
+        // unpin-folios, THP: the RMWs and calls (3 × 4/1024 + 1.5 × 2/1024) against the stream of
+        // the pointer array and each head and page[1] (2 × (1/8 + 4/1024)).
+        let folios = Self.roof(.unpinFolios, Self.scenario(order: 9), atomics: 4.0 / 1024, releaseCalls: 2)
+        #expect(folios.nsPerPage == Self.exactly(2 * (1.0 / 8 + 4.0 / 1024)))
+        // io-uring-release, order 0: one unpin_user_folio() per bvec, on top of the atomic stream.
+        let bvecs = Self.roof(.ioUringRelease, Self.scenario(order: 0), atomics: 1, releaseCalls: 1024)
+        #expect(bvecs.nsPerPage == 5.5)
+        // Without the calibrated figure, or without counted calls, nothing is charged.
+        #expect(Self.roof(.unpinEach, Self.scenario(order: 0), atomics: 1, releaseCalls: 0).nsPerPage == 4)
+        #expect(Roofline.estimate(strategy: .unpinEach, scenario: Self.scenario(order: 0), atomicsPerPage: 1,
+                                  memmapBytes: 1 << 20, calibration: Self.sized,
+                                  kernelCalls: Self.kernelCalls(releaseCalls: 1024)).nsPerPage == 4)
+    }
+
+    @Test func combinedCalibrationsTakeTheLowestReleaseCall() {
+        var a = Self.plain, b = Self.plain
+        a.releaseCallNs = 2.5
+        b.releaseCallNs = 0.75
+        let all = CalibrationFigures.combine([a, b])!
+        #expect(all.releaseCallNs == 0.75)
+        #expect(all.spread["release_call_ns"] == 0.75...2.5)
+    }
+
     @Test func combinedCalibrationsTakeTheLowestAndNeverLetContendedFallBelow() {
         let a = CalibrationFigures(atomicNs: 2, contendedAtomicNs: 10, streamNsPerDescriptor: 5,
                                    streamNsPerDescriptorInCache: 1, llcBytes: 32 << 20)

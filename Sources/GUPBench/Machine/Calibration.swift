@@ -87,6 +87,7 @@ public final class Calibrator {
         c.kernelCallNs = gb_calibrate_kcall_ns(GB_MITIGATION_OFF, 2_000_000)
         c.kernelCallSafeRetNs = gb_calibrate_kcall_ns(GB_MITIGATION_SAFE_RET, 2_000_000)
         c.localCmpxchgNs = gb_calibrate_local_cmpxchg_ns(2_000_000)
+        c.releaseCallNs = gb_calibrate_release_call_ns(100_000, 16)
         if cpus.count > 1 {
             let ids = cpus.prefix(2).map(Int32.init)
             let ns = gb_calibrate_contended_lock_pair_ns(ids, Int32(ids.count), 2_000)

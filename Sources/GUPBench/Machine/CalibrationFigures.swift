@@ -24,6 +24,9 @@ public struct CalibrationFigures: Sendable {
     public var kernelCallNs: Double?
     public var kernelCallSafeRetNs: Double?
     public var localCmpxchgNs: Double?
+    /// What one plain release call (call, is_zero_folio(), the accounting call and its unlocked
+    /// cmpxchg) adds to a loop of locked RMWs on a line in L1 (gb_calibrate_release_call_ns()).
+    public var releaseCallNs: Double?
     public var contendedLockPairNs: Double?
     /// How many calibrations the figures are the median of.
     public var samples: Int = 1
@@ -59,7 +62,7 @@ public struct CalibrationFigures: Sendable {
          ("latency_ns_per_descriptor_in_cache", latencyNsPerDescriptorInCache),
          ("lock_pair_ns", lockPairNs), ("contended_lock_pair_ns", contendedLockPairNs),
          ("kernel_call_ns", kernelCallNs), ("kernel_call_safe_ret_ns", kernelCallSafeRetNs),
-         ("local_cmpxchg_ns", localCmpxchgNs)]
+         ("local_cmpxchg_ns", localCmpxchgNs), ("release_call_ns", releaseCallNs)]
     }
 
     /// Several calibrations made one. On a shared machine noise only ever adds time to a
@@ -84,6 +87,7 @@ public struct CalibrationFigures: Sendable {
         c.kernelCallNs = low(all.compactMap(\.kernelCallNs))
         c.kernelCallSafeRetNs = low(all.compactMap(\.kernelCallSafeRetNs))
         c.localCmpxchgNs = low(all.compactMap(\.localCmpxchgNs))
+        c.releaseCallNs = low(all.compactMap(\.releaseCallNs))
         c.samples = all.reduce(0) { $0 + $1.samples }
         c.rejectedContended = all.reduce(0) { $0 + $1.rejectedContended }
         for (k, term) in c.terms.enumerated() where term.value != nil {

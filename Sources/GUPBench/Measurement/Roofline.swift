@@ -67,39 +67,47 @@ public enum Roofline {
         let order = scenario.folioOrder
         let perFolio = 1 / Double(1 << order)
         let arrayEntry = 1.0 / 8  // an 8-byte pointer per page: an eighth of a line of the array
+        // The pin strategies' out-of-line release calls (gb_kcalls.h): what one plain call with
+        // its is_zero_folio() test and its accounting call's unlocked cmpxchg adds to a loop of
+        // RMWs, once per release call (one is_zero_folio() test each). It runs beside the RMWs,
+        // not beside the streams, so it joins the RMW side of each max.
+        let calls: [RooflineEstimate.Term] = kernelCalls.flatMap { k in
+            c.releaseCallNs.map { term(("release_call_ns", $0), k.zeroFolioTests) }
+        } ?? []
         switch strategy.access {
         case .entryWalk:
             if scenario.layout == .shuffled {
-                larger(term(latency, 1) + term(atomic, atomicsPerPage), term(stream, arrayEntry))
+                larger(term(latency, 1) + term(atomic, atomicsPerPage) + calls, term(stream, arrayEntry))
             } else if order == 0 {
-                larger(term(atomicStream, 1) + term(atomic, atomicsPerPage - 1), term(stream, arrayEntry))
+                larger(term(atomicStream, 1) + term(atomic, atomicsPerPage - 1) + calls, term(stream, arrayEntry))
             } else {
-                larger(term(stream, 1 + arrayEntry), term(atomic, atomicsPerPage))
+                larger(term(stream, 1 + arrayEntry), term(atomic, atomicsPerPage) + calls)
             }
         case .folioPointers:
             // unpin_folios(): an 8-byte folio pointer per entry (streamed), the head and page[1]
             // of each folio at the address the pointer gives (not a dependent jump).
             if order == 0 {
-                larger(term(atomicStream, 1) + term(atomic, atomicsPerPage - 1), term(stream, arrayEntry))
+                larger(term(atomicStream, 1) + term(atomic, atomicsPerPage - 1) + calls, term(stream, arrayEntry))
             } else {
-                larger(term(stream, arrayEntry + 2 * perFolio), term(atomic, atomicsPerPage))
+                larger(term(stream, arrayEntry + 2 * perFolio), term(atomic, atomicsPerPage) + calls)
             }
         case .bvecWalk:
             // io_release_ubuf(): a 16-byte bvec (a quarter line) per entry on order 0, per folio
             // once io_coalesce_buffer() merged them, and the folio it names.
             if order == 0 {
-                larger(term(atomicStream, 1) + term(atomic, atomicsPerPage - 1), term(stream, 1.0 / 4))
+                larger(term(atomicStream, 1) + term(atomic, atomicsPerPage - 1) + calls, term(stream, 1.0 / 4))
             } else {
-                larger(term(stream, (2 + 1.0 / 4) * perFolio), term(atomic, atomicsPerPage))
+                larger(term(stream, (2 + 1.0 / 4) * perFolio), term(atomic, atomicsPerPage) + calls)
             }
         case .folioArithmetic:
             if order == 0 {
                 add(atomicStream, 1)
                 add(atomic, atomicsPerPage - 1)
+                terms += calls
             } else if order < jumpOrder {
-                larger(term(stream, 2 * perFolio), term(atomic, atomicsPerPage))
+                larger(term(stream, 2 * perFolio), term(atomic, atomicsPerPage) + calls)
             } else {
-                larger(term(jump, perFolio) + term(atomic, atomicsPerPage - perFolio), term(stream, perFolio))
+                larger(term(jump, perFolio) + term(atomic, atomicsPerPage - perFolio) + calls, term(stream, perFolio))
             }
         }
         // --last-ref: each lock taken costs a lock/unlock pair. The pcp lock is per CPU, never
@@ -120,9 +128,9 @@ public enum Roofline {
         // out-of-line call returns through the Safe-RET thunk, a mispredicted return at the
         // calibrated cost; the prefetcher keeps streaming and earlier RMWs retire across those
         // flushes, so the loop takes at least the larger of the thunked returns and the rest
-        // (measured: charging both beats the runs). Plain calls, whose returns the return-stack
-        // buffer predicts, and the unlocked cmpxchg overlap the loop and are not charged. Each
-        // vmstat fold's two locked adds come on top.
+        // (measured: charging both beats the runs). A plain call and its unlocked cmpxchg mostly
+        // overlap the RMWs: only what they add to a loop of RMWs is charged (release_call_ns,
+        // above). Each vmstat fold's two locked adds come on top.
         if let k = kernelCalls {
             if scenario.mitigations != .off, let ns = c.kernelCallSafeRetNs {
                 let rest = terms
