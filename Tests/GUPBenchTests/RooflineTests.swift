@@ -1,3 +1,4 @@
+import CShims
 import Testing
 @testable import GUPBench
 
