@@ -116,7 +116,7 @@ import Testing
         }
         let comparisons = try #require(json["comparisons"] as? [[String: Any]])
         // each vs put, and batched, range, folios, io_uring vs each, per backing
-        #expect(comparisons.count == 2 * (1 + Strategy.defaultSet.filter(\.isBatched).count))
+        #expect(comparisons.count == 2 * (1 + Strategy.defaultSet.filter(\.releasesFolioRuns).count))
         for c in comparisons {
             for key in ["baseline", "candidate", "backing", "folio_order", "threads", "sharing", "dirty", "speedup", "p_value"] {
                 #expect(c[key] != nil, "comparisons[].\(key)")

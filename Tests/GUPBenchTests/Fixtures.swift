@@ -55,7 +55,7 @@ func expectedAtomics(_ strategy: Strategy, indices: [Int], order: Int, batch: In
         var i = 0
         while i < call.count {
             var end = i + 1
-            if strategy.isBatched { while end < call.count && folio(call[end]) == folio(call[i]) { end += 1 } }
+            if strategy.releasesFolioRuns { while end < call.count && folio(call[end]) == folio(call[i]) { end += 1 } }
             if dirtied.insert(folio(call[i])).inserted { atomics += dirtyCost }
             atomics += strategy.foll == GB_FOLL_GET ? 1 : (large ? 2 : 1)  // put-page, release-pages: 1
             i = end

@@ -167,7 +167,7 @@ import Testing
                     gb_memmap_init_folios(model.memmap, 0, 1024, UInt32(order))
                     var t = gb_tally()
                     ReleaseRunner.release(LoopKey(strategy, impl, detect), list.input, 1024, GB_DIRTY_NONE, nil, &t)
-                    let perRun = strategy.isBatched && order > 0
+                    let perRun = strategy.releasesFolioRuns && order > 0
                     let expected: Events
                     if order == 0 {
                         // put_page(): 1 -> 0 frees the mapped page; the unpins jump to -1023.

@@ -211,7 +211,7 @@ extension KernelComparison {
         for row in rows {
             let k = row.kernel
             let modelCell = row.model.map {
-                "\(Self.ci($0.nsPerPage)) \(Report.short($0.strategy))"
+                "\(Self.ci($0.nsPerPage)) \($0.strategy.shortName)"
             } ?? "-"
             table.add([
                 k.backing.rawValue, String(k.pages), String(k.folios), Fmt.percent(k.thpBackedFraction),

@@ -54,18 +54,16 @@ extension Report {
         return text
     }
 
-    static func short(_ s: Strategy) -> String { s.shortName }
-
     func comparisonLabel(_ c: ComparisonRecord) -> String {
         if c.baseline.detect != c.candidate.detect {
-            return "\(c.candidate.detect.rawValue)÷off time \(Self.short(c.candidate.strategy))"
+            return "\(c.candidate.detect.rawValue)÷off time \(c.candidate.strategy.shortName)"
                 + (Set(results.map(\.impl)).count > 1 ? " (\(c.candidate.impl.rawValue))" : "")
         }
         if c.baseline.strategy == c.candidate.strategy {
-            return "\(c.candidate.impl.rawValue)÷\(c.baseline.impl.rawValue) time \(Self.short(c.candidate.strategy))"
+            return "\(c.candidate.impl.rawValue)÷\(c.baseline.impl.rawValue) time \(c.candidate.strategy.shortName)"
         }
         let impl = Set(results.map(\.impl)).count > 1 ? " (\(c.candidate.impl.rawValue))" : ""
-        return "\(Self.short(c.candidate.strategy)) vs \(Self.short(c.baseline.strategy))\(impl)"
+        return "\(c.candidate.strategy.shortName) vs \(c.baseline.strategy.shortName)\(impl)"
     }
 
     /// ns per page per loop, speedups with CIs, THP, placement and audit, a row per scenario.

@@ -135,11 +135,4 @@ extension ResultRecord {
     func identityFields() -> [(String, JSON)] {
         key.jsonFields() + scenario.jsonFields(pagesPerThread: pagesPerThread)
     }
-
-    /// The identity as one comparable string: `strategy=unpin-each impl=swift … mem_policy=bind`.
-    public var identity: String { ResultRecord.identity(of: identityFields()) }
-
-    static func identity(of fields: [(String, JSON)]) -> String {
-        fields.map { "\($0.0)=\($0.1.serialized(pretty: false))" }.joined(separator: " ")
-    }
 }

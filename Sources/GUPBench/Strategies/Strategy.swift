@@ -52,8 +52,6 @@ public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, Cust
     /// The `--last-ref` loop of one implementation.
     public func lastRefLoop(_ impl: Impl) -> LastRefLoop? { impl == .swift ? lastRefSwiftLoop : lastRefCLoop }
 
-    /// Whether the strategy batches by folio (compared against unpin-each).
-    public var isBatched: Bool { releasesFolioRuns }
 
     /// The registry, in the order reports list strategies: per-page first, then batched.
     public static let allCases: [Strategy] = [.putPage, .unpinEach, .unpinBatched, .unpinRange, .releasePages,
