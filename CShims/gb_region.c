@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "gb_region.h"
 #include "gb_stop.h"
+#include "gb_system.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -130,6 +131,7 @@ int gb_region_map(gb_region *r, size_t size, gb_backing backing, unsigned mthp_o
         return -1;
     }
 
+    gb_numa_ready(); /* before numa_run_on_node() in the fault thread: see gb_system.h */
     struct fault_job job = {r, policy == GB_POLICY_INTERLEAVE ? -1 : node, 0};
     pthread_t thread;
     int e = pthread_create(&thread, NULL, fault_in, &job);

@@ -10,9 +10,34 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-int gb_numa_available(void) { return numa_available() == 0; }
+/*
+ * libnuma fills a per-node CPU-mask cache on first use (numa_node_to_cpus(), which
+ * numa_node_of_cpu() and numa_run_on_node() call) with an unlocked check-then-store: two threads
+ * filling the same node's entry at once both store, and one mask leaks (LeakSanitizer caught it
+ * when test suites mapped regions in parallel). numa_distance() reads its table lazily the same
+ * way. So both are filled once, under pthread_once, before any such call: afterwards libnuma only
+ * reads them. A node whose cpumap cannot be read is not cached, and libnuma frees that mask itself.
+ */
+static pthread_once_t libnuma_caches_once = PTHREAD_ONCE_INIT;
 
-int gb_numa_max_node(void) { return numa_available() == 0 ? numa_max_node() : 0; }
+static void fill_libnuma_caches(void) {
+    if (numa_available() != 0)
+        return;
+    struct bitmask *scratch = numa_allocate_cpumask();
+    for (int node = 0; node <= numa_max_node(); node++)
+        (void)numa_node_to_cpus(node, scratch);
+    numa_bitmask_free(scratch);
+    (void)numa_distance(0, 0);
+}
+
+int gb_numa_ready(void) {
+    pthread_once(&libnuma_caches_once, fill_libnuma_caches);
+    return numa_available() == 0;
+}
+
+int gb_numa_available(void) { return gb_numa_ready(); }
+
+int gb_numa_max_node(void) { return gb_numa_ready() ? numa_max_node() : 0; }
 
 int gb_node_cpus(int node, int *cpus, int max) {
     cpu_set_t allowed;
@@ -22,26 +47,26 @@ int gb_node_cpus(int node, int *cpus, int max) {
     for (int cpu = 0; cpu < CPU_SETSIZE && n < max; cpu++) {
         if (!CPU_ISSET(cpu, &allowed))
             continue;
-        int cpu_node = numa_available() == 0 ? numa_node_of_cpu(cpu) : 0;
+        int cpu_node = gb_numa_ready() ? numa_node_of_cpu(cpu) : 0;
         if (cpu_node == node)
             cpus[n++] = cpu;
     }
     return n;
 }
 
-int gb_cpu_node(int cpu) { return numa_available() == 0 ? numa_node_of_cpu(cpu) : 0; }
+int gb_cpu_node(int cpu) { return gb_numa_ready() ? numa_node_of_cpu(cpu) : 0; }
 
 long long gb_node_memory(int node, long long *free_bytes) {
     *free_bytes = -1;
-    if (numa_available() != 0)
+    if (!gb_numa_ready())
         return -1;
     return numa_node_size64(node, free_bytes);
 }
 
-int gb_numa_distance(int a, int b) { return numa_available() == 0 ? numa_distance(a, b) : 0; }
+int gb_numa_distance(int a, int b) { return gb_numa_ready() ? numa_distance(a, b) : 0; }
 
 int gb_node_has_memory(int node) {
-    if (numa_available() != 0)
+    if (!gb_numa_ready())
         return node == 0;
     if (node < 0 || node > numa_max_node())
         return 0;

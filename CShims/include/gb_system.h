@@ -10,6 +10,9 @@
 
 /* 1 when the kernel supports NUMA policy calls (libnuma's numa_available() == 0). */
 int gb_numa_available(void);
+/* gb_numa_available(), after filling libnuma's per-node CPU-mask cache once (pthread_once): call
+ * it before numa_node_of_cpu() or numa_run_on_node() so threads never race to fill that cache. */
+int gb_numa_ready(void);
 /* numa_max_node(): the highest node number (0 on a one-node machine). */
 int gb_numa_max_node(void);
 /* CPUs of `node` this process may run on, into cpus[0..max); returns the count or -errno. */
