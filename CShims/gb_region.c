@@ -69,6 +69,9 @@ static void *fault_in(void *arg) {
     return NULL;
 }
 
+static int map_memmap_and_touch(gb_region *r, size_t unit, gb_policy policy, int node,
+                                gb_region_error *err);
+
 int gb_region_map(gb_region *r, size_t size, gb_backing backing, unsigned mthp_order, gb_policy policy,
                   int node, gb_region_error *err) {
     memset(r, 0, sizeof *r);
@@ -109,7 +112,20 @@ int gb_region_map(gb_region *r, size_t size, gb_backing backing, unsigned mthp_o
         }
     }
 
-    r->memmap_mapping_size = round_up(r->npages * sizeof(gb_page), GB_PAGE_SIZE);
+    int rc = apply_policy(r->data, size, policy, node);
+    if (rc != 0) {
+        set_error(err, "mbind", "data", -rc);
+        gb_region_unmap(r);
+        return -1;
+    }
+    return map_memmap_and_touch(r, GB_PAGE_SIZE, policy, node, err);
+}
+
+/* The memmap (r->npages descriptors, in mappings of `unit` bytes) under the same policy, then
+ * the first touch of data and memmap from a thread on `node`. Unmaps everything on failure. */
+static int map_memmap_and_touch(gb_region *r, size_t unit, gb_policy policy, int node,
+                                gb_region_error *err) {
+    r->memmap_mapping_size = round_up(r->npages * sizeof(gb_page), unit);
     void *mm = mmap(NULL, r->memmap_mapping_size, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mm == MAP_FAILED) {
@@ -118,15 +134,14 @@ int gb_region_map(gb_region *r, size_t size, gb_backing backing, unsigned mthp_o
         return -1;
     }
     r->memmap = mm;
-
-    const char *what = "data";
-    int rc = apply_policy(r->data, size, policy, node);
-    if (rc == 0) {
-        what = "memmap";
-        rc = apply_policy(r->memmap, r->memmap_mapping_size, policy, node);
+    if (unit == GB_HUGE_PAGE_SIZE && madvise(mm, r->memmap_mapping_size, MADV_HUGEPAGE) != 0) {
+        set_error(err, "madvise", "memmap", errno);
+        gb_region_unmap(r);
+        return -1;
     }
+    int rc = apply_policy(r->memmap, r->memmap_mapping_size, policy, node);
     if (rc != 0) {
-        set_error(err, "mbind", what, -rc);
+        set_error(err, "mbind", "memmap", -rc);
         gb_region_unmap(r);
         return -1;
     }
@@ -147,6 +162,19 @@ int gb_region_map(gb_region *r, size_t size, gb_backing backing, unsigned mthp_o
         return -1;
     }
     return 0;
+}
+
+int gb_region_map_memmap(gb_region *r, size_t ndesc, gb_policy policy, int node,
+                         gb_region_error *err) {
+    memset(r, 0, sizeof *r);
+    r->npages = ndesc;
+    if (ndesc == 0) {
+        set_error(err, "mmap", "memmap", EINVAL);
+        return -1;
+    }
+    /* In 2 MiB THP mappings, as x86-64 maps the vmemmap (vmemmap_populate_hugepages()). The
+     * first touch writes all of it: 64 bytes per frame of the span, at most 1/64 of the RAM. */
+    return map_memmap_and_touch(r, GB_HUGE_PAGE_SIZE, policy, node, err);
 }
 
 void gb_region_unmap(gb_region *r) {

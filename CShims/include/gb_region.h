@@ -57,6 +57,14 @@ typedef struct gb_region_error {
 int gb_region_map(gb_region *_Nonnull r, size_t size, gb_backing backing, unsigned mthp_order,
                   gb_policy policy, int node, gb_region_error *_Nonnull err);
 
+/*
+ * A memmap of `ndesc` descriptors and no data (r->data NULL, r->size 0), in 2 MiB THP mappings
+ * as the kernel's vmemmap is, placed and first touched (zeroed) like gb_region_map's: the
+ * frame-spaced memmap of --layout pfn, one descriptor per page frame of a region's span.
+ */
+int gb_region_map_memmap(gb_region *_Nonnull r, size_t ndesc, gb_policy policy, int node,
+                         gb_region_error *_Nonnull err);
+
 /* munmap both mappings; safe on a zeroed or already-unmapped region. */
 void gb_region_unmap(gb_region *_Nonnull r);
 

@@ -96,9 +96,12 @@ struct Kernel: ParsableCommand {
         }
         progress("model: unpin-each, unpin-range and io-uring-release on the same size and backings, "
             + "mitigations \(s.mitigations.rawValue)")
-        // Pfn: the kernel's own descriptor order for the region (PfnOrder), where pagemap shows
-        // PFNs (root); the same loop is then compared on it.
-        if kernel.allSatisfy({ $0.framesAdjacentFraction != nil }) { config.layouts.append(.pfn) }
+        // Pfn: the model's descriptors spaced as the kernel's struct pages for the very region it
+        // pinned (PfnOrder), where pagemap shows PFNs (root); the same loop is compared on it.
+        if kernel.allSatisfy({ $0.framePfns != nil }) {
+            config.layouts.append(.pfn)
+            for k in kernel { config.framePfns[k.backing] = k.framePfns }
+        }
         let cpus = Array((topology.node(node)?.cpus ?? []).prefix(2))
         let calibration = try Calibration.measure(topology: topology, memNode: node, cpus: cpus,
                                                   memmapSizes: config.sizes.map { $0 / 4096 * 64 })

@@ -11,63 +11,70 @@ let pfnsVisible: Bool = {
     return gb_pfn_adjacent_pairs(UnsafeRawPointer(probe), 1) >= 0
 }()
 
-@Suite("--layout pfn: the page array in the kernel's descriptor (vmemmap) order")
+@Suite("--layout pfn: the region's folios on a memmap spaced as their page frames (the vmemmap)")
 struct PfnOrderTests {
-    /// inverse[d] = the page whose entry points at descriptor d; nil if some descriptor is hit twice or never.
-    func inverse(_ order: [Int]) -> [Int]? {
-        var inv = [Int](repeating: -1, count: order.count)
-        for (i, d) in order.enumerated() {
-            guard d >= 0, d < order.count, inv[d] == -1 else { return nil }
-            inv[d] = i
-        }
-        return inv
+    @Test func fourKPagesSitAtTheirFrameMinusTheLowest() throws {
+        let layout = try PfnOrder.frameLayout(folioStarts: [0, 1, 2, 3, 4], folioOrders: [0, 0, 0, 0, 0],
+                                              pfns: [30, 10, 20, 50, 40])
+        #expect(layout.entries == [20, 0, 10, 40, 30])
+        #expect(layout.folioStarts == [20, 0, 10, 40, 30])
+        #expect(layout.span == 41)   // frames 10...50: the gaps stay
     }
 
-    @Test func fourKPagesGetTheRankOfTheirFrame() {
-        let order = PfnOrder.descriptorOrder(folioStarts: [0, 1, 2, 3, 4], pageCount: 5, pfns: [30, 10, 20, 50, 40])
-        #expect(order == [2, 0, 1, 4, 3])
-    }
-
-    @Test func largeFoliosAreRankedWholeAndKeepTheirPagesInOrder() {
+    @Test func largeFoliosKeepTheirPagesTogetherAtTheirFrames() throws {
         // Three 4-page folios at frames 500, 100, 300, then one 4k page at frame 200.
         let pfns: [UInt64] = [500, 501, 502, 503, 100, 101, 102, 103, 300, 301, 302, 303, 200]
-        let order = PfnOrder.descriptorOrder(folioStarts: [0, 4, 8, 12], pageCount: 13, pfns: pfns)
-        #expect(order == [8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 6, 7, 12])
+        let layout = try PfnOrder.frameLayout(folioStarts: [0, 4, 8, 12], folioOrders: [2, 2, 2, 0], pfns: pfns)
+        #expect(layout.folioStarts == [400, 0, 200, 100])
+        #expect(layout.entries == [400, 401, 402, 403, 0, 1, 2, 3, 200, 201, 202, 203, 100])
+        #expect(layout.span == 404)
     }
 
-    @Test("a 4k region: a permutation of its descriptors, ranked by the pages' frames",
+    @Test func aFolioOnScatteredFramesIsAUsageError() {
+        #expect(throws: GUPBenchError.usage(
+            "--layout pfn places each descriptor at its page's frame, but the order-1 folio at page 2 "
+            + "is not on consecutive frames (a --folio-order the kernel did not give); use --layout "
+            + "sequential or shuffled")) {
+            try PfnOrder.frameLayout(folioStarts: [0, 2], folioOrders: [1, 1], pfns: [10, 11, 40, 20])
+        }
+    }
+
+    @Test("a 4k region: every page's descriptor at its frame's offset, the rest single pages at baseline",
           .enabled(if: pfnsVisible, "/proc/self/pagemap hides PFNs (needs CAP_SYS_ADMIN)"))
     func fourKRegion() throws {
         let region = try MemoryRegion(size: 8 << 20, backing: .fourK, policy: .bind, node: Topology.read().localNode)
         let model = try PageModel(region: region)
         let pfns = try PfnOrder.read(region)
-        let order = try PfnOrder.descriptorOrder(model)
-        let inv = try #require(inverse(order))
-        #expect(Set(pfns).count == region.pageCount)   // distinct frames
-        // Descriptor d belongs to the page with the d-th lowest frame.
-        #expect(zip(inv, inv.dropFirst()).allSatisfy { pfns[$0] < pfns[$1] })
+        let frames = try PfnOrder.frameModel(of: model)
+        let entries = try #require(frames.pageArray)
+        let lowest = try #require(pfns.min()), highest = try #require(pfns.max())
+        #expect(frames.pageCount == Int(highest - lowest) + 1)
+        #expect(entries == pfns.map { Int($0 - lowest) })
+        #expect(Set(entries).count == region.pageCount)   // distinct frames
+        #expect(frames.folioOrder == 0)
+        let audit = frames.audit()
+        #expect(audit.unbalanced_pages == 0 && audit.first_bad_index == -1)
         // The array PageShares builds points at exactly those descriptors, in virtual order.
-        let shares = PageShares(model: model, threads: 1, sharing: .disjoint, layout: .pfn, descriptorOrder: order)
+        let shares = PageShares(model: frames, threads: 1, sharing: .disjoint, layout: .pfn)
         #expect(shares.arrays[0].count == region.pageCount)
-        #expect((0..<region.pageCount).allSatisfy { shares.arrays[0][$0] == model.page(order[$0]) })
+        #expect((0..<region.pageCount).allSatisfy { shares.arrays[0][$0] == frames.page(entries[$0]) })
     }
 
-    @Test("a THP region: a permutation that keeps each folio's pages in order on a folio of its size",
+    @Test("a THP region: each 2 MiB folio whole at its frames",
           .enabled(if: pfnsVisible, "/proc/self/pagemap hides PFNs (needs CAP_SYS_ADMIN)"))
     func thpRegion() throws {
         let region = try MemoryRegion(size: 16 << 20, backing: .thp, policy: .bind, node: Topology.read().localNode)
         let model = try PageModel(region: region)
-        let order = try PfnOrder.descriptorOrder(model)
-        #expect(inverse(order) != nil)
-        let starts = model.folioStarts()
-        var sizeAt: [Int: Int] = [:]
-        for (k, s) in starts.enumerated() { sizeAt[s] = (k + 1 < starts.count ? starts[k + 1] : model.pageCount) - s }
-        for (s, size) in sizeAt {
-            #expect(sizeAt[order[s]] == size)                                  // lands on a folio of its size
-            #expect((0..<size).allSatisfy { order[s + $0] == order[s] + $0 })  // sequential within it
+        let frames = try PfnOrder.frameModel(of: model)
+        let entries = try #require(frames.pageArray)
+        for start in model.folioStarts() {
+            let order = gb_folio_order(model.page(start))
+            let head = frames.page(entries[start])
+            #expect(gb_folio_order(head) == order)
+            #expect((0..<(1 << Int(order))).allSatisfy {
+                gb_compound_head(frames.page(entries[start + $0])) == head && entries[start + $0] == entries[start] + $0
+            })
         }
-        if model.thpBackedFraction == 1 {
-            #expect(sizeAt.values.allSatisfy { $0 == 512 })
-        }
+        if model.thpBackedFraction == 1 { #expect(frames.folioOrder == 9) }
     }
 }

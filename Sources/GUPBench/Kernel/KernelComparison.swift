@@ -274,9 +274,9 @@ extension KernelComparison {
         lines.append("same loop: the model's io-uring-release (io_release_ubuf(): bvec walk, page_folio(), "
             + "out-of-line unpin_user_folio() and mod_node_page_state()), mitigations "
             + (rows.compactMap { $0.sameLoop?.scenario.mitigations.rawValue }.first ?? "-")
-            + "; its page array is in the kernel's descriptor order ('pfn': entry i points at the "
-            + "descriptor at the rank of page i's frame, as the vmemmap orders struct pages) when "
-            + "/proc/self/pagemap shows PFNs, else in virtual order; same loop seq. = the same loop "
+            + "; its descriptors are laid out as the kernel's ('pfn': page i's descriptor sits at its "
+            + "frame in the kernel's region minus the lowest frame, as the vmemmap places struct pages) "
+            + "when /proc/self/pagemap shows PFNs, else in virtual order; same loop seq. = the same loop "
             + "over descriptors in virtual order; kernel ÷ same = kernel unpin time over the model's")
         for row in rows where !row.kernel.vmstatComplete {
             lines.append("SHORT: \(row.kernel.backing.rawValue): a cycle's vmstat delta fell short of "

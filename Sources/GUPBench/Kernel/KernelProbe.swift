@@ -40,6 +40,9 @@ public struct KernelMeasurement: Sendable {
     public let vmstatExact: Bool
     /// The CPU the probe ran on.
     public let cpu: Int
+    /// The page frame of each page of the region the kernel pinned (nil: PFNs hidden): the model's
+    /// same loop lays its descriptors out on these very frames (BenchConfig.framePfns).
+    public var framePfns: [UInt64]? = nil
 
     public var pin: Summary { Summary(pinNsPerPage) }
     public var unpin: Summary { Summary(unpinNsPerPage) }
@@ -125,6 +128,6 @@ public enum KernelProbe {
                 ? Double(adjacent) / Double(region.pageCount - 1) : nil,
             placement: placement, warmup: warmup,
             pinNsPerPage: pinNs, unpinNsPerPage: unpinNs, cycles: cycles, vmstatExact: exact,
-            cpu: Int(gb_current_cpu()))
+            cpu: Int(gb_current_cpu()), framePfns: try? PfnOrder.read(region))
     }
 }

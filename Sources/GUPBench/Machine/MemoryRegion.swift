@@ -46,6 +46,22 @@ public final class MemoryRegion: @unchecked Sendable {
         }
     }
 
+    /// A memmap of `descriptors` descriptors and no data (gb_region_map_memmap): the
+    /// frame-spaced memmap of `--layout pfn`, placed by `policy` on `node` like a region's.
+    public init(memmapOnly descriptors: Int, backing: Backing, policy: MemPolicy, node: Int) throws {
+        self.backing = backing
+        self.policy = policy
+        self.node = node
+        var err = gb_region_error()
+        guard gb_region_map_memmap(&region, descriptors, policy.cValue, Int32(node), &err) == 0 else {
+            let call = err.call.map { String(cString: $0) } ?? "mmap"
+            throw GUPBenchError.environment(
+                "\(call) of a frame-spaced memmap (\(descriptors) descriptors, "
+                + "\(ByteSize.format(descriptors * 64)), \(policy.rawValue) node \(node)) failed: "
+                + errnoDescription(err.err))
+        }
+    }
+
     deinit { gb_region_unmap(&region) }
 
     /// For each 2 MiB chunk, whether one PMD-sized folio (THP or hugetlb) backs it.

@@ -29,6 +29,11 @@ public struct BenchConfig: Sendable {
     public var warmup = 1
     /// `--layout-file`: replay a captured layout instead of uniform memory (see `replay(_:)`).
     public var layoutFile: LayoutFile?
+    /// `--layout pfn` lays each round's folios out on these page frames, per backing, instead of
+    /// the round's own region's: `gupbench kernel` passes the frames of the region the kernel
+    /// pinned, so its same loop walks descriptors spaced exactly as the kernel's were. Not a
+    /// command-line option.
+    public var framePfns: [Backing: [UInt64]] = [:]
     /// Rounds the repetitions are spread over, each on freshly mapped regions (Experiment).
     public var rounds = BenchConfig.defaultRounds
 

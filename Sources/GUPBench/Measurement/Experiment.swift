@@ -158,28 +158,29 @@ public struct Experiment {
                            * config.batches.count * loopsPerCell * (repetitions + config.warmup))
             return
         }
-        // --layout pfn: the kernel's order of this region's descriptors, read once per region.
-        var pfnOrder: [Int]? = nil
+        // --layout pfn: this region's folios on a memmap spaced as its frames, once per region.
+        var frameModel: PageModel? = nil
         if config.layouts.contains(.pfn) {
             guard model.pageArray == nil else {
-                throw GUPBenchError.usage("--layout pfn orders the region's own descriptors by page frame; "
+                throw GUPBenchError.usage("--layout pfn places the region's own descriptors at their page frames; "
                     + "it cannot be combined with --layout-file (use sequential or shuffled)")
             }
-            pfnOrder = try PfnOrder.descriptorOrder(model)
+            frameModel = try PfnOrder.frameModel(of: model, frames: config.framePfns[backing])
         }
         for threads in config.threadCounts(cpuNodeCPUs: nodeCPUs.count) {
             for sharing in config.sharings {
                 for layout in config.layouts {
                     if SignalStop.requested { cut = true; return }
-                    let shares = PageShares(model: model, threads: threads, sharing: sharing, layout: layout,
-                                            descriptorOrder: layout == .pfn ? pfnOrder : nil)
+                    let model = layout == .pfn ? frameModel! : model
+                    let shares = PageShares(model: model, threads: threads, sharing: sharing, layout: layout)
                     let runner = try ReleaseRunner(model: model, shares: shares,
                                                    cpus: Array(nodeCPUs.prefix(threads)))
                     let context = RoundContext(
                         totalPages: shares.totalPages, threadPages: shares.arrays.map(\.count),
                         thpBackedFraction: model.thpBackedFraction,
                         folioBackedFraction: model.folioBackedFraction, placement: placement,
-                        memmapBytes: model.pageCount * 64)
+                        // pfn: the descriptors the array names, not the frame-spaced span around them
+                        memmapBytes: (layout == .pfn ? shares.totalPages : model.pageCount) * 64)
                     for dirty in config.dirties {
                         for batch in config.batches {
                           for mitigation in config.mitigations {

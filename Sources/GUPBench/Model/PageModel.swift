@@ -91,6 +91,25 @@ public final class PageModel: @unchecked Sendable {
         folioOrder = pagesByOrder.max { ($0.value, -$0.key) < ($1.value, -$1.key) }?.key ?? 0
     }
 
+    /// `--layout pfn`: `source`'s folios on a frame-spaced memmap (PfnOrder.frameLayout), every
+    /// descriptor between them a single page in its baseline state, as the kernel's memmap holds
+    /// other pages' struct pages between a region's. The page array is the region's pages in
+    /// virtual order; the folio figures are the source's.
+    public init(frames memmap: MemoryRegion, layout: PfnOrder.FrameLayout, of source: PageModel) {
+        precondition(memmap.pageCount >= layout.span, "the memmap is smaller than the frames' span")
+        region = memmap
+        forcedOrder = source.forcedOrder
+        layoutFile = nil
+        gb_memmap_init_folios(memmap.unsafeMemmap, 0, memmap.pageCount, 0)
+        for (start, order) in zip(layout.folioStarts, layout.folioOrders) where order > 0 {
+            gb_memmap_init_folios(memmap.unsafeMemmap, start, 1 << order, UInt32(order))
+        }
+        pageArray = layout.entries
+        thpBackedFraction = source.thpBackedFraction
+        folioBackedFraction = source.folioBackedFraction
+        folioOrder = source.folioOrder
+    }
+
     /// Descriptor `index` of the memmap.
     @inline(__always)
     public func page(_ index: Int) -> PagePointer { memmap + index }

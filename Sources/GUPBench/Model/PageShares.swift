@@ -14,9 +14,10 @@ public final class PageShares: @unchecked Sendable {
     public var totalPages: Int { arrays.reduce(0) { $0 + $1.count } }
     public var maxPagesPerThread: Int { arrays.map(\.count).max() ?? 0 }
 
-    /// `descriptorOrder` (PfnOrder.descriptorOrder) is required for `.pfn` and unused otherwise.
+    /// `.pfn` needs a frame-spaced model (PfnOrder.frameModel): its page array is the order.
     public init(model: PageModel, threads: Int, sharing: Sharing, layout: Layout,
-                descriptorOrder: [Int]? = nil, seed: UInt64 = 0x6775_7062) {
+                seed: UInt64 = 0x6775_7062) {
+        precondition(layout != .pfn || model.pageArray != nil, "--layout pfn needs the frame-spaced model")
         var indexLists: [[Int]] = Array(repeating: [], count: threads)
         switch (sharing, model.pageArray) {
         case (.disjoint, nil):
@@ -50,12 +51,6 @@ public final class PageShares: @unchecked Sendable {
                 var rng = SplitMix64(seed: seed &+ UInt64(t))
                 indexLists[t].shuffle(using: &rng)
             }
-        }
-        if layout == .pfn {
-            guard let order = descriptorOrder, order.count == model.pageCount else {
-                preconditionFailure("--layout pfn needs the region's descriptor order")
-            }
-            for t in 0..<threads { indexLists[t] = indexLists[t].map { order[$0] } }
         }
         arrays = indexLists.map { list in
             let buffer = UnsafeMutableBufferPointer<PagePointer>.allocate(capacity: max(1, list.count))

@@ -27,8 +27,9 @@ public enum Layout: String, CaseIterable, Sendable, Codable {
     case sequential
     /// A seeded shuffle of each thread's page array.
     case shuffled
-    /// Entries in virtual order, each pointing at the descriptor the kernel's vmemmap order gives
-    /// its page frame (PfnOrder; needs root to read /proc/self/pagemap).
+    /// Entries in virtual order, each pointing at its page's descriptor on a memmap spaced as the
+    /// region's page frames, as the kernel's vmemmap is (PfnOrder; needs root to read
+    /// /proc/self/pagemap).
     case pfn
 }
 

@@ -1,12 +1,16 @@
 import CShims
 import Foundation
 
-/// The kernel's order of a region's descriptors: its struct pages sit in the vmemmap at their
+/// The kernel's placement of a region's descriptors: its struct pages sit in the vmemmap at their
 /// page frame numbers (include/asm-generic/memory_model.h: __pfn_to_page() is vmemmap + pfn),
-/// so the `struct page *` array io_uring builds for a scattered 4k region (io_uring/rsrc.c:
+/// so the `struct page *` array io_uring builds for a 4k region (io_uring/rsrc.c:
 /// io_sqe_buffer_register(), filled in virtual order by pin_user_pages_fast()) points at
-/// descriptors in the frames' order, not the addresses'. The model's memmap is indexed by
-/// virtual page; `--layout pfn` gives page i the descriptor at the rank of page i's PFN.
+/// descriptors as far apart as the region's frames are. The model's own memmap is indexed by
+/// virtual page; `--layout pfn` lays the region's folios out on a second memmap, one descriptor
+/// per frame of the span the region's frames cover, each at (its frame − the lowest frame), and
+/// points page i's entry at its frame's descriptor: the kernel's order *and* its gaps. (Ranking
+/// the frames onto the compact memmap kept the order but closed the gaps; at 1 GiB, with frames
+/// spread over 16x the region's size, the gaps cost about 9 ns a page on top of the order.)
 public enum PfnOrder {
     /// The region's page frame numbers, virtual page by virtual page (/proc/self/pagemap).
     public static func read(_ region: MemoryRegion) throws -> [UInt64] {
@@ -26,33 +30,52 @@ public enum PfnOrder {
         }
     }
 
-    /// descriptor[i]: the memmap index page i's array entry points at. The folios of each size
-    /// are ranked by their first page's PFN and folio k of that size gets the descriptors of the
-    /// folio at its rank (in virtual order among folios of that size), offset for offset: on
-    /// 4k this is exactly the rank of page i's PFN among the region's PFNs; on a 2 MiB region
-    /// each folio keeps its 512 descriptors in order; a mixed region is ranked within each
-    /// folio size, so every entry still lands on a descriptor of the same folio shape.
-    public static func descriptorOrder(folioStarts starts: [Int], pageCount: Int, pfns: [UInt64]) -> [Int] {
-        precondition(pfns.count == pageCount)
-        var bySize: [Int: [Int]] = [:]       // folio size → folio starts in virtual order
-        for (k, start) in starts.enumerated() {
-            let end = k + 1 < starts.count ? starts[k + 1] : pageCount
-            bySize[end - start, default: []].append(start)
-        }
-        var descriptor = Array(0..<pageCount)
-        for (size, folios) in bySize {
-            let byFrame = folios.sorted { (pfns[$0], $0) < (pfns[$1], $1) }
-            // The folio with the r-th lowest PFN takes the r-th slot of this size.
-            for (rank, folio) in byFrame.enumerated() {
-                let slot = folios[rank]
-                for offset in 0..<size { descriptor[folio + offset] = slot + offset }
-            }
-        }
-        return descriptor
+    /// A region's folios on a frame-spaced memmap: where each folio starts (its first frame −
+    /// the lowest frame) and its order, the page array in virtual order, and the descriptors the
+    /// memmap needs (the span of the frames).
+    public struct FrameLayout: Sendable, Equatable {
+        public let folioStarts: [Int]
+        public let folioOrders: [Int]
+        public let entries: [Int]
+        public let span: Int
     }
 
-    /// The descriptor order of a model's region, read from the kernel (root).
-    public static func descriptorOrder(_ model: PageModel) throws -> [Int] {
-        descriptorOrder(folioStarts: model.folioStarts(), pageCount: model.pageCount, pfns: try read(model.region))
+    /// The frame-spaced layout of folios that start at `folioStarts` (virtual page indices) with
+    /// `folioOrders`, for pages at `pfns`. A folio's pages sit at consecutive frames (the
+    /// kernel's folios are physically contiguous); a folio that does not — a --folio-order forced
+    /// on pages the kernel gave one by one — cannot be placed and is a usage error.
+    public static func frameLayout(folioStarts: [Int], folioOrders: [Int], pfns: [UInt64]) throws -> FrameLayout {
+        precondition(folioStarts.count == folioOrders.count)
+        guard let lowest = pfns.min(), let highest = pfns.max() else {
+            return FrameLayout(folioStarts: [], folioOrders: [], entries: [], span: 0)
+        }
+        for (start, order) in zip(folioStarts, folioOrders) {
+            let frames = 0..<min(1 << order, pfns.count - start)
+            guard frames.allSatisfy({ pfns[start + $0] == pfns[start] + UInt64($0) }) else {
+                throw GUPBenchError.usage(
+                    "--layout pfn places each descriptor at its page's frame, but the order-\(order) folio at "
+                    + "page \(start) is not on consecutive frames (a --folio-order the kernel did not give); "
+                    + "use --layout sequential or shuffled")
+            }
+        }
+        return FrameLayout(folioStarts: folioStarts.map { Int(pfns[$0] - lowest) }, folioOrders: folioOrders,
+                           entries: pfns.map { Int($0 - lowest) }, span: Int(highest - lowest) + 1)
+    }
+
+    /// `model`'s folios on a frame-spaced memmap of their own, the model `--layout pfn` runs on:
+    /// at `frames` when given (the frames of another region of the same size and backing, such as
+    /// the one `gupbench kernel` pinned) and the folios fit on them, else at the frames of
+    /// `model`'s own region, read from the kernel (root). Its memmap is placed like the region's.
+    public static func frameModel(of model: PageModel, frames: [UInt64]? = nil) throws -> PageModel {
+        let starts = model.folioStarts()
+        let orders = starts.map { Int(gb_folio_order(model.page($0))) }
+        var layout: FrameLayout? = nil
+        if let frames, frames.count == model.pageCount {
+            layout = try? frameLayout(folioStarts: starts, folioOrders: orders, pfns: frames)
+        }
+        let chosen = try layout ?? frameLayout(folioStarts: starts, folioOrders: orders, pfns: try read(model.region))
+        let memmap = try MemoryRegion(memmapOnly: chosen.span, backing: model.region.backing,
+                                      policy: model.region.policy, node: model.region.node)
+        return PageModel(frames: memmap, layout: chosen, of: model)
     }
 }
