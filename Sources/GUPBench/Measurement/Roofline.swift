@@ -11,6 +11,8 @@
 ///         order 0:    1 atomic stream + (atomics − 1) × atomic
 ///         0 < k < 6:  max(2/2^k × stream, atomics × atomic)       (next folio on the same memmap page)
 ///         k ≥ 6:      max(1/2^k × jump + (atomics − 1/2^k) × atomic, 1/2^k × stream)
+///     unpin-folios and io-uring-release at k ≥ 6: the same jump per folio, against the stream
+///         of their arrays (docs/roofline.md)
 ///
 /// "atomic" is one LOCK-prefixed RMW on a line already in L1 (contended when threads share
 /// folios); "atomic stream" one on each consecutive descriptor of a memmap-sized buffer (the
@@ -74,16 +76,28 @@ public enum Roofline {
         let calls: [RooflineEstimate.Term] = kernelCalls.flatMap { k in
             c.releaseCallNs.map { term(("release_call_ns", $0), k.zeroFolioTests) }
         } ?? []
-        // Order 0: each entry's RMW streams its descriptor in, and the calls were calibrated
-        // beside RMWs on lines in L1; part of a call hides under the line's arrival. The loop
-        // does at least the atomic stream, and at least the RMWs with the calls: the larger.
+        // An RMW per entry on the line just read (order 0) or found through it (a large folio's
+        // head): each entry's RMW waits for its descriptor and the next read for the RMW. The
+        // calls were calibrated beside RMWs on lines in L1; part of a call hides under the
+        // line's arrival. The loop does at least the atomic stream, and at least the RMWs with
+        // the calls: the larger.
         func streamOrCalls() -> [RooflineEstimate.Term] {
             let fetched = term(atomicStream, 1) + term(atomic, atomicsPerPage - 1)
-            guard !calls.isEmpty else { return fetched }
             let called = term(atomic, atomicsPerPage) + calls
             let sf = fetched.reduce(0) { $0 + $1.nsPerPage }, sc = called.reduce(0) { $0 + $1.nsPerPage }
-            overlapped += sf >= sc ? called : fetched
-            return sf >= sc ? fetched : called
+            if sf >= sc {
+                if !calls.isEmpty { overlapped += called }
+                return fetched
+            }
+            // The RMWs alone outweigh the stream: calls, or a contended line shared by threads.
+            overlapped += fetched
+            return called
+        }
+        // A folio whose head is on another memmap page (order ≥ jumpOrder): one jump (its RMW
+        // included), the folio's other RMWs in L1, and the calls; page[1], the next line, is
+        // streamed under them.
+        func folioJumps() -> [RooflineEstimate.Term] {
+            term(jump, perFolio) + term(atomic, atomicsPerPage - perFolio) + calls
         }
         switch strategy.access {
         case .entryWalk:
@@ -91,24 +105,39 @@ public enum Roofline {
                 larger(term(latency, 1) + term(atomic, atomicsPerPage) + calls, term(stream, arrayEntry))
             } else if order == 0 {
                 larger(streamOrCalls(), term(stream, arrayEntry))
+            } else if atomicsPerPage >= 1 {
+                // An RMW on the folio per entry (put_page(), unpin_user_page() of every page):
+                // each entry's descriptor is read to find the folio (compound_head) and the
+                // next entry's read waits for this entry's locked RMW, as in the atomic stream.
+                larger(streamOrCalls(), term(stream, 1))
             } else {
-                larger(term(stream, 1 + arrayEntry), term(atomic, atomicsPerPage) + calls)
+                // RMWs once per folio run: the reads of the entries' descriptors run ahead of them,
+                // streamed; the array's eighth of a line per entry is a second stream fetched
+                // beside them, not after them, so it is not added (adding it was beaten).
+                larger(term(stream, 1), term(atomic, atomicsPerPage) + calls)
             }
         case .folioPointers:
             // unpin_folios(): an 8-byte folio pointer per entry (streamed), the head and page[1]
-            // of each folio at the address the pointer gives (not a dependent jump).
+            // of each folio at the address the pointer gives. From jumpOrder on, that head is on
+            // another memmap page, which the prefetcher does not reach, and the locked RMW before
+            // it holds its load back: one jump per folio, as unpin-range's.
             if order == 0 {
                 larger(streamOrCalls(), term(stream, arrayEntry))
-            } else {
+            } else if order < jumpOrder {
                 larger(term(stream, arrayEntry + 2 * perFolio), term(atomic, atomicsPerPage) + calls)
+            } else {
+                larger(term(stream, arrayEntry + perFolio), folioJumps())
             }
         case .bvecWalk:
             // io_release_ubuf(): a 16-byte bvec (a quarter line) per entry on order 0, per folio
-            // once io_coalesce_buffer() merged them, and the folio it names.
+            // once io_coalesce_buffer() merged them, and the folio it names (a jump from
+            // jumpOrder on, as for unpin-folios).
             if order == 0 {
                 larger(streamOrCalls(), term(stream, 1.0 / 4))
-            } else {
+            } else if order < jumpOrder {
                 larger(term(stream, (2 + 1.0 / 4) * perFolio), term(atomic, atomicsPerPage) + calls)
+            } else {
+                larger(term(stream, (1 + 1.0 / 4) * perFolio), folioJumps())
             }
         case .folioArithmetic:
             if order == 0 {
@@ -116,7 +145,7 @@ public enum Roofline {
             } else if order < jumpOrder {
                 larger(term(stream, 2 * perFolio), term(atomic, atomicsPerPage) + calls)
             } else {
-                larger(term(jump, perFolio) + term(atomic, atomicsPerPage - perFolio) + calls, term(stream, perFolio))
+                larger(folioJumps(), term(stream, perFolio))
             }
         }
         // --last-ref: each lock taken costs a lock/unlock pair. The pcp lock is per CPU, never

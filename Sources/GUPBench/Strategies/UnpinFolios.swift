@@ -32,8 +32,9 @@ extension ReleaseLoops {
             let call = folios + start
             var i = 0
             while i < n {
+                let folio = call[i]
                 var j = i + 1
-                while j < n && call[j] == call[i] { j += 1 }
+                while j < n && call[j] == folio { j += 1 }
                 gb_detect_entries(detect, ledger, call + i, j - i, GB_CALL_UNPIN_USER_PAGE, &t)
                 // unpin_user_folio(folios[i], j - i) -> gup_put_folio(folio, refs, FOLL_PIN)
                 gb_detect_kcall_unpin_user_folio(detect, mode, call[i], j - i, &t)
