@@ -134,4 +134,22 @@ import Testing
             #expect(with.nsPerPage == max(4, 2 * callNs) + 2.0 / 32 * 3, "\(mode)")
         }
     }
+
+    @Test func foldsOfSeveralThreadsAreContendedAddsWhateverTheSharing() {
+        var t = gb_tally()
+        t.kernel_calls = 4; t.vmstat_cmpxchgs = 2; t.vmstat_folds = 2  // unpin-range: 2 THP folios
+        let k = KernelCallsPerPage(t, pages: 1024)
+        let one = Roofline.estimate(strategy: .unpinRange, scenario: RooflineTests.scenario(order: 9),
+                                    atomicsPerPage: 4.0 / 1024, memmapBytes: 1 << 20,
+                                    calibration: RooflineTests.sized, kernelCalls: k)
+        let two = Roofline.estimate(strategy: .unpinRange, scenario: RooflineTests.scenario(order: 9, threads: 2),
+                                    atomicsPerPage: 4.0 / 1024, memmapBytes: 1 << 20,
+                                    calibration: RooflineTests.sized, kernelCalls: k)
+        // Two locked adds per fold: at atomic_ns (3) alone, at contended_atomic_ns (20) with two
+        // threads, though --sharing is disjoint.
+        #expect(two.nsPerPage - one.nsPerPage == Self.exactly(2 * 2.0 / 1024 * (20 - 3)))
+        #expect(two.terms.last?.name == "contended_atomic_ns")
+    }
+
+    static func exactly(_ x: Double) -> Double { x }
 }

@@ -176,14 +176,20 @@ public enum Roofline {
         // flushes, so the loop takes at least the larger of the thunked returns and the rest
         // (measured: charging both beats the runs). A plain call and its unlocked cmpxchg mostly
         // overlap the RMWs: only what they add to a loop of RMWs is charged (release_call_ns,
-        // above). Each vmstat fold's two locked adds come on top.
+        // above). Each vmstat fold's two locked adds come on top: on the node's and the global
+        // counters, which every CPU folds into, so with more than one thread each is an RMW on
+        // a line another CPU also writes, whatever --sharing says (contended_atomic_ns, itself
+        // measured with both CPUs hammering, so a line handed over less often costs more).
+        // unpin-range folds on every THP folio (its 512 pins pass stat_threshold at once).
         if let k = kernelCalls {
             if scenario.mitigations != .off, let ns = c.kernelCallSafeRetNs {
                 let rest = terms
                 terms = []
                 larger(rest, term(("kernel_call_safe_ret_ns", ns), k.calls))
             }
-            add(("atomic_ns", c.atomicNs), 2 * k.vmstatFolds)
+            let foldAdd: (String, Double) = scenario.threads > 1 && c.contendedAtomicNs != nil
+                ? ("contended_atomic_ns", c.contendedAtomicNs!) : ("atomic_ns", c.atomicNs)
+            add(foldAdd, 2 * k.vmstatFolds)
         }
         return RooflineEstimate(terms: terms, overlapped: overlapped)
     }
