@@ -131,5 +131,11 @@ double gb_calibrate_local_cmpxchg_ns(long iterations);
  * cmpxchg, return) adds to a loop of locked RMWs on a line in L1: the smallest of `passes`
  * paired differences, never below 0 (gb_kcalls.c). */
 double gb_calibrate_release_call_ns(long iterations, int passes);
+/* What the same release call adds to an atomic stream: on `count` descriptors of a memmap-sized
+ * buffer, each written once before each pass (as pinning does), one LOCK-prefixed RMW on each
+ * consecutive descriptor, against the same walk doing the release call on each; the two
+ * alternate `passes` times with the stack moved as above, and the smallest difference per
+ * descriptor is kept, never below 0. The release loops of order-0 memory do exactly this walk. */
+double gb_calibrate_release_call_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
 
 #endif /* GB_KCALLS_H */

@@ -195,6 +195,24 @@ import Testing
                                   kernelCalls: Self.kernelCalls(releaseCalls: 1024)).nsPerPage == 4)
     }
 
+    @Test func onOrderZeroTheCallsPartOutsideTheLinesArrivalIsAddedToTheStream() {
+        var c = Self.withReleaseCall
+        c.memmaps = [MemmapFigures(bytes: 1 << 20, streamNs: 2, atomicStreamNs: 4, jumpNs: 16, latencyNs: 50,
+                                   releaseCallStreamNs: 1)]
+        func roof(_ order: Int, _ atomics: Double) -> RooflineEstimate {
+            Roofline.estimate(strategy: .unpinEach, scenario: Self.scenario(order: order), atomicsPerPage: atomics,
+                              memmapBytes: 1 << 20, calibration: c, kernelCalls: Self.kernelCalls(releaseCalls: 1024))
+        }
+        // Order 0: the atomic stream and what a call adds to it (4 + 1) over the RMW and a call
+        // in L1 (3 + 1.5).
+        let four = roof(0, 1)
+        #expect(four.nsPerPage == 5)
+        #expect(four.terms.map(\.name) == ["memmap_atomic_stream_ns_per_descriptor",
+                                            "memmap_release_call_stream_ns_per_descriptor"])
+        // THP: not charged; the RMWs and a call in L1 (2 × 3 + 1.5) as before.
+        #expect(roof(9, 2).nsPerPage == 7.5)
+    }
+
     @Test func combinedCalibrationsTakeTheLowestReleaseCall() {
         var a = Self.plain, b = Self.plain
         a.releaseCallNs = 2.5

@@ -100,7 +100,8 @@ public final class Calibrator {
                 bytes: region.size, streamNs: gb_calibrate_touched_stream_ns(d, count, 3),
                 atomicStreamNs: gb_calibrate_atomic_stream_ns(d, count, 3),
                 jumpNs: gb_calibrate_jump_ns(d, count, 1 << MemmapFigures.jumpOrder, 3),
-                latencyNs: gb_calibrate_chase_ns(d, count, min(count, 1 << 16), 2))
+                latencyNs: gb_calibrate_chase_ns(d, count, min(count, 1 << 16), 2),
+                releaseCallStreamNs: gb_calibrate_release_call_stream_ns(d, count, 3))
         }
         samples.append(c)
         return c

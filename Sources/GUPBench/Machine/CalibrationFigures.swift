@@ -101,9 +101,10 @@ public struct CalibrationFigures: Sendable {
             return MemmapFigures(bytes: bytes, streamNs: low(ms.map(\.streamNs))!,
                                  atomicStreamNs: low(ms.map(\.atomicStreamNs))!, jumpNs: low(ms.map(\.jumpNs))!,
                                  latencyNs: low(ms.map(\.latencyNs))!,
+                                 releaseCallStreamNs: low(ms.compactMap(\.releaseCallStreamNs)),
                                  spread: MemmapFigures.names.reduce(into: [:]) { out, name in
-                                     let values = ms.map { $0.value(name) }
-                                     out[name] = values.min()!...values.max()!
+                                     let values = ms.compactMap { $0.value(name) }
+                                     if let lo = values.min(), let hi = values.max() { out[name] = lo...hi }
                                  })
         }
         // The medians of two terms come from different calibrations; the rule must hold for
@@ -126,30 +127,37 @@ public struct MemmapFigures: Sendable, Equatable {
     public let jumpNs: Double
     /// A dependent load of a descriptor at a random place (a shuffled array's next entry).
     public let latencyNs: Double
+    /// What one plain release call (the call, is_zero_folio(), the accounting call and its
+    /// unlocked cmpxchg) adds to the atomic stream, per descriptor
+    /// (gb_calibrate_release_call_stream_ns()); nil when not calibrated.
+    public var releaseCallStreamNs: Double? = nil
     public var spread: [String: ClosedRange<Double>] = [:]
 
     /// The folio order the jump is calibrated at: THP's 2 MiB, 32 KiB of memmap per jump.
     public static let jumpOrder = 9
 
     public static let names = ["memmap_stream_ns_per_descriptor", "memmap_atomic_stream_ns_per_descriptor",
-                               "memmap_jump_ns_per_folio", "memmap_latency_ns_per_descriptor"]
+                               "memmap_jump_ns_per_folio", "memmap_latency_ns_per_descriptor",
+                               "memmap_release_call_stream_ns_per_descriptor"]
 
-    public func value(_ name: String) -> Double {
+    public func value(_ name: String) -> Double? {
         switch name {
         case "memmap_stream_ns_per_descriptor": return streamNs
         case "memmap_atomic_stream_ns_per_descriptor": return atomicStreamNs
         case "memmap_jump_ns_per_folio": return jumpNs
+        case "memmap_release_call_stream_ns_per_descriptor": return releaseCallStreamNs
         default: return latencyNs
         }
     }
 
     public init(bytes: Int, streamNs: Double, atomicStreamNs: Double, jumpNs: Double, latencyNs: Double,
-                spread: [String: ClosedRange<Double>] = [:]) {
+                releaseCallStreamNs: Double? = nil, spread: [String: ClosedRange<Double>] = [:]) {
         self.bytes = bytes
         self.streamNs = streamNs
         self.atomicStreamNs = atomicStreamNs
         self.jumpNs = jumpNs
         self.latencyNs = latencyNs
+        self.releaseCallStreamNs = releaseCallStreamNs
         self.spread = spread
     }
 }
