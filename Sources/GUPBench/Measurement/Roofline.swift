@@ -4,7 +4,8 @@
 ///
 ///     per-entry walks (put-page, unpin-each, unpin-batched, release-pages), sequential array:
 ///         order 0:  max(1 atomic stream + (atomics − 1) × atomic, 1/8 stream (array))
-///         order >0: max((1 + 1/8) × stream, atomics × atomic)     (head and page[1] stay in L1)
+///         order >0, an RMW per entry (put-page, unpin-each, release-pages): as order 0
+///         order >0, RMWs per folio run (unpin-batched): max(1 × stream, atomics × atomic)
 ///     per-entry walks, shuffled array:
 ///         max(1 × dependent load + atomics × atomic, 1/8 × stream)
 ///     unpin-range (folio arithmetic on a contiguous range, order k, 2^k pages per folio):
@@ -13,6 +14,9 @@
 ///         k ≥ 6:      max(1/2^k × jump + (atomics − 1/2^k) × atomic, 1/2^k × stream)
 ///     unpin-folios and io-uring-release at k ≥ 6: the same jump per folio, against the stream
 ///         of their arrays (docs/roofline.md)
+///     with release calls (the pin strategies): their share beside the RMWs, and on order 0
+///         what a call adds to the atomic stream; each vmstat fold's two adds, contended with
+///         more than one thread (docs/roofline.md)
 ///
 /// "atomic" is one LOCK-prefixed RMW on a line already in L1 (contended when threads share
 /// folios); "atomic stream" one on each consecutive descriptor of a memmap-sized buffer (the
@@ -76,11 +80,6 @@ public enum Roofline {
         let calls: [RooflineEstimate.Term] = kernelCalls.flatMap { k in
             c.releaseCallNs.map { term(("release_call_ns", $0), k.zeroFolioTests) }
         } ?? []
-        // An RMW per entry on the line just read (order 0) or found through it (a large folio's
-        // head): each entry's RMW waits for its descriptor and the next read for the RMW. The
-        // calls were calibrated beside RMWs on lines in L1; part of a call hides under the
-        // line's arrival. The loop does at least the atomic stream, and at least the RMWs with
-        // the calls: the larger.
         // Order 0, where the run calibrated what a release call adds to the atomic stream itself
         // (memmap_release_call_stream_ns_per_descriptor: an RMW and a call on each streamed
         // descriptor, the order-0 loop's very shape), that much of each call is charged on top
@@ -90,6 +89,11 @@ public enum Roofline {
         let streamCalls: [RooflineEstimate.Term] = order > 0 ? [] : kernelCalls.flatMap { k in
             m?.releaseCallStreamNs.map { term(("memmap_release_call_stream_ns_per_descriptor", $0), k.zeroFolioTests) }
         } ?? []
+        // An RMW per entry on the line just read (order 0) or found through it (a large folio's
+        // head): each entry's RMW waits for its descriptor and the next read for the RMW. The
+        // calls were calibrated beside RMWs on lines in L1; part of a call hides under the
+        // line's arrival. The loop does at least the atomic stream, and at least the RMWs with
+        // the calls: the larger.
         func streamOrCalls() -> [RooflineEstimate.Term] {
             let fetched = term(atomicStream, 1) + term(atomic, atomicsPerPage - 1) + streamCalls
             let called = term(atomic, atomicsPerPage) + calls
