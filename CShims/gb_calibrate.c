@@ -212,3 +212,22 @@ double gb_calibrate_jump_ns(gb_page *descriptors, size_t count, size_t stride, i
     }
     return best;
 }
+
+double gb_calibrate_strided_rmw_ns(gb_page *descriptors, size_t count, size_t stride, int passes) {
+    if (stride == 0 || count < stride)
+        return -EINVAL;
+    size_t steps = count / stride;
+    double best = 1e9;
+    for (int pass = 0; pass < passes; pass++) {
+        touch_all(descriptors, count);
+        uint64_t start = gb_now_ns();
+        /* The same RMWs as the jump's, but the next address is arithmetic, not read from this
+         * descriptor: nothing but the locked RMW's ordering holds the next miss back. */
+        for (size_t i = 0; i + stride <= count; i += stride)
+            atomic_fetch_sub_explicit(GB_ATOMIC(int, descriptors[i].refcount), 1, memory_order_acq_rel);
+        double ns = (double)(gb_now_ns() - start) / (double)steps;
+        if (ns < best)
+            best = ns;
+    }
+    return best;
+}

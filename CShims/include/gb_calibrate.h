@@ -37,9 +37,14 @@ double gb_calibrate_chase_ns(const gb_page *_Nonnull descriptors, size_t count, 
  *   jump:           ns per step of a walk that reads, in the descriptor it is on, how far the
  *                   next one is (`stride` descriptors, a folio) and does one LOCK-prefixed RMW
  *                   there: the least unpin_user_page_range_dirty_lock() pays per folio.
+ *   strided_rmw:    ns per step of a walk that does one LOCK-prefixed RMW on every `stride`-th
+ *                   descriptor, its address known without a load from the memmap: the least
+ *                   a loop pays per folio when an array names each folio's head (unpin_folios(),
+ *                   io_release_ubuf()), so the next head's miss can start before this one ends.
  * Best of `passes`; -EINVAL for a stride of 0 or beyond the buffer. */
 double gb_calibrate_touched_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
 double gb_calibrate_atomic_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
 double gb_calibrate_jump_ns(gb_page *_Nonnull descriptors, size_t count, size_t stride, int passes);
+double gb_calibrate_strided_rmw_ns(gb_page *_Nonnull descriptors, size_t count, size_t stride, int passes);
 
 #endif /* GB_CALIBRATE_H */

@@ -112,6 +112,31 @@ import Testing
         #expect(bvecs.overlapped.map(\.perPage) == [0.25])
     }
 
+    @Test func anArrayNamingEachHeadPaysAStridedRMWWhereTheRangeWalkPaysAJump() {
+        var c = Self.plain
+        c.memmaps = [MemmapFigures(bytes: 1 << 20, streamNs: 2, atomicStreamNs: 4, jumpNs: 16, latencyNs: 50,
+                                   stridedRmwNs: 6)]
+        // io-uring-release on THP: the bvec names the head, so the step to it is the strided
+        // RMW (6), not the dependent jump (16): (6 + 3) / 512 over the stream (2 × 1.25 / 512).
+        let bvec = Self.roof(.ioUringRelease, Self.scenario(order: 9), atomics: 2.0 / 512, c)
+        #expect(bvec.nsPerPage == Self.exactly((6 + 3) / 512))
+        #expect(bvec.terms.map(\.name) == ["memmap_strided_rmw_ns_per_folio", "atomic_ns"])
+        // unpin-folios on THP: the same step, under its pointer array's stream.
+        let folios = Self.roof(.unpinFolios, Self.scenario(order: 9), atomics: 2.0 / 512, c)
+        #expect(folios.overlapped.map(\.name) == ["memmap_strided_rmw_ns_per_folio", "atomic_ns"])
+        // unpin-range reads the next folio's distance in this one: still the jump.
+        let range = Self.roof(.unpinRange, Self.scenario(order: 9), atomics: 2.0 / 512, c)
+        #expect(range.nsPerPage == Self.exactly((16 + 3) / 512))
+        #expect(range.terms.map(\.name) == ["memmap_jump_ns_per_folio", "atomic_ns"])
+        // Calibrations combine to the lowest strided figure, with its spread.
+        var other = c
+        other.memmaps = [MemmapFigures(bytes: 1 << 20, streamNs: 2, atomicStreamNs: 4, jumpNs: 16, latencyNs: 50,
+                                       stridedRmwNs: 9)]
+        let both = CalibrationFigures.combine([c, other])!.memmap(bytes: 1 << 20)!
+        #expect(both.stridedRmwNs == 6)
+        #expect(both.spread["memmap_strided_rmw_ns_per_folio"] == 6...9)
+    }
+
     @Test func sharedFoliosAcrossThreadsUseTheContendedAtomic() {
         // Two contended RMWs (2 × 20) outweigh the atomic stream and one contended RMW (4 + 20).
         let r = Self.roof(.unpinEach, Self.scenario(order: 9, threads: 2, sharing: .interleaved), atomics: 2)

@@ -101,7 +101,8 @@ public final class Calibrator {
                 atomicStreamNs: gb_calibrate_atomic_stream_ns(d, count, 3),
                 jumpNs: gb_calibrate_jump_ns(d, count, 1 << MemmapFigures.jumpOrder, 3),
                 latencyNs: gb_calibrate_chase_ns(d, count, min(count, 1 << 16), 2),
-                releaseCallStreamNs: gb_calibrate_release_call_stream_ns(d, count, 3))
+                releaseCallStreamNs: gb_calibrate_release_call_stream_ns(d, count, 3),
+                stridedRmwNs: gb_calibrate_strided_rmw_ns(d, count, 1 << MemmapFigures.jumpOrder, 3))
         }
         samples.append(c)
         return c

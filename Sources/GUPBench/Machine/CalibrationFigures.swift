@@ -102,6 +102,7 @@ public struct CalibrationFigures: Sendable {
                                  atomicStreamNs: low(ms.map(\.atomicStreamNs))!, jumpNs: low(ms.map(\.jumpNs))!,
                                  latencyNs: low(ms.map(\.latencyNs))!,
                                  releaseCallStreamNs: low(ms.compactMap(\.releaseCallStreamNs)),
+                                 stridedRmwNs: low(ms.compactMap(\.stridedRmwNs)),
                                  spread: MemmapFigures.names.reduce(into: [:]) { out, name in
                                      let values = ms.compactMap { $0.value(name) }
                                      if let lo = values.min(), let hi = values.max() { out[name] = lo...hi }
@@ -125,6 +126,10 @@ public struct MemmapFigures: Sendable, Equatable {
     /// Per folio of order `jumpOrder`: read the distance to the next folio in this one, one
     /// LOCK-prefixed RMW there, jump (each address depends on the previous load).
     public let jumpNs: Double
+    /// Per folio of order `jumpOrder`: one LOCK-prefixed RMW on each folio's head, the next
+    /// head's address known without a load from the memmap (an array names it); nil when not
+    /// calibrated.
+    public var stridedRmwNs: Double? = nil
     /// A dependent load of a descriptor at a random place (a shuffled array's next entry).
     public let latencyNs: Double
     /// What one plain release call (the call, is_zero_folio(), the accounting call and its
@@ -138,7 +143,7 @@ public struct MemmapFigures: Sendable, Equatable {
 
     public static let names = ["memmap_stream_ns_per_descriptor", "memmap_atomic_stream_ns_per_descriptor",
                                "memmap_jump_ns_per_folio", "memmap_latency_ns_per_descriptor",
-                               "memmap_release_call_stream_ns_per_descriptor"]
+                               "memmap_release_call_stream_ns_per_descriptor", "memmap_strided_rmw_ns_per_folio"]
 
     public func value(_ name: String) -> Double? {
         switch name {
@@ -146,18 +151,20 @@ public struct MemmapFigures: Sendable, Equatable {
         case "memmap_atomic_stream_ns_per_descriptor": return atomicStreamNs
         case "memmap_jump_ns_per_folio": return jumpNs
         case "memmap_release_call_stream_ns_per_descriptor": return releaseCallStreamNs
+        case "memmap_strided_rmw_ns_per_folio": return stridedRmwNs
         default: return latencyNs
         }
     }
 
     public init(bytes: Int, streamNs: Double, atomicStreamNs: Double, jumpNs: Double, latencyNs: Double,
-                releaseCallStreamNs: Double? = nil, spread: [String: ClosedRange<Double>] = [:]) {
+                releaseCallStreamNs: Double? = nil, stridedRmwNs: Double? = nil, spread: [String: ClosedRange<Double>] = [:]) {
         self.bytes = bytes
         self.streamNs = streamNs
         self.atomicStreamNs = atomicStreamNs
         self.jumpNs = jumpNs
         self.latencyNs = latencyNs
         self.releaseCallStreamNs = releaseCallStreamNs
+        self.stridedRmwNs = stridedRmwNs
         self.spread = spread
     }
 }

@@ -12,8 +12,9 @@
 ///         order 0:    1 atomic stream + (atomics − 1) × atomic
 ///         0 < k < 6:  max(2/2^k × stream, atomics × atomic)       (next folio on the same memmap page)
 ///         k ≥ 6:      max(1/2^k × jump + (atomics − 1/2^k) × atomic, 1/2^k × stream)
-///     unpin-folios and io-uring-release at k ≥ 6: the same jump per folio, against the stream
-///         of their arrays (docs/roofline.md)
+///     unpin-folios and io-uring-release at k ≥ 6: a strided RMW per folio in place of the
+///         jump (the array names the next head), against the stream of their arrays
+///         (docs/roofline.md)
 ///     with release calls (the pin strategies): their share beside the RMWs, and on order 0
 ///         what a call adds to the atomic stream; each vmstat fold's two adds, contended with
 ///         more than one thread (docs/roofline.md)
@@ -109,11 +110,15 @@ public enum Roofline {
         // A folio whose head is on another memmap page (order ≥ jumpOrder): one jump (its RMW
         // included), the folio's other RMWs in L1, and the calls; page[1], the next line, is
         // streamed under them. Where the next head's address comes from an array (unpin-folios,
-        // io-uring-release), not from a load in this folio (unpin-range), the calls run while
-        // that line is on its way: the larger of the jumps and the RMWs with the calls is
+        // io-uring-release), not from a load in this folio (unpin-range), the step to it is a
+        // strided RMW, not a dependent jump: the core can start the next head's miss (its page
+        // walk included) before this folio's load returns, and on a machine whose LLC holds the
+        // memmap the dependent jump was beaten by 2.6x on THP io-uring-release. The calls run
+        // while that line is on its way: the larger of the steps and the RMWs with the calls is
         // charged (adding the calls was beaten in 6 of 40 default runs on THP io-uring-release).
+        let strided: (String, Double) = m?.stridedRmwNs.map { ("memmap_strided_rmw_ns_per_folio", $0) } ?? jump
         func folioJumps(addressFromArray: Bool) -> [RooflineEstimate.Term] {
-            let jumped = term(jump, perFolio) + term(atomic, atomicsPerPage - perFolio)
+            let jumped = term(addressFromArray ? strided : jump, perFolio) + term(atomic, atomicsPerPage - perFolio)
             guard addressFromArray, !calls.isEmpty else { return jumped + calls }
             let called = term(atomic, atomicsPerPage) + calls
             let sj = jumped.reduce(0) { $0 + $1.nsPerPage }, sc = called.reduce(0) { $0 + $1.nsPerPage }
@@ -140,8 +145,8 @@ public enum Roofline {
         case .folioPointers:
             // unpin_folios(): an 8-byte folio pointer per entry (streamed), the head and page[1]
             // of each folio at the address the pointer gives. From jumpOrder on, that head is on
-            // another memmap page, which the prefetcher does not reach, and the locked RMW before
-            // it holds its load back: one jump per folio, as unpin-range's.
+            // another memmap page, which the prefetcher does not reach: one strided RMW per folio
+            // (the pointer names the head, so its miss need not wait for the last folio's load).
             if order == 0 {
                 larger(streamOrCalls(), term(stream, arrayEntry))
             } else if order < jumpOrder {
@@ -151,8 +156,8 @@ public enum Roofline {
             }
         case .bvecWalk:
             // io_release_ubuf(): a 16-byte bvec (a quarter line) per entry on order 0, per folio
-            // once io_coalesce_buffer() merged them, and the folio it names (a jump from
-            // jumpOrder on, as for unpin-folios).
+            // once io_coalesce_buffer() merged them, and the folio it names (a strided RMW per
+            // folio from jumpOrder on, as for unpin-folios).
             if order == 0 {
                 larger(streamOrCalls(), term(stream, 1.0 / 4))
             } else if order < jumpOrder {
