@@ -61,10 +61,23 @@ import Testing
     }
 
     @Test func aSignificantChangeBelowTheThresholdIsNoVerdict() throws {
-        // 5% slower everywhere: significant, but under the 10% threshold.
+        // 5% slower everywhere: clearly a change (its CI excludes 1), but not beyond 10%.
         let g = try Self.gate(Self.report(scale: 1.05), against: Self.report())
-        #expect(g.entries.allSatisfy { $0.holmP < Gate.alpha })
+        #expect(g.entries.allSatisfy { $0.ci95High < 1 })
+        #expect(g.entries.allSatisfy { $0.holmP >= Gate.alpha })
         #expect(g.entries.allSatisfy { $0.verdict == .withinNoise })
+    }
+
+    @Test func aMedianJustPastTheThresholdWhoseSpreadReachesIntoItIsNoVerdict() throws {
+        // 11% slower: the median is past 10% and the CI excludes 1, but the bootstrap puts much
+        // of the change within 10%: not significantly beyond it.
+        let g = try Self.gate(Self.report(scale: 1.11), against: Self.report())
+        #expect(g.entries.allSatisfy { $0.speedup < 1 / 1.1 && $0.ci95High < 1 })
+        #expect(g.entries.allSatisfy { $0.holmP >= Gate.alpha })
+        #expect(g.entries.allSatisfy { $0.verdict == .withinNoise })
+        // 20% slower is beyond it everywhere.
+        let far = try Self.gate(Self.report(scale: 1.2), against: Self.report())
+        #expect(far.entries.allSatisfy { $0.verdict == .slower })
     }
 
     @Test func oneRepetitionGivesNoVerdict() throws {

@@ -89,19 +89,25 @@ extension Statistics {
     /// The p-value is twice the smaller fraction of resampled ratios on either side of 1
     /// (+1 in numerator and denominator, so it is never 0): the significance level at which
     /// the percentile interval would just reach 1.
+    ///
+    /// `pBeyond` tests the same way whether the change is larger than `margin` (a fraction) in
+    /// the direction of the point estimate: twice the fraction of resampled ratios on the near
+    /// side of 1/(1 + margin) for a slowdown, of 1 + margin for a speedup; 1 for no change.
+    /// With `margin` 0 it is `p`.
     public static func speedup(baseline: RoundSamples, candidate: RoundSamples, paired: Bool,
-                               resamples: Int = bootstrapResamples, seed: UInt64 = 2)
-        -> (median: Double, low: Double, high: Double, p: Double)
+                               resamples: Int = bootstrapResamples, seed: UInt64 = 2, margin: Double = 0)
+        -> (median: Double, low: Double, high: Double, p: Double, pBeyond: Double)
     {
         let point = median(baseline.all) / median(candidate.all)
-        guard baseline.count > 1, candidate.count > 1 else { return (point, point, point, .nan) }
+        guard baseline.count > 1, candidate.count > 1 else { return (point, point, point, .nan, .nan) }
         let pairable = paired && baseline.rounds.count == candidate.rounds.count
         var rng = SplitMix64(seed: seed)
         var ratios = [Double]()
         ratios.reserveCapacity(resamples)
         var a = [Double](), b = [Double]()
         var picks = [Int](repeating: 0, count: baseline.rounds.count)
-        var below = 0, above = 0
+        var below = 0, above = 0, inside = 0
+        let slowBound = 1 / (1 + margin), fastBound = 1 + margin
         for _ in 0..<resamples {
             if pairable {
                 for k in picks.indices { picks[k] = Int(rng.next() % UInt64(picks.count)) }
@@ -115,9 +121,12 @@ extension Statistics {
             ratios.append(ratio)
             if ratio <= 1 { below += 1 }
             if ratio >= 1 { above += 1 }
+            if point < 1 ? ratio >= slowBound : ratio <= fastBound { inside += 1 }
         }
         let tail = Double(min(below, above) + 1) / Double(resamples + 1)
-        return (point, percentile(ratios, 0.025), percentile(ratios, 0.975), min(1, 2 * tail))
+        let p = min(1, 2 * tail)
+        let pBeyond = point == 1 ? 1 : min(1, 2 * Double(inside + 1) / Double(resamples + 1))
+        return (point, percentile(ratios, 0.025), percentile(ratios, 0.975), p, margin == 0 ? p : pBeyond)
     }
 
     /// Holm-Bonferroni adjusted p-values, in the order given: sort ascending, multiply the i-th
