@@ -45,6 +45,10 @@ double gb_calibrate_chase_ns(const gb_page *_Nonnull descriptors, size_t count, 
 double gb_calibrate_touched_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
 double gb_calibrate_atomic_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
 double gb_calibrate_jump_ns(gb_page *_Nonnull descriptors, size_t count, size_t stride, int passes);
+/* The touched stream on a live memmap (a region's own, between rounds): each pass first makes
+ * every line dirty with an RMW that adds 0, so no count changes, then reads the descriptors in
+ * order. Best of `passes`. */
+double gb_calibrate_own_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
 double gb_calibrate_strided_rmw_ns(gb_page *_Nonnull descriptors, size_t count, size_t stride, int passes);
 
 #endif /* GB_CALIBRATE_H */

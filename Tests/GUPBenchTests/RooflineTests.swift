@@ -137,6 +137,36 @@ import Testing
         #expect(both.spread["memmap_strided_rmw_ns_per_folio"] == 6...9)
     }
 
+    @Test func theRunsOwnMemmapLowersTheStreamWhereItStreamedFaster() {
+        var c = Self.plain
+        c.memmaps = [MemmapFigures(bytes: 1 << 20, streamNs: 2, atomicStreamNs: 4, jumpNs: 16, latencyNs: 50,
+                                   spread: ["memmap_stream_ns_per_descriptor": 2...2.5])]
+        let lowered = c.withOwnMemmapStreams([1 << 20: [1.75, 2.25], 2 << 20: [0.5]]).memmap(bytes: 1 << 20)!
+        #expect(lowered.streamNs == 1.75)
+        #expect(lowered.spread["memmap_stream_ns_per_descriptor"] == 1.75...2.5)
+        #expect(lowered.atomicStreamNs == 4)
+        // Slower than the buffer: the buffer's figure stands, the spread still shows it.
+        let kept = c.withOwnMemmapStreams([1 << 20: [3]]).memmap(bytes: 1 << 20)!
+        #expect(kept.streamNs == 2)
+        #expect(kept.spread["memmap_stream_ns_per_descriptor"] == 2...3)
+        // unpin-batched on THP is charged the lowered stream.
+        var low = c
+        low.memmaps = [lowered]
+        #expect(Self.roof(.unpinBatched, Self.scenario(order: 9), atomics: 2.0 / 512, low).nsPerPage == 1.75)
+    }
+
+    @Test func timingTheOwnMemmapChangesNoCount() throws {
+        let region = try MemoryRegion(size: 4 << 20, backing: .fourK, policy: .bind, node: 0)
+        let model = try PageModel(region: region)
+        #expect(model.audit().unbalanced_pages == 0)
+        #expect(gb_calibrate_own_stream_ns(model.memmap, model.pageCount, 2) > 0)
+        // Every descriptor still at its baseline: the pass's RMWs added 0.
+        let after = model.audit()
+        #expect(after.unbalanced_pages == 0)
+        #expect(after.first_bad_index == -1)
+        #expect(after.refcount_excess == 0)
+    }
+
     @Test func sharedFoliosAcrossThreadsUseTheContendedAtomic() {
         // Two contended RMWs (2 × 20) outweigh the atomic stream and one contended RMW (4 + 20).
         let r = Self.roof(.unpinEach, Self.scenario(order: 9, threads: 2, sharing: .interleaved), atomics: 2)

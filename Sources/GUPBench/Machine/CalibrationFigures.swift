@@ -115,12 +115,29 @@ public struct CalibrationFigures: Sendable {
     }
 }
 
+extension CalibrationFigures {
+    /// The memmap streams lowered to what the run's own memmaps streamed at
+    /// (`Calibrator.sampleOwnMemmap`), their spread widened to include them.
+    public func withOwnMemmapStreams(_ own: [Int: [Double]]) -> CalibrationFigures {
+        var c = self
+        for k in c.memmaps.indices {
+            guard let times = own[c.memmaps[k].bytes], let low = times.min() else { continue }
+            let name = "memmap_stream_ns_per_descriptor"
+            let was = c.memmaps[k].spread[name] ?? c.memmaps[k].streamNs...c.memmaps[k].streamNs
+            c.memmaps[k].spread[name] = min(was.lowerBound, low)...max(was.upperBound, times.max()!)
+            c.memmaps[k].streamNs = min(c.memmaps[k].streamNs, low)
+        }
+        return c
+    }
+}
+
 /// Costs measured on a buffer of one memmap's size (4 KiB pages, like the memmap), each
 /// written once before the timed pass. Per descriptor unless named otherwise.
 public struct MemmapFigures: Sendable, Equatable {
     public let bytes: Int
-    /// Reading consecutive descriptors.
-    public let streamNs: Double
+    /// Reading consecutive descriptors: the lower of the calibration buffer's and (where the
+    /// run timed it) the run's own memmap's.
+    public var streamNs: Double
     /// One LOCK-prefixed RMW on each consecutive descriptor (the read included).
     public let atomicStreamNs: Double
     /// Per folio of order `jumpOrder`: read the distance to the next folio in this one, one

@@ -113,6 +113,7 @@ public struct Experiment {
                                                   cpuNode: cpuNode, policy: policy, repetitions: repetitions,
                                                   ledger: &ledger, skipped: &report.skipped, cut: &cut)
                                     if cut { break rounds }
+                                    calibrator?.sampleOwnMemmap(model)
                                 }
                             }
                         }
