@@ -49,6 +49,8 @@ double gb_calibrate_jump_ns(gb_page *_Nonnull descriptors, size_t count, size_t 
  * every line dirty with an RMW that adds 0, so no count changes, then reads the descriptors in
  * order. Best of `passes`. */
 double gb_calibrate_own_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
+/* The strided RMW on a live memmap, likewise adding 0 everywhere. */
+double gb_calibrate_own_strided_rmw_ns(gb_page *_Nonnull descriptors, size_t count, size_t stride, int passes);
 double gb_calibrate_strided_rmw_ns(gb_page *_Nonnull descriptors, size_t count, size_t stride, int passes);
 
 #endif /* GB_CALIBRATE_H */

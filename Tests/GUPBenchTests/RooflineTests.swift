@@ -137,16 +137,23 @@ import Testing
         #expect(both.spread["memmap_strided_rmw_ns_per_folio"] == 6...9)
     }
 
-    @Test func theRunsOwnMemmapLowersTheStreamWhereItStreamedFaster() {
+    @Test func theRunsOwnMemmapLowersTheStreamAndStridedRMWWhereItWasFaster() {
         var c = Self.plain
         c.memmaps = [MemmapFigures(bytes: 1 << 20, streamNs: 2, atomicStreamNs: 4, jumpNs: 16, latencyNs: 50,
                                    spread: ["memmap_stream_ns_per_descriptor": 2...2.5])]
-        let lowered = c.withOwnMemmapStreams([1 << 20: [1.75, 2.25], 2 << 20: [0.5]]).memmap(bytes: 1 << 20)!
+        func own(_ stream: Double, _ strided: Double) -> OwnMemmapFigures {
+            OwnMemmapFigures(streamNs: stream, stridedRmwNs: strided)
+        }
+        let lowered = c.withOwnMemmaps([1 << 20: [own(1.75, 12), own(2.25, 10)], 2 << 20: [own(0.5, 1)]])
+            .memmap(bytes: 1 << 20)!
         #expect(lowered.streamNs == 1.75)
         #expect(lowered.spread["memmap_stream_ns_per_descriptor"] == 1.75...2.5)
         #expect(lowered.atomicStreamNs == 4)
+        // No strided RMW calibrated on the buffer: the own memmap's lowest stands.
+        #expect(lowered.stridedRmwNs == 10)
+        #expect(lowered.spread["memmap_strided_rmw_ns_per_folio"] == 10...12)
         // Slower than the buffer: the buffer's figure stands, the spread still shows it.
-        let kept = c.withOwnMemmapStreams([1 << 20: [3]]).memmap(bytes: 1 << 20)!
+        let kept = c.withOwnMemmaps([1 << 20: [own(3, 10)]]).memmap(bytes: 1 << 20)!
         #expect(kept.streamNs == 2)
         #expect(kept.spread["memmap_stream_ns_per_descriptor"] == 2...3)
         // unpin-batched on THP is charged the lowered stream.
@@ -160,6 +167,7 @@ import Testing
         let model = try PageModel(region: region)
         #expect(model.audit().unbalanced_pages == 0)
         #expect(gb_calibrate_own_stream_ns(model.memmap, model.pageCount, 2) > 0)
+        #expect(gb_calibrate_own_strided_rmw_ns(model.memmap, model.pageCount, 512, 2) > 0)
         // Every descriptor still at its baseline: the pass's RMWs added 0.
         let after = model.audit()
         #expect(after.unbalanced_pages == 0)

@@ -108,23 +108,27 @@ public final class Calibrator {
         return c
     }
 
-    /// Touched streams timed on the run's own memmaps, by memmap bytes.
-    public private(set) var ownMemmapStreams: [Int: [Double]] = [:]
+    /// Figures timed on the run's own memmaps, by memmap bytes.
+    public private(set) var ownMemmaps: [Int: [OwnMemmapFigures]] = [:]
 
-    /// Times the touched stream on `model`'s own memmap (between rounds, every count at its
-    /// baseline, which the pass leaves as it found them). The buffer calibrated at the memmap's
-    /// size is other physical memory: on a host whose LLC holds the memmap, where its lines land
-    /// in the cache decides the stream, and the run's own memmap streamed faster than the buffer
-    /// in 9 of 960 default results. The lower of the two is the bound.
+    /// Times the touched stream and the strided RMW on `model`'s own memmap (between rounds,
+    /// every count at its baseline, which the passes leave as they found them: their RMWs add
+    /// 0). The buffer calibrated at the memmap's size is other physical memory: on a host whose
+    /// LLC holds the memmap, where its lines land in the cache decides both, and the run's own
+    /// memmap was faster than the buffer in 9 of 960 default results (the stream) and in 1 of
+    /// 240 (the strided RMW). The lower figure is the bound.
     public func sampleOwnMemmap(_ model: PageModel) {
         guard model.pageCount >= 1 << MemmapFigures.jumpOrder else { return }
-        let ns = gb_calibrate_own_stream_ns(model.memmap, model.pageCount, 3)
-        ownMemmapStreams[model.pageCount * 64, default: []].append(ns)
+        let figures = OwnMemmapFigures(
+            streamNs: gb_calibrate_own_stream_ns(model.memmap, model.pageCount, 3),
+            stridedRmwNs: gb_calibrate_own_strided_rmw_ns(model.memmap, model.pageCount,
+                                                          1 << MemmapFigures.jumpOrder, 3))
+        ownMemmaps[model.pageCount * 64, default: []].append(figures)
     }
 
     /// The lowest of every calibration so far, with each term's range.
     public var combined: CalibrationFigures? {
-        CalibrationFigures.combine(samples)?.withOwnMemmapStreams(ownMemmapStreams)
+        CalibrationFigures.combine(samples)?.withOwnMemmaps(ownMemmaps)
     }
 }
 

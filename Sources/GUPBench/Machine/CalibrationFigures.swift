@@ -115,17 +115,33 @@ public struct CalibrationFigures: Sendable {
     }
 }
 
+/// The memmap figures timed on a run's own memmap (`Calibrator.sampleOwnMemmap`).
+public struct OwnMemmapFigures: Sendable, Equatable {
+    public let streamNs: Double
+    public let stridedRmwNs: Double
+    public init(streamNs: Double, stridedRmwNs: Double) {
+        self.streamNs = streamNs
+        self.stridedRmwNs = stridedRmwNs
+    }
+}
+
 extension CalibrationFigures {
-    /// The memmap streams lowered to what the run's own memmaps streamed at
-    /// (`Calibrator.sampleOwnMemmap`), their spread widened to include them.
-    public func withOwnMemmapStreams(_ own: [Int: [Double]]) -> CalibrationFigures {
+    /// The memmap stream and strided RMW lowered to what the run's own memmaps did, their
+    /// spread widened to include them.
+    public func withOwnMemmaps(_ own: [Int: [OwnMemmapFigures]]) -> CalibrationFigures {
         var c = self
-        for k in c.memmaps.indices {
-            guard let times = own[c.memmaps[k].bytes], let low = times.min() else { continue }
-            let name = "memmap_stream_ns_per_descriptor"
-            let was = c.memmaps[k].spread[name] ?? c.memmaps[k].streamNs...c.memmaps[k].streamNs
+        func lower(_ figure: Double?, _ times: [Double], _ name: String, _ k: Int) -> Double? {
+            guard let low = times.min() else { return figure }
+            let was = c.memmaps[k].spread[name] ?? figure.map { $0...$0 } ?? low...low
             c.memmaps[k].spread[name] = min(was.lowerBound, low)...max(was.upperBound, times.max()!)
-            c.memmaps[k].streamNs = min(c.memmaps[k].streamNs, low)
+            return min(figure ?? low, low)
+        }
+        for k in c.memmaps.indices {
+            guard let figures = own[c.memmaps[k].bytes], !figures.isEmpty else { continue }
+            c.memmaps[k].streamNs = lower(c.memmaps[k].streamNs, figures.map(\.streamNs),
+                                          "memmap_stream_ns_per_descriptor", k)!
+            c.memmaps[k].stridedRmwNs = lower(c.memmaps[k].stridedRmwNs, figures.map(\.stridedRmwNs).filter { $0 > 0 },
+                                              "memmap_strided_rmw_ns_per_folio", k)
         }
         return c
     }
