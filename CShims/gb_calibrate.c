@@ -148,11 +148,16 @@ double gb_calibrate_chase_ns(const gb_page *descriptors, size_t count, size_t st
     return best;
 }
 
+/* A 0 the compiler cannot see, so the idempotent RMW below is not turned into a plain load. */
+static volatile int zero_the_compiler_cannot_see = 0;
+
 /* Writes every descriptor once, as pinning a region does before its release: the memmap is
- * then where the release loop finds it (recently written, as far into the caches as it fits). */
+ * then where the release loop finds it (recently written, as far into the caches as it fits).
+ * The RMW adds 0, so a live memmap (a round's own, between rounds) keeps every count. */
 static void touch_all(gb_page *descriptors, size_t count) {
+    int nothing = zero_the_compiler_cannot_see;
     for (size_t i = 0; i < count; i++)
-        atomic_fetch_add_explicit(GB_ATOMIC(int, descriptors[i].refcount), 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(GB_ATOMIC(int, descriptors[i].refcount), nothing, memory_order_relaxed);
 }
 
 double gb_calibrate_touched_stream_ns(gb_page *descriptors, size_t count, int passes) {
@@ -217,6 +222,7 @@ double gb_calibrate_strided_rmw_ns(gb_page *descriptors, size_t count, size_t st
     if (stride == 0 || count < stride)
         return -EINVAL;
     size_t steps = count / stride;
+    int nothing = zero_the_compiler_cannot_see;  /* a live memmap keeps its counts */
     double best = 1e9;
     for (int pass = 0; pass < passes; pass++) {
         touch_all(descriptors, count);
@@ -224,56 +230,10 @@ double gb_calibrate_strided_rmw_ns(gb_page *descriptors, size_t count, size_t st
         /* The same RMWs as the jump's, but the next address is arithmetic, not read from this
          * descriptor: nothing but the locked RMW's ordering holds the next miss back. */
         for (size_t i = 0; i + stride <= count; i += stride)
-            atomic_fetch_sub_explicit(GB_ATOMIC(int, descriptors[i].refcount), 1, memory_order_acq_rel);
-        double ns = (double)(gb_now_ns() - start) / (double)steps;
-        if (ns < best)
-            best = ns;
-    }
-    return best;
-}
-
-/* A 0 the compiler cannot see, so an idempotent RMW is not turned into a plain load. */
-static volatile int own_zero = 0;
-
-/* Dirties every line of a live memmap as pinning would, changing no count. */
-static void touch_all_unchanged(gb_page *descriptors, size_t count) {
-    int nothing = own_zero;
-    for (size_t i = 0; i < count; i++)
-        atomic_fetch_add_explicit(GB_ATOMIC(int, descriptors[i].refcount), nothing, memory_order_relaxed);
-}
-
-double gb_calibrate_own_strided_rmw_ns(gb_page *descriptors, size_t count, size_t stride, int passes) {
-    if (stride == 0 || count < stride)
-        return -EINVAL;
-    size_t steps = count / stride;
-    int nothing = own_zero;
-    double best = 1e9;
-    for (int pass = 0; pass < passes; pass++) {
-        touch_all_unchanged(descriptors, count);
-        uint64_t start = gb_now_ns();
-        for (size_t i = 0; i + stride <= count; i += stride)
             atomic_fetch_add_explicit(GB_ATOMIC(int, descriptors[i].refcount), nothing, memory_order_acq_rel);
         double ns = (double)(gb_now_ns() - start) / (double)steps;
         if (ns < best)
             best = ns;
     }
-    return best;
-}
-
-double gb_calibrate_own_stream_ns(gb_page *descriptors, size_t count, int passes) {
-    double best = 1e9;
-    volatile long sink = 0;
-    for (int pass = 0; pass < passes; pass++) {
-        touch_all_unchanged(descriptors, count);
-        long sum = 0;
-        uint64_t start = gb_now_ns();
-        for (size_t i = 0; i < count; i++)
-            sum += atomic_load_explicit(GB_ATOMIC(int, descriptors[i].refcount), memory_order_relaxed);
-        double ns = (double)(gb_now_ns() - start) / (double)count;
-        sink += sum;
-        if (ns < best)
-            best = ns;
-    }
-    (void)sink;
     return best;
 }

@@ -30,7 +30,7 @@ void gb_calibrate_chase_prepare(gb_page *_Nonnull descriptors, size_t count, uin
 double gb_calibrate_chase_ns(const gb_page *_Nonnull descriptors, size_t count, size_t steps, int passes);
 
 /* The memmap as a release loop finds it: before each timed pass every one of `count` descriptors
- * is written once (as pinning does), then:
+ * is written once (as pinning does, by an RMW that adds 0), then:
  *   touched_stream: ns per descriptor to read consecutive descriptors;
  *   atomic_stream:  ns per descriptor for one LOCK-prefixed RMW on each consecutive descriptor
  *                   (the least a walk that releases every descriptor it reads can cost);
@@ -41,16 +41,11 @@ double gb_calibrate_chase_ns(const gb_page *_Nonnull descriptors, size_t count, 
  *                   descriptor, its address known without a load from the memmap: the least
  *                   a loop pays per folio when an array names each folio's head (unpin_folios(),
  *                   io_release_ubuf()), so the next head's miss can start before this one ends.
- * Best of `passes`; -EINVAL for a stride of 0 or beyond the buffer. */
+ * Best of `passes`; -EINVAL for a stride of 0 or beyond the buffer. touched_stream and
+ * strided_rmw change no count, so they also time a live memmap (a round's own, between rounds). */
 double gb_calibrate_touched_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
 double gb_calibrate_atomic_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
 double gb_calibrate_jump_ns(gb_page *_Nonnull descriptors, size_t count, size_t stride, int passes);
-/* The touched stream on a live memmap (a region's own, between rounds): each pass first makes
- * every line dirty with an RMW that adds 0, so no count changes, then reads the descriptors in
- * order. Best of `passes`. */
-double gb_calibrate_own_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
-/* The strided RMW on a live memmap, likewise adding 0 everywhere. */
-double gb_calibrate_own_strided_rmw_ns(gb_page *_Nonnull descriptors, size_t count, size_t stride, int passes);
 double gb_calibrate_strided_rmw_ns(gb_page *_Nonnull descriptors, size_t count, size_t stride, int passes);
 
 #endif /* GB_CALIBRATE_H */

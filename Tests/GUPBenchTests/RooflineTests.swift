@@ -166,8 +166,8 @@ import Testing
         let region = try MemoryRegion(size: 4 << 20, backing: .fourK, policy: .bind, node: 0)
         let model = try PageModel(region: region)
         #expect(model.audit().unbalanced_pages == 0)
-        #expect(gb_calibrate_own_stream_ns(model.memmap, model.pageCount, 2) > 0)
-        #expect(gb_calibrate_own_strided_rmw_ns(model.memmap, model.pageCount, 512, 2) > 0)
+        #expect(gb_calibrate_touched_stream_ns(model.memmap, model.pageCount, 2) > 0)
+        #expect(gb_calibrate_strided_rmw_ns(model.memmap, model.pageCount, 512, 2) > 0)
         // Every descriptor still at its baseline: the pass's RMWs added 0.
         let after = model.audit()
         #expect(after.unbalanced_pages == 0)

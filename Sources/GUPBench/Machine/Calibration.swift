@@ -120,8 +120,8 @@ public final class Calibrator {
     public func sampleOwnMemmap(_ model: PageModel) {
         guard model.pageCount >= 1 << MemmapFigures.jumpOrder else { return }
         let figures = OwnMemmapFigures(
-            streamNs: gb_calibrate_own_stream_ns(model.memmap, model.pageCount, 3),
-            stridedRmwNs: gb_calibrate_own_strided_rmw_ns(model.memmap, model.pageCount,
+            streamNs: gb_calibrate_touched_stream_ns(model.memmap, model.pageCount, 3),
+            stridedRmwNs: gb_calibrate_strided_rmw_ns(model.memmap, model.pageCount,
                                                           1 << MemmapFigures.jumpOrder, 3))
         ownMemmaps[model.pageCount * 64, default: []].append(figures)
     }
