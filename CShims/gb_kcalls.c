@@ -146,7 +146,7 @@ GB_SAFERET void gb_k_release_target(void) { __asm__ volatile("" ::: "memory"); }
 void gb_call_through_retpoline(void (*_Nonnull fn)(void));
 
 void gb_kcall_release_indirect(gb_mitigation mode, gb_tally *t) {
-    if (mode != GB_MITIGATION_RETPOLINE)
+    if (mode != GB_MITIGATION_RETPOLINE && mode != GB_MITIGATION_RETPOLINE_SAFE_RET)
         return;
     t->kernel_calls++;
 #if GB_HAVE_THUNKS
@@ -171,7 +171,7 @@ double gb_calibrate_kcall_ns(gb_mitigation mode, long iterations) {
     gb_tally t = {0};
     uint64_t start = now_ns();
     for (long i = 0; i < iterations; i++) {
-        if (mode == GB_MITIGATION_OFF)
+        if (!gb_mitigation_thunks_returns(mode))
             gb_k_empty_call();
         else
             gb_k_empty_call_saferet();

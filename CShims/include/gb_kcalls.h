@@ -26,10 +26,16 @@
 /* How the out-of-line release functions return (and call indirectly): --mitigations. */
 typedef enum gb_mitigation {
     GB_MITIGATION_OFF = 0,       /* plain call / ret */
-    GB_MITIGATION_SAFE_RET = 1,  /* ret through srso_return_thunk -> srso_safe_ret */
-    GB_MITIGATION_RETPOLINE = 2, /* safe-ret returns, and the one indirect call per release call
+    GB_MITIGATION_SAFE_RET = 1,  /* ret through srso_return_thunk -> srso_safe_ret (AMD's SRSO) */
+    GB_MITIGATION_RETPOLINE = 2, /* plain returns; the one indirect call per release call
                                     (io_buffer_unmap(): imu->release()) through a retpoline */
+    GB_MITIGATION_RETPOLINE_SAFE_RET = 3, /* both: safe-ret returns and the retpoline */
 } gb_mitigation;
+
+/* Whether the mode's returns go through the Safe-RET thunk. */
+static inline bool gb_mitigation_thunks_returns(gb_mitigation mode) {
+    return mode == GB_MITIGATION_SAFE_RET || mode == GB_MITIGATION_RETPOLINE_SAFE_RET;
+}
 
 /* The process-wide mode (set before a loop runs; loops read it once). */
 void gb_set_mitigations(gb_mitigation mode);
@@ -88,20 +94,20 @@ gb_put_result gb_k_gup_put_folio_pin_saferet(gb_page *_Nonnull folio, int refs, 
 /* The calls the loops make: the mode picks the copy (a loop-invariant, predicted branch). */
 GB_INLINE gb_put_result gb_kcall_unpin_user_page(gb_mitigation mode, gb_page *_Nonnull page, gb_tally *_Nonnull t) {
     t->kernel_calls++;
-    return mode == GB_MITIGATION_OFF ? gb_k_unpin_user_page(page, t) : gb_k_unpin_user_page_saferet(page, t);
+    return !gb_mitigation_thunks_returns(mode) ? gb_k_unpin_user_page(page, t) : gb_k_unpin_user_page_saferet(page, t);
 }
 
 GB_INLINE gb_put_result gb_kcall_unpin_user_folio(gb_mitigation mode, gb_page *_Nonnull folio, long npages,
                                                   gb_tally *_Nonnull t) {
     t->kernel_calls++;
-    return mode == GB_MITIGATION_OFF ? gb_k_unpin_user_folio(folio, npages, t)
+    return !gb_mitigation_thunks_returns(mode) ? gb_k_unpin_user_folio(folio, npages, t)
                                      : gb_k_unpin_user_folio_saferet(folio, npages, t);
 }
 
 GB_INLINE gb_put_result gb_kcall_gup_put_folio_pin(gb_mitigation mode, gb_page *_Nonnull folio, int refs,
                                                    gb_tally *_Nonnull t) {
     t->kernel_calls++;
-    return mode == GB_MITIGATION_OFF ? gb_k_gup_put_folio_pin(folio, refs, t)
+    return !gb_mitigation_thunks_returns(mode) ? gb_k_gup_put_folio_pin(folio, refs, t)
                                      : gb_k_gup_put_folio_pin_saferet(folio, refs, t);
 }
 

@@ -58,7 +58,11 @@ import Testing
         try "Vulnerable: Safe RET, no microcode\n".write(toFile: root + "/spec_rstack_overflow", atomically: true, encoding: .utf8)
         #expect(Mitigations.running(root: root) == .safeRet)
         try "Mitigation: Retpolines; STIBP: disabled\n".write(toFile: root + "/spectre_v2", atomically: true, encoding: .utf8)
+        #expect(Mitigations.running(root: root) == .retpolineSafeRet)
+        // An Intel host: Retpolines, and no SRSO.
+        try "Not affected\n".write(toFile: root + "/spec_rstack_overflow", atomically: true, encoding: .utf8)
         #expect(Mitigations.running(root: root) == .retpoline)
+        #expect(try Mitigations.parseOption("retpoline+safe-ret") == .retpolineSafeRet)
         #expect(throws: GUPBenchError.self) { try Mitigations.parseOption("ibrs") }
     }
 
@@ -105,8 +109,11 @@ import Testing
         }
         var t = gb_tally()
         gb_kcall_release_indirect(GB_MITIGATION_RETPOLINE, &t)  // through the retpoline
+        gb_kcall_release_indirect(GB_MITIGATION_RETPOLINE_SAFE_RET, &t)  // the same
         gb_kcall_release_indirect(GB_MITIGATION_SAFE_RET, &t)   // no indirect call
-        #expect(t.kernel_calls == 1)
+        #expect(t.kernel_calls == 2)
+        // Which modes return through the thunk.
+        #expect(Mitigations.allCases.filter(\.thunksReturns) == [.safeRet, .retpolineSafeRet])
     }
 }
 
@@ -120,15 +127,15 @@ import Testing
         var t = gb_tally()
         t.kernel_calls = 2048; t.vmstat_cmpxchgs = 1024; t.vmstat_folds = 32  // 1024 pages
         let k = KernelCallsPerPage(t, pages: 1024)
-        for (mode, callNs) in [(Mitigations.off, 0.0), (.safeRet, 10.0), (.retpoline, 10.0)] {
+        for (mode, callNs) in [(Mitigations.off, 0.0), (.safeRet, 10.0), (.retpoline, 0.0), (.retpolineSafeRet, 10.0)] {
             var s = RooflineTests.scenario(order: 0)
             s.mitigations = mode
             let without = Roofline.estimate(strategy: .unpinEach, scenario: s, atomicsPerPage: 1,
                                             memmapBytes: 1 << 20, calibration: c)
             let with = Roofline.estimate(strategy: .unpinEach, scenario: s, atomicsPerPage: 1,
                                          memmapBytes: 1 << 20, calibration: c, kernelCalls: k)
-            // The larger of the rest (4 ns) and 2 calls through the thunk under safe-ret and
-            // retpoline, then 2 × 1/32 locked adds (atomic 3 ns) per page; plain calls and the
+            // The larger of the rest (4 ns) and 2 calls through the thunk where returns are
+            // thunked (safe-ret, retpoline+safe-ret; the retpoline alone adds no charge), then 2 × 1/32 locked adds (atomic 3 ns) per page; plain calls and the
             // unlocked cmpxchg overlap the loop.
             #expect(without.nsPerPage == 4)
             #expect(with.nsPerPage == max(4, 2 * callNs) + 2.0 / 32 * 3, "\(mode)")

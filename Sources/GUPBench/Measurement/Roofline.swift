@@ -188,9 +188,9 @@ public enum Roofline {
                 add(("lock_pair_ns", pair), locks.lruvec + locks.zone)
             }
         }
-        // The kernel's per-call work (gb_kcalls.h). Under safe-ret or retpoline every
+        // The kernel's per-call work (gb_kcalls.h). Under safe-ret and retpoline+safe-ret every
         // out-of-line call returns through the Safe-RET thunk, a mispredicted return at the
-        // calibrated cost; the prefetcher keeps streaming and earlier RMWs retire across those
+        // calibrated cost (the retpoline's one indirect call per release call is not charged); the prefetcher keeps streaming and earlier RMWs retire across those
         // flushes, so the loop takes at least the larger of the thunked returns and the rest
         // (measured: charging both beats the runs). A plain call and its unlocked cmpxchg mostly
         // overlap the RMWs: only what they add to a loop of RMWs is charged (release_call_ns,
@@ -200,7 +200,7 @@ public enum Roofline {
         // measured with both CPUs hammering, so a line handed over less often costs more).
         // unpin-range folds on every THP folio (its 512 pins pass stat_threshold at once).
         if let k = kernelCalls {
-            if scenario.mitigations != .off, let ns = c.kernelCallSafeRetNs {
+            if scenario.mitigations.thunksReturns, let ns = c.kernelCallSafeRetNs {
                 let rest = terms
                 terms = []
                 larger(rest, term(("kernel_call_safe_ret_ns", ns), k.calls))

@@ -8,33 +8,43 @@ public enum Mitigations: String, CaseIterable, Sendable, Codable {
     /// Plain call and ret.
     case off
     /// Every return of the out-of-line functions through srso_return_thunk -> srso_safe_ret
-    /// (spec_rstack_overflow "Safe RET"): the return-stack predictor is defeated on purpose.
+    /// (spec_rstack_overflow "Safe RET", AMD): the return-stack predictor is defeated on purpose.
     case safeRet = "safe-ret"
-    /// safe-ret, plus io_buffer_unmap()'s one indirect call per release call through a
-    /// retpoline (spectre_v2 "Retpolines").
+    /// io_buffer_unmap()'s one indirect call per release call through a retpoline (spectre_v2
+    /// "Retpolines"), returns plain: what an Intel host without SRSO does (its ITS return thunk,
+    /// "Aligned branch/return thunks", is a predicted ret and costs what a plain one does).
     case retpoline
+    /// Both: safe-ret returns and the retpoline (an AMD host with Retpolines and Safe RET).
+    case retpolineSafeRet = "retpoline+safe-ret"
 
     var cValue: gb_mitigation {
         switch self {
         case .off: return GB_MITIGATION_OFF
         case .safeRet: return GB_MITIGATION_SAFE_RET
         case .retpoline: return GB_MITIGATION_RETPOLINE
+        case .retpolineSafeRet: return GB_MITIGATION_RETPOLINE_SAFE_RET
         }
     }
+
+    /// Whether the out-of-line functions return through the Safe-RET thunk.
+    public var thunksReturns: Bool { self == .safeRet || self == .retpolineSafeRet }
 
     /// Makes the loops that run next use this mode (process-wide; the runner sets it per scenario).
     public func apply() { gb_set_mitigations(cValue) }
 
-    /// What this kernel runs with, from the vulnerabilities files: retpoline when spectre_v2 says
-    /// Retpolines, safe-ret when spec_rstack_overflow says Safe RET, else off.
+    /// What this kernel runs with, from the vulnerabilities files: the retpoline when spectre_v2
+    /// says Retpolines, safe-ret returns when spec_rstack_overflow says Safe RET, both, or off.
     public static func running(root: String = "/sys/devices/system/cpu/vulnerabilities") -> Mitigations {
         func read(_ name: String) -> String { (try? String(contentsOfFile: "\(root)/\(name)", encoding: .utf8)) ?? "" }
-        if read("spectre_v2").contains("Retpolines") { return .retpoline }
-        if read("spec_rstack_overflow").contains("Safe RET") { return .safeRet }
-        return .off
+        switch (read("spectre_v2").contains("Retpolines"), read("spec_rstack_overflow").contains("Safe RET")) {
+        case (true, true): return .retpolineSafeRet
+        case (true, false): return .retpoline
+        case (false, true): return .safeRet
+        case (false, false): return .off
+        }
     }
 
-    /// Parses `auto|off|safe-ret|retpoline` (auto = `running()`).
+    /// Parses `auto|off|safe-ret|retpoline|retpoline+safe-ret` (auto = `running()`).
     public static func parseOption(_ text: String) throws -> Mitigations {
         if text.trimmingCharacters(in: .whitespaces) == "auto" { return running() }
         guard let m = Mitigations(rawValue: text.trimmingCharacters(in: .whitespaces)) else {
