@@ -151,10 +151,7 @@ double gb_calibrate_chase_ns(const gb_page *descriptors, size_t count, size_t st
 /* A 0 the compiler cannot see, so the idempotent RMW below is not turned into a plain load. */
 static volatile int zero_the_compiler_cannot_see = 0;
 
-/* Writes every descriptor once, as pinning a region does before its release: the memmap is
- * then where the release loop finds it (recently written, as far into the caches as it fits).
- * The RMW adds 0, so a live memmap (a round's own, between rounds) keeps every count. */
-static void touch_all(gb_page *descriptors, size_t count) {
+void gb_calibrate_touch(gb_page *descriptors, size_t count) {
     int nothing = zero_the_compiler_cannot_see;
     for (size_t i = 0; i < count; i++)
         atomic_fetch_add_explicit(GB_ATOMIC(int, descriptors[i].refcount), nothing, memory_order_relaxed);
@@ -164,7 +161,7 @@ double gb_calibrate_touched_stream_ns(gb_page *descriptors, size_t count, int pa
     double best = 1e9;
     volatile long sink = 0;
     for (int pass = 0; pass < passes; pass++) {
-        touch_all(descriptors, count);
+        gb_calibrate_touch(descriptors, count);
         long sum = 0;
         uint64_t start = gb_now_ns();
         for (size_t i = 0; i < count; i++)
@@ -181,7 +178,7 @@ double gb_calibrate_touched_stream_ns(gb_page *descriptors, size_t count, int pa
 double gb_calibrate_atomic_stream_ns(gb_page *descriptors, size_t count, int passes) {
     double best = 1e9;
     for (int pass = 0; pass < passes; pass++) {
-        touch_all(descriptors, count);
+        gb_calibrate_touch(descriptors, count);
         uint64_t start = gb_now_ns();
         for (size_t i = 0; i < count; i++)
             atomic_fetch_sub_explicit(GB_ATOMIC(int, descriptors[i].refcount), 1, memory_order_acq_rel);
@@ -200,7 +197,7 @@ double gb_calibrate_jump_ns(gb_page *descriptors, size_t count, size_t stride, i
         descriptors[k * stride].nr_pages = (unsigned int)stride;
     double best = 1e9;
     for (int pass = 0; pass < passes; pass++) {
-        touch_all(descriptors, count);
+        gb_calibrate_touch(descriptors, count);
         uint64_t start = gb_now_ns();
         size_t i = 0;
         while (i + stride <= count) {
@@ -225,7 +222,7 @@ double gb_calibrate_strided_rmw_ns(gb_page *descriptors, size_t count, size_t st
     int nothing = zero_the_compiler_cannot_see;  /* a live memmap keeps its counts */
     double best = 1e9;
     for (int pass = 0; pass < passes; pass++) {
-        touch_all(descriptors, count);
+        gb_calibrate_touch(descriptors, count);
         uint64_t start = gb_now_ns();
         /* The same RMWs as the jump's, but the next address is arithmetic, not read from this
          * descriptor: nothing but the locked RMW's ordering holds the next miss back. */

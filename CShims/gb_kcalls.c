@@ -1,6 +1,7 @@
 /* gb_kcalls.c — the kernel's out-of-line release calls, its NR_FOLL_PIN_RELEASED accounting and
  * their two return flavours (see gb_kcalls.h). */
 #include "gb_kcalls.h"
+#include "gb_calibrate.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -219,48 +220,47 @@ GB_PLAIN static void release_call_shape(gb_page *folio, gb_tally *t) {
  * (4K aliasing), and where the stack lands is up to ASLR: one process calibrated 5.3 ns where
  * others calibrated 1.8. The caller moves this frame by a different amount each pass and keeps
  * the smallest difference. */
-GB_PLAIN static double release_call_pass(gb_page *ring, long iterations) {
+GB_PLAIN static double release_call_pass(gb_page *ring, size_t iterations) {
     gb_tally t = {0};
     for (int k = 0; k < GB_RELEASE_RING; k++)
         atomic_store_explicit(GB_ATOMIC(int, ring[k].refcount), 0, memory_order_relaxed);
     uint64_t a = now_ns();
-    for (long i = 0; i < iterations; i++)
+    for (size_t i = 0; i < iterations; i++)
         atomic_fetch_add_explicit(GB_ATOMIC(int, ring[i % GB_RELEASE_RING].refcount), 1, memory_order_acq_rel);
     uint64_t b = now_ns();
-    for (long i = 0; i < iterations; i++)
+    for (size_t i = 0; i < iterations; i++)
         release_call_shape(&ring[i % GB_RELEASE_RING], &t);
     uint64_t c = now_ns();
     return ((double)(c - b) - (double)(b - a)) / (double)iterations;
 }
 
-double gb_calibrate_release_call_ns(long iterations, int passes) {
-    static gb_page ring[GB_RELEASE_RING] __attribute__((aligned(4096))); /* never the zero folio */
+/* The smallest of `passes` runs of `pass`, each with this frame's stack moved by 64 + 576·p bytes
+ * (mod 4 KiB), so the pass's frame sits at a different line offset each time; never below 0. */
+static double best_with_stack_moved(double (*pass)(gb_page *, size_t), gb_page *d, size_t n, int passes) {
     double best = -1;
     for (int p = 0; p < passes; p++) {
-        /* 64 + 576·p bytes (mod 4 KiB) of stack: the frame at a different line offset each pass */
         volatile char *shift = __builtin_alloca(64 + (size_t)(p * 576) % 4096);
         shift[0] = 0;
-        double d = release_call_pass(ring, iterations);
-        if (best < 0 || d < best)
-            best = d;
+        double x = pass(d, n);
+        if (best < 0 || x < best)
+            best = x;
     }
     return best > 0 ? best : 0;
 }
 
-/* Every descriptor written once, as pinning does before a release (gb_calibrate.c's touch). */
-GB_PLAIN static void touch_descriptors(gb_page *d, size_t count) {
-    for (size_t i = 0; i < count; i++)
-        atomic_fetch_add_explicit(GB_ATOMIC(int, d[i].refcount), 1, memory_order_relaxed);
+double gb_calibrate_release_call_ns(long iterations, int passes) {
+    static gb_page ring[GB_RELEASE_RING] __attribute__((aligned(4096))); /* never the zero folio */
+    return best_with_stack_moved(release_call_pass, ring, (size_t)iterations, passes);
 }
 
 GB_PLAIN static double release_call_stream_pass(gb_page *d, size_t count) {
     gb_tally t = {0};
-    touch_descriptors(d, count);
+    gb_calibrate_touch(d, count);
     uint64_t a = now_ns();
     for (size_t i = 0; i < count; i++)
         atomic_fetch_add_explicit(GB_ATOMIC(int, d[i].refcount), 1, memory_order_acq_rel);
     uint64_t b = now_ns();
-    touch_descriptors(d, count);
+    gb_calibrate_touch(d, count);
     uint64_t c = now_ns();
     for (size_t i = 0; i < count; i++)
         release_call_shape(&d[i], &t);
@@ -269,13 +269,5 @@ GB_PLAIN static double release_call_stream_pass(gb_page *d, size_t count) {
 }
 
 double gb_calibrate_release_call_stream_ns(gb_page *descriptors, size_t count, int passes) {
-    double best = -1;
-    for (int p = 0; p < passes; p++) {
-        volatile char *shift = __builtin_alloca(64 + (size_t)(p * 576) % 4096);
-        shift[0] = 0;
-        double d = release_call_stream_pass(descriptors, count);
-        if (best < 0 || d < best)
-            best = d;
-    }
-    return best > 0 ? best : 0;
+    return best_with_stack_moved(release_call_stream_pass, descriptors, count, passes);
 }

@@ -43,6 +43,10 @@ double gb_calibrate_chase_ns(const gb_page *_Nonnull descriptors, size_t count, 
  *                   io_release_ubuf()), so the next head's miss can start before this one ends.
  * Best of `passes`; -EINVAL for a stride of 0 or beyond the buffer. touched_stream and
  * strided_rmw change no count, so they also time a live memmap (a round's own, between rounds). */
+/* Writes every descriptor once, as pinning a region does before its release: the memmap is then
+ * where the release loop finds it (recently written, as far into the caches as it fits). The
+ * RMW adds 0, so a live memmap (a round's own, between rounds) keeps every count. */
+void gb_calibrate_touch(gb_page *_Nonnull descriptors, size_t count);
 double gb_calibrate_touched_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
 double gb_calibrate_atomic_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
 double gb_calibrate_jump_ns(gb_page *_Nonnull descriptors, size_t count, size_t stride, int passes);
