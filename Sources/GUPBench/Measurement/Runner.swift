@@ -61,7 +61,12 @@ public final class ReleaseRunner: @unchecked Sendable {
         self.slots = slots
         barrier = gb_spin_barrier_create(Int32(cpus.count))!
         for t in 0..<cpus.count {
-            let thread = Thread { [unowned(unsafe) self] in self.workerLoop(t) }
+            // The workers borrow the runner: a method call on a plain or unowned capture would
+            // hold a strong reference for as long as workerLoop runs, so the runner (its
+            // threads, its model and so the mapped region) would never be freed. Its owner's
+            // last reference ends it: deinit stops the workers before anything is freed.
+            let borrowed = Unmanaged.passUnretained(self)
+            let thread = Thread { borrowed._withUnsafeGuaranteedRef { $0.workerLoop(t) } }
             thread.stackSize = 1 << 20
             threads.append(thread)
             thread.start()
