@@ -15,7 +15,7 @@ func measure(_ config: BenchConfig, _ options: CommonOptions, command: String) t
     let memNode = config.memNodes.first.flatMap { $0 } ?? cpuNode
     let cpus = Array((topology.node(cpuNode)?.cpus ?? []).prefix(max(2, config.threads.max() ?? 2)))
     // Calibrated before the first round and after each one; the report keeps the medians.
-    let calibrator = try Calibrator(topology: topology, memNode: memNode, cpus: cpus,
+    let calibrator = Calibrator(topology: topology, memNode: memNode, cpus: cpus,
                                     memmapSizes: config.sizes.map { $0 / 4096 * 64 })
     let experiment = Experiment(config: config, topology: topology, calibrator: calibrator,
                                 progress: Progress())

@@ -38,7 +38,9 @@ import Testing
         let r = try interrupted(SIGINT, format: "json", output: output)
         #expect(!r.timedOut && r.signal == nil)
         #expect(r.status == 130, "stderr: \(r.stderr)")
-        #expect(r.stderrLines == ["gupbench: stopped by SIGINT; the report printed covers what completed"])
+        // 100000 repetitions: the run announces its estimate first.
+        #expect(r.stderrLines.count == 2 && r.stderrLines[0].hasPrefix("gupbench: this run is estimated to take "))
+        #expect(r.stderrLines.last == "gupbench: stopped by SIGINT; the report printed covers what completed")
         let report = try json(r.stdout)
         #expect(report["partial"] as? Bool == true)
         #expect((report["partial_reason"] as? String)?.contains("SIGINT") == true)
@@ -59,7 +61,9 @@ import Testing
         let r = try interrupted(SIGTERM, format: "table", output: output)
         #expect(r.status == 143, "stderr: \(r.stderr)")
         #expect(r.stdout.hasPrefix("PARTIAL REPORT: stopped by SIGTERM"))
-        #expect(r.stderrLines == ["gupbench: stopped by SIGTERM; the report printed covers what completed"])
+        // 100000 repetitions: the run announces its estimate first.
+        #expect(r.stderrLines.count == 2 && r.stderrLines[0].hasPrefix("gupbench: this run is estimated to take "))
+        #expect(r.stderrLines.last == "gupbench: stopped by SIGTERM; the report printed covers what completed")
         #expect(try String(contentsOfFile: output, encoding: .utf8) == r.stdout)
     }
 
@@ -73,6 +77,22 @@ import Testing
         #expect(r.stderrLines.count == 1, "stderr: \(r.stderr)")
         #expect(r.stderr.hasPrefix("gupbench: --size \(size)MiB --backing 4k needs "))
         #expect(r.stderr.contains("the largest --size that fits is "))
+    }
+
+    @Test func aRoundsRegionIsUnmappedBeforeTheNextIsMapped() throws {
+        // Three rounds of 64 MiB: a run holding earlier rounds' regions would peak 128 MiB above
+        // the prediction, which counts one region.
+        let r = try Spawn.run(Self.binary, ["compare", "--size", "64MiB", "--backing", "4k", "--threads", "1",
+                                            "--strategies", "unpin-each", "--repetitions", "3", "--rounds", "3",
+                                            "--format", "json"], timeout: 120)
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let peak = try #require(json["peak_rss_bytes"] as? Int)
+        let predicted = try #require(json["predicted_peak_bytes"] as? Int)
+        #expect(peak > 64 << 20)
+        #expect(peak <= predicted)
+        let phases = try #require(json["phases"] as? [String: Double])
+        #expect(Set(phases.keys) == ["map", "verify", "calibrate", "measure"])
     }
 
     static let tiny = ["--size", "4MiB", "--backing", "4k", "--threads", "1", "--strategies", "unpin-each",

@@ -58,7 +58,7 @@ import Testing
         Bad(args: ["compare", "--mem-node", "99"], status: 1, mentions: "--mem-node 99: no such NUMA node with memory"),
         Bad(args: ["compare", "--cpu-node", "99"], status: 1, mentions: "--cpu-node 99: no such NUMA node with CPUs"),
         Bad(args: ["compare", "--threads", "4096"], status: 1, mentions: "--threads 4096: node"),
-        Bad(args: ["compare", "--size", "4TiB"], status: 1, mentions: "--size 4TiB --backing 4k needs 4.1TiB with its memmap and page arrays, but only "),
+        Bad(args: ["compare", "--size", "4TiB"], status: 1, mentions: "--size 4TiB --backing 4k needs 4.2TiB with its memmap, page arrays and calibration buffers, but only "),
         Bad(args: ["compare", "--size", "3MiB", "--backing", "thp"], status: 2, mentions: "--size 3MiB is not a multiple of 2MiB"),
         Bad(args: ["compare", "--frobnicate"], status: 2, mentions: "--frobnicate"),
         Bad(args: ["compare", "--repetitions", "1,2"], status: 2, mentions: "--repetitions '1,2' takes one number"),

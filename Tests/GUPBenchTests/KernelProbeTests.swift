@@ -168,7 +168,7 @@ struct KernelProbeTests {
             try probe(size, .thp, repetitions: 1)
         } throws: { error in
             guard let e = error as? GUPBenchError, case .environment(let text) = e else { return false }
-            return text.contains("with its memmap and page arrays") && text.contains("the largest --size that fits is")
+            return text.contains("with its memmap, page arrays and calibration buffers") && text.contains("the largest --size that fits is")
         }
         #expect(mappings(ofSize: size + (2 << 20)) == before)
         #expect(openRings() == 0)

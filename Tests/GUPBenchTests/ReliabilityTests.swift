@@ -32,27 +32,77 @@ import Testing
     static let gib: Int64 = 1 << 30
     let budget = MemoryBudget(availableBytes: 8 * gib, totalBytes: 16 * gib, hugetlbFreeBytes: 0)
 
-    @Test func memoryNeedCountsMemmapAndPageArrays() {
-        // 1 GiB = 262144 pages: 64 + 8 + 8 bytes each besides the data, 24 more for the kernel probe.
-        #expect(MemoryBudget.need(size: 1 << 30, backing: .fourK, kernel: false) == (1 << 30) + 262_144 * 80)
-        #expect(MemoryBudget.need(size: 1 << 30, backing: .thp, kernel: true) == (1 << 30) + 262_144 * 104)
-        #expect(MemoryBudget.need(size: 1 << 30, backing: .hugetlb, kernel: false) == 262_144 * 80)
+    @Test func regionNeedCountsDataMemmapAndArrays() {
+        // 1 GiB = 262144 pages: a 16 MiB memmap (whole 2 MiB mappings) and 64 bytes of arrays
+        // per page; the kernel probe adds 24 per page, a frame-spaced memmap MemTotal / 64.
+        #expect(budget.regionNeed(size: 1 << 30, backing: .fourK, shape: .init()) == (1 << 30) + (16 << 20) + (16 << 20))
+        #expect(budget.regionNeed(size: 1 << 30, backing: .thp, shape: .init(kernel: true))
+                == (1 << 30) + (16 << 20) + 262_144 * 88)
+        #expect(budget.regionNeed(size: 1 << 30, backing: .hugetlb, shape: .init()) == (16 << 20) + (16 << 20))
+        #expect(budget.regionNeed(size: 1 << 30, backing: .fourK, shape: .init(frameSpaced: true))
+                == (1 << 30) + (32 << 20) + (256 << 20))
+        #expect(budget.regionNeed(size: 1 << 30, backing: .fourK, shape: .init(scattered: true, ledger: true, lastRef: true))
+                == (1 << 30) + (16 << 20) + 262_144 * (64 + 16 + 8 + 9))
+        // A memmap of 64 MiB / 4096 * 64 = 1 MiB still takes a whole 2 MiB mapping.
+        #expect(budget.regionNeed(size: 64 << 20, backing: .fourK, shape: .init()) == (64 << 20) + (2 << 20) + (1 << 20))
         #expect(budget.headroomBytes == 256 << 20)
     }
 
+    @Test func peakIsTheLargerPhaseOnTopOfWhatTheRunHoldsThroughout() {
+        // Two sizes: one memmap-sized calibration buffer each (16 MiB + 4 MiB) held all run; the
+        // chase buffers (136 MiB) and the largest region (1056 MiB) never at once.
+        let p = budget.predictPeak(sizes: [1 << 30, 256 << 20], backings: [.fourK, .thp], shape: .init(),
+                                   calibrationBytes: 136 << 20, processBytes: 30 << 20)
+        #expect(p == PeakPrediction(processBytes: (30 << 20) + MemoryBudget.runtimeAllowanceBytes,
+                                    memmapBufferBytes: 20 << 20, calibrationBytes: 136 << 20,
+                                    regionBytes: (1 << 30) + (32 << 20)))
+        #expect(p.totalBytes == (46 + 20 + 1056) << 20)
+        // A run small enough that calibrating is its larger phase.
+        let small = budget.predictPeak(sizes: [64 << 20], backings: [.fourK], shape: .init(),
+                                       calibrationBytes: 136 << 20, processBytes: 30 << 20)
+        #expect(small.totalBytes == (30 << 20) + MemoryBudget.runtimeAllowanceBytes + (1 << 20) + (136 << 20))
+        // Without a calibrator, no calibration buffers at all.
+        let bare = budget.predictPeak(sizes: [64 << 20], backings: [.fourK], shape: .init(), calibrationBytes: 0,
+                                      processBytes: 0)
+        #expect(bare.totalBytes == MemoryBudget.runtimeAllowanceBytes + (67 << 20))
+    }
+
     @Test func sizeBeyondWhatIsAvailableNamesTheLargestThatFits() throws {
-        // (8 GiB - 256 MiB) / (4096 + 80) bytes per page = 1_992_695 pages = 7783.97 MiB: 7783MiB,
-        // and in 2 MiB steps for THP, 7782MiB.
-        #expect(budget.largestSize(backing: .fourK, kernel: false) == 7783 << 20)
-        #expect(budget.largestSize(backing: .thp, kernel: false) == 7782 << 20)
-        let fits = budget.largestSize(backing: .fourK, kernel: false)
+        // Usable: 8 GiB - 256 MiB. 7693 MiB needs 8320663552 bytes (data, a 61-mapping memmap,
+        // 64 bytes of arrays per page), which fits; 7694 MiB needs 8321728512, which does not.
+        // THP steps in 2 MiB: 7692 MiB.
+        #expect(budget.largestSize(backing: .fourK, shape: .init()) == 7693 << 20)
+        #expect(budget.largestSize(backing: .thp, shape: .init()) == 7692 << 20)
+        // With a calibrator: the size's own memmap-sized buffer too (7579 MiB: 118.4 MiB of it).
+        #expect(budget.largestSize(backing: .fourK, shape: .init(), calibrationBytes: 136 << 20) == 7579 << 20)
+        let fits = budget.largestSize(backing: .fourK, shape: .init())
         try budget.check(sizes: [fits], backings: [.fourK])
+        #expect(throws: (any Error).self) { try budget.check(sizes: [fits + (1 << 20)], backings: [.fourK]) }
         #expect(throws: GUPBenchError.environment(
-            "--size 8GiB --backing 4k needs 8.2GiB with its memmap and page arrays, but only 7.8GiB is "
-            + "available (MemAvailable 8.0GiB less 256MiB left for the rest of the machine); "
-            + "the largest --size that fits is 7783MiB")) {
+            "--size 8GiB --backing 4k needs 8.2GiB with its memmap, page arrays and calibration buffers, "
+            + "but only 7.8GiB is available (MemAvailable 8.0GiB less 256MiB left for the rest of the "
+            + "machine); the largest --size that fits is 7693MiB")) {
             try budget.check(sizes: [1 << 20, 8 << 30], backings: [.fourK])
         }
+    }
+
+    @Test func statusValuesAreReadWhateverTheirPadding() {
+        let text = "VmPeak:\t18000000 kB\nVmHWM:\t17459428 kB\nVmRSS:\t    2192 kB\n"
+        #expect(ProcessMemory.bytes("VmHWM", inStatus: text) == 17_459_428 * 1024)
+        #expect(ProcessMemory.bytes("VmRSS", inStatus: text) == 2192 * 1024)
+        #expect(ProcessMemory.bytes("VmSwap", inStatus: text) == 0)
+    }
+
+    @Test func memoryShapeFollowsTheMatrix() {
+        var c = BenchConfig()
+        #expect(c.memoryShape == MemoryBudget.Shape())
+        c.layouts = [.sequential, .pfn]
+        c.detects = [.off, .ledger]
+        c.lastRef = true
+        #expect(c.memoryShape == MemoryBudget.Shape(scattered: true, ledger: true, lastRef: true, frameSpaced: true))
+        c = BenchConfig()
+        c.sharings = [.interleaved]
+        #expect(c.memoryShape == MemoryBudget.Shape(scattered: true))
     }
 
     @Test func hugetlbDataIsComparedWithTheFreePool() throws {

@@ -78,7 +78,7 @@ public enum KernelProbe {
     /// held (MemAvailable, with the kernel's side of the registration) or registered (the
     /// calling thread's RLIMIT_MEMLOCK without CAP_IPC_LOCK).
     public static func checkResources(size: Int, backings: [Backing]) throws {
-        try MemoryBudget.read().check(sizes: [size], backings: backings, kernel: true)
+        try MemoryBudget.read().check(sizes: [size], backings: backings, shape: .init(kernel: true))
         let memlock = MemlockLimit.read()
         for backing in backings { try memlock.check(size: size, backing: backing) }
     }

@@ -8,14 +8,8 @@ import CShims
 public final class Calibrator {
     public let topology: Topology
     public let cpus: [Int]
-    /// Real mappings placed like a memmap: four times the LLC (beyond it) and a quarter of it
-    /// (inside it), each linked into one random cycle for the dependent-load chase. Backed by
-    /// THP where the kernel allows it, so the chase measures the cache or DRAM and not page
-    /// walks: the loops pay their translations on top, and the figure stays a lower bound.
-    private let beyond: MemoryRegion
-    private let inside: MemoryRegion
-    private let beyondCount: Int
-    private let insideCount: Int
+    /// Node the chase buffers are placed on.
+    private let memNode: Int
     public private(set) var samples: [CalibrationFigures] = []
 
     /// Tries of the contended atomic before it is declared invalid.
@@ -25,35 +19,63 @@ public final class Calibrator {
     /// linked for the random chase once.
     private var memmapBuffers: [MemoryRegion] = []
 
-    public init(topology: Topology, memNode: Int, cpus: [Int], memmapSizes: [Int] = []) throws {
+    private let memmapSizes: [Int]
+
+    /// Maps nothing yet: the buffers are mapped by the first `sample()`, inside the run whose
+    /// memory budget counts them.
+    public init(topology: Topology, memNode: Int, cpus: [Int], memmapSizes: [Int] = []) {
         self.topology = topology
         self.cpus = cpus
-        for bytes in Set(memmapSizes).sorted() where bytes >= 64 << 9 {
+        self.memNode = memNode
+        self.memmapSizes = Set(memmapSizes).sorted().filter { $0 >= 64 << 9 }
+    }
+
+    /// The memmap-sized buffers, mapped once and linked for the random chase.
+    private func mapMemmapBuffers() throws {
+        guard memmapBuffers.isEmpty else { return }
+        for bytes in memmapSizes {
             let region = try MemoryRegion(size: (bytes + 4095) / 4096 * 4096, backing: .fourK, policy: .bind, node: memNode)
-            gb_calibrate_chase_prepare(region.unsafeData.assumingMemoryBound(to: gb_page.self), bytes / 64, 0x6d65_6d6d)
+            gb_calibrate_chase_prepare(descriptors(region), bytes / 64, 0x6d65_6d6d)
             memmapBuffers.append(region)
         }
-        let llc = max(topology.llcBytes, 1 << 20)
+    }
+
+    /// The chase buffers' sizes: four times the LLC (beyond it) and a quarter of it (inside it),
+    /// in whole 2 MiB chunks.
+    public static func chaseBufferSizes(llcBytes: Int) -> (beyond: Int, inside: Int) {
+        let llc = max(llcBytes, 1 << 20)
         let chunk = 2 << 20
-        let bytes = (4 * llc + chunk - 1) / chunk * chunk
-        let small = max(chunk, llc / 4 / chunk * chunk)
-        func map(_ size: Int) throws -> MemoryRegion {
-            if let huge = try? MemoryRegion(size: size, backing: .thp, policy: .bind, node: memNode) { return huge }
-            return try MemoryRegion(size: size, backing: .fourK, policy: .bind, node: memNode)
-        }
-        beyond = try map(bytes)
-        inside = try map(small)
-        beyondCount = bytes / 64
-        insideCount = small / 64
-        gb_calibrate_chase_prepare(descriptors(beyond), beyondCount, 0x6361_6c69)
-        gb_calibrate_chase_prepare(descriptors(inside), insideCount, 0x6361_6c6a)
+        return ((4 * llc + chunk - 1) / chunk * chunk, max(chunk, llc / 4 / chunk * chunk))
+    }
+
+    /// What a calibration holds while it runs (its chase buffers), for the memory budget.
+    public static func chaseBufferBytes(llcBytes: Int) -> Int64 {
+        let sizes = chaseBufferSizes(llcBytes: llcBytes)
+        return Int64(sizes.beyond + sizes.inside)
+    }
+
+    /// Real mappings placed like a memmap, each linked into one random cycle for the
+    /// dependent-load chase. Backed by THP where the kernel allows it, so the chase measures
+    /// the cache or DRAM and not page walks: the loops pay their translations on top, and the
+    /// figure stays a lower bound. Mapped for one calibration only, so a run never holds them
+    /// beside a region (the region is unmapped between rounds, when calibrations run).
+    private func chaseBuffer(_ size: Int, seed: UInt64) throws -> MemoryRegion {
+        let region = try (try? MemoryRegion(size: size, backing: .thp, policy: .bind, node: memNode))
+            ?? MemoryRegion(size: size, backing: .fourK, policy: .bind, node: memNode)
+        gb_calibrate_chase_prepare(descriptors(region), size / 64, seed)
+        return region
     }
 
     private func descriptors(_ r: MemoryRegion) -> PagePointer { r.unsafeData.assumingMemoryBound(to: gb_page.self) }
 
     /// One calibration of every term, kept in `samples`.
     @discardableResult
-    public func sample() -> CalibrationFigures {
+    public func sample() throws -> CalibrationFigures {
+        try mapMemmapBuffers()
+        let sizes = Self.chaseBufferSizes(llcBytes: topology.llcBytes)
+        let beyond = try chaseBuffer(sizes.beyond, seed: 0x6361_6c69)
+        let inside = try chaseBuffer(sizes.inside, seed: 0x6361_6c6a)
+        let beyondCount = sizes.beyond / 64, insideCount = sizes.inside / 64
         // The atomic, the streams and the chases run on the first CPU of the run.
         if let first = cpus.first { _ = gb_pin_current_thread(Int32(first)) }
         defer { Calibration.restoreAffinity(topology) }
@@ -140,8 +162,8 @@ public enum Calibration {
     public static func measure(topology: Topology, memNode: Int, cpus: [Int], memmapSizes: [Int] = []) throws
         -> CalibrationFigures
     {
-        let calibrator = try Calibrator(topology: topology, memNode: memNode, cpus: cpus, memmapSizes: memmapSizes)
-        for _ in 0..<standaloneSamples { calibrator.sample() }
+        let calibrator = Calibrator(topology: topology, memNode: memNode, cpus: cpus, memmapSizes: memmapSizes)
+        for _ in 0..<standaloneSamples { try calibrator.sample() }
         return calibrator.combined!
     }
 

@@ -1,23 +1,41 @@
 import CShims
 import Foundation
 
+/// What a run holds at its peak, term by term, predicted before anything is mapped.
+///
+/// A run holds one region at a time: a round maps, measures and unmaps each (size, backing)
+/// in turn, and the runner that borrows it ends with its round. Calibration maps its chase
+/// buffers only while it calibrates, between regions. So the peak is what the process held
+/// before the run, plus what it holds all run long, plus the larger of the two phases.
+public struct PeakPrediction: Sendable, Equatable {
+    /// Resident before the run: the binary, the Swift runtime, libraries (VmRSS when predicted).
+    public var processBytes: Int64
+    /// Held all run: the calibrator's memmap-sized buffers, one per distinct memmap size.
+    public var memmapBufferBytes: Int64
+    /// Held only while calibrating: the chase buffers beyond and inside the LLC.
+    public var calibrationBytes: Int64
+    /// The largest region phase: data, memmap and the arrays built from them (`regionNeed`).
+    public var regionBytes: Int64
+
+    public init(processBytes: Int64, memmapBufferBytes: Int64, calibrationBytes: Int64, regionBytes: Int64) {
+        self.processBytes = processBytes
+        self.memmapBufferBytes = memmapBufferBytes
+        self.calibrationBytes = calibrationBytes
+        self.regionBytes = regionBytes
+    }
+
+    public var totalBytes: Int64 { processBytes + memmapBufferBytes + max(calibrationBytes, regionBytes) }
+}
+
 /// What a run may map without meeting the OOM killer: checked before anything is mapped.
 ///
 /// Data regions are mapped `MAP_NORESERVE` and faulted in at once, so the kernel never refuses
 /// the mmap: a size beyond what is free would fault for seconds and end in the OOM killer
-/// (exit 137, no message). So the need is compared with `MemAvailable` (kernel:
-/// mm/show_mem.c si_mem_available(): free pages above the low watermarks plus reclaimable page
-/// cache and slab), less a headroom of 1/64 of MemTotal for everything else on the machine.
-///
-/// One region is mapped at a time (a matrix of sizes maps, measures and unmaps each in turn),
-/// so the need is the largest single size's:
-/// - the data (from the hugetlb pool for `--backing hugetlb`, compared with HugePages_Free),
-/// - its memmap, 64 bytes per 4 KiB page,
-/// - the page arrays, 8 bytes per page, and as much again for a shuffled layout's index list
-///   or the `--detect ledger` shadow record,
-/// - for `gupbench kernel`, the kernel's side of a fixed-buffer registration (a 16-byte bio_vec
-///   per page and the 8-byte page pointers pin_user_pages_fast() fills; kernel:
-///   io_uring/rsrc.c io_sqe_buffer_register()), and the locked-memory limit (below).
+/// (exit 137, no message). So the predicted peak (`PeakPrediction`) is compared with
+/// `MemAvailable` (kernel: mm/show_mem.c si_mem_available(): free pages above the low
+/// watermarks plus reclaimable page cache and slab), less a headroom of 1/64 of MemTotal for
+/// everything else on the machine. The part already resident is in neither: MemAvailable has
+/// counted it as used.
 public struct MemoryBudget: Sendable, Equatable {
     /// MemAvailable in bytes.
     public var availableBytes: Int64
@@ -43,37 +61,108 @@ public struct MemoryBudget: Sendable, Equatable {
     /// Left for the rest of the machine: 1/64 of MemTotal.
     public var headroomBytes: Int64 { totalBytes / 64 }
 
-    /// Bytes of ordinary memory a run needs per 4 KiB page of data, besides the data itself:
-    /// memmap 64 + page array 8 + index list or ledger 8, and for the kernel probe bio_vec 16 +
-    /// page pointer 8.
-    public static func overheadPerPage(kernel: Bool) -> Int64 { 64 + 8 + 8 + (kernel ? 24 : 0) }
+    /// What a run's matrix does that changes how much it holds per page.
+    public struct Shape: Sendable, Equatable {
+        /// Page arrays that are not one run of consecutive descriptors (shuffled or interleaved
+        /// arrays, a replayed layout): a stretch list of 16 bytes per entry beside them.
+        public var scattered = false
+        /// `--detect ledger`: a shadow record of 8 bytes per page.
+        public var ledger = false
+        /// `--last-ref`: the free model's list snapshots, 8 bytes and a mark byte per page.
+        public var lastRef = false
+        /// `--layout pfn`: a memmap spaced as the region's frames, at most one descriptor per
+        /// frame of the machine (MemTotal / 64), and at most a 2 MiB mapping per page.
+        public var frameSpaced = false
+        /// `gupbench kernel`: the kernel's side of a fixed-buffer registration, a 16-byte bio_vec
+        /// and an 8-byte page pointer per page (io_uring/rsrc.c io_sqe_buffer_register()).
+        public var kernel = false
 
-    /// Ordinary memory `size` bytes of `backing` need (the data counts unless it is hugetlb).
-    public static func need(size: Int, backing: Backing, kernel: Bool) -> Int64 {
+        public init(scattered: Bool = false, ledger: Bool = false, lastRef: Bool = false,
+                    frameSpaced: Bool = false, kernel: Bool = false) {
+            self.scattered = scattered
+            self.ledger = ledger
+            self.lastRef = lastRef
+            self.frameSpaced = frameSpaced
+            self.kernel = kernel
+        }
+    }
+
+    /// Bytes of ordinary memory a run holds per 4 KiB page of data, besides the data and its
+    /// memmap: the page array 8, the folio pointers 8 and bio_vecs 16 the loops read
+    /// (ReleaseInput), the index lists and folio starts the arrays are built from (8 each,
+    /// grown by appending, so up to twice that: 32), and what the shape adds.
+    public static func arrayBytesPerPage(_ shape: Shape) -> Int64 {
+        8 + 24 + 32 + (shape.scattered ? 16 : 0) + (shape.ledger ? 8 : 0) + (shape.lastRef ? 9 : 0)
+            + (shape.kernel ? 24 : 0)
+    }
+
+    /// What the process adds besides the arrays once it runs: worker threads' stacks and malloc
+    /// arenas, code and runtime pages first touched by the run. Without it a 4 GiB 4k run
+    /// peaked 9 MiB above the prediction (AMD EPYC host); with it, nine differently shaped runs
+    /// (docs/scaling.md) peaked 12-43 MiB below.
+    public static let runtimeAllowanceBytes: Int64 = 16 << 20
+
+    /// Ordinary memory one region phase of `size` bytes of `backing` holds: the data (unless it
+    /// is hugetlb, which comes from its pool), the memmap in whole 2 MiB mappings, the arrays,
+    /// and for `--layout pfn` the frame-spaced memmap.
+    public func regionNeed(size: Int, backing: Backing, shape: Shape) -> Int64 {
         let pages = Int64(size) / 4096
-        return (backing == .hugetlb ? 0 : Int64(size)) + pages * overheadPerPage(kernel: kernel)
+        let chunk: Int64 = 2 << 20
+        let memmap = (pages * 64 + chunk - 1) / chunk * chunk
+        let frameMemmap = shape.frameSpaced ? min(totalBytes / 64, pages * chunk) : 0
+        return (backing == .hugetlb ? 0 : Int64(size)) + memmap + frameMemmap
+            + pages * Self.arrayBytesPerPage(shape)
     }
 
-    /// The largest size (whole MiB, and a multiple of the backing's folio size) whose need fits.
-    public func largestSize(backing: Backing, kernel: Bool) -> Int {
+    /// The calibrator's memmap-sized buffer for `size` bytes of data: one descriptor per page.
+    static func memmapBufferBytes(size: Int) -> Int64 { (Int64(size) / 4096 * 64 + 4095) / 4096 * 4096 }
+
+    /// The peak of a run over `sizes` × `backings`, with the calibrator's buffers
+    /// (`calibrationBytes`: the chase buffers, 0 without a calibrator; then also one
+    /// memmap-sized buffer per size) and what the process holds now.
+    public func predictPeak(sizes: [Int], backings: [Backing], shape: Shape, calibrationBytes: Int64,
+                            processBytes: Int64) -> PeakPrediction {
+        let buffers = calibrationBytes > 0 ? Set(sizes).reduce(Int64(0)) { $0 + Self.memmapBufferBytes(size: $1) } : 0
+        var region: Int64 = 0
+        for size in sizes { for backing in backings { region = max(region, regionNeed(size: size, backing: backing, shape: shape)) } }
+        return PeakPrediction(processBytes: processBytes + Self.runtimeAllowanceBytes, memmapBufferBytes: buffers,
+                              calibrationBytes: calibrationBytes, regionBytes: region)
+    }
+
+    /// The largest size (whole MiB, and a multiple of the backing's folio size) that a run of
+    /// that one size fits in, its calibration buffers included.
+    public func largestSize(backing: Backing, shape: Shape, calibrationBytes: Int64 = 0) -> Int {
         let usable = max(0, availableBytes - headroomBytes)
-        let perPage = Int64(backing == .hugetlb ? 0 : 4096) + Self.overheadPerPage(kernel: kernel)
-        var size = usable / perPage * 4096
-        if backing == .hugetlb { size = min(size, hugetlbFreeBytes) }
         let unit = Int64(max(1 << 20, backing.sizeUnit))  // whole MiB, and whole folios
-        return Int(size / unit * unit)
+        func fits(_ size: Int64) -> Bool {
+            predictPeak(sizes: [Int(size)], backings: [backing], shape: shape, calibrationBytes: calibrationBytes,
+                        processBytes: -Self.runtimeAllowanceBytes).totalBytes <= usable
+        }
+        // The need grows with the size: start from the linear estimate and step down to one that fits.
+        let perPage = Int64(backing == .hugetlb ? 0 : 4096) + 64 + Self.arrayBytesPerPage(shape)
+            + (shape.frameSpaced ? 64 : 0) + (calibrationBytes > 0 ? 64 : 0)
+        var size = usable / perPage * 4096 / unit * unit
+        if backing == .hugetlb { size = min(size, hugetlbFreeBytes / unit * unit) }
+        while size > 0 && !fits(size) { size -= unit }
+        return Int(max(0, size))
     }
 
-    /// Throws `.environment` (exit 1), one line naming the size, what it needs, what is
-    /// available and the largest size that fits.
-    public func check(sizes: [Int], backings: [Backing], kernel: Bool = false) throws {
+    /// Throws `.environment` (exit 1), one line naming the size, what the run would hold at its
+    /// peak, what is available and the largest size that fits. The process's own resident
+    /// bytes are already counted as used by MemAvailable, so they are left out of the check.
+    public func check(sizes: [Int], backings: [Backing], shape: Shape = Shape(), calibrationBytes: Int64 = 0) throws {
+        let usable = max(0, availableBytes - headroomBytes)
+        // Every size's calibration buffer is held all run; each size's region phase in turn.
+        let buffers = predictPeak(sizes: sizes, backings: [], shape: shape, calibrationBytes: calibrationBytes,
+                                  processBytes: 0).memmapBufferBytes
         for size in sizes {
             for backing in backings {
-                let need = Self.need(size: size, backing: backing, kernel: kernel)
-                let usable = max(0, availableBytes - headroomBytes)
+                let peak = predictPeak(sizes: [size], backings: [backing], shape: shape,
+                                       calibrationBytes: calibrationBytes, processBytes: 0)
+                let need = buffers + max(peak.calibrationBytes, peak.regionBytes)
                 let hugetlbShort = backing == .hugetlb && Int64(size) > hugetlbFreeBytes
                 guard need > usable || hugetlbShort else { continue }
-                let largest = largestSize(backing: backing, kernel: kernel)
+                let largest = largestSize(backing: backing, shape: shape, calibrationBytes: calibrationBytes)
                 let fits = largest > 0 ? "the largest --size that fits is \(ByteSize.format(largest))"
                     : "nothing fits now; free some memory first"
                 if hugetlbShort {
@@ -83,7 +172,7 @@ public struct MemoryBudget: Sendable, Equatable {
                 }
                 throw GUPBenchError.environment(
                     "--size \(ByteSize.format(size)) --backing \(backing.rawValue) needs \(Self.gib(need)) "
-                    + "with its memmap and page arrays, but only \(Self.gib(usable)) is available "
+                    + "with its memmap, page arrays and calibration buffers, but only \(Self.gib(usable)) is available "
                     + "(MemAvailable \(Self.gib(availableBytes)) less \(Self.gib(headroomBytes)) left for the "
                     + "rest of the machine); \(fits)")
             }
@@ -96,6 +185,27 @@ public struct MemoryBudget: Sendable, Equatable {
             : bytes >= 1 << 30 ? String(format: "%.1fGiB", Double(bytes) / Double(1 << 30))
             : "\(bytes >> 20)MiB"
     }
+}
+
+/// The process's own memory, from /proc/self/status: what it holds now (VmRSS) and the most
+/// it has held (VmHWM, the high-water mark the kernel keeps: fs/proc/task_mmu.c task_mem()).
+public enum ProcessMemory {
+    static func status(_ key: String) -> Int64 {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        return bytes(key, inStatus: text)
+    }
+
+    /// `key`'s value in a /proc/<pid>/status text, in bytes (0 when absent).
+    public static func bytes(_ key: String, inStatus text: String) -> Int64 {
+        for line in text.split(separator: "\n") where line.hasPrefix(key + ":") {
+            // "VmHWM:\t   1234 kB": the padding shrinks as the number grows, down to none.
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return (fields.count > 1 ? Int64(fields[1]) ?? 0 : 0) * 1024
+        }
+        return 0
+    }
+    public static var residentBytes: Int64 { status("VmRSS") }
+    public static var peakResidentBytes: Int64 { status("VmHWM") }
 }
 
 /// The locked-memory limit an io_uring fixed-buffer registration is charged against: without

@@ -97,7 +97,20 @@ public struct BenchConfig: Sendable {
         }
         // Against what is available now, not MemTotal: the data is faulted in at once, and a
         // size the machine cannot hold would end in the OOM killer rather than an error.
-        try MemoryBudget.read().check(sizes: sizes, backings: backings)
+        try MemoryBudget.read().check(sizes: sizes, backings: backings, shape: memoryShape,
+                                      calibrationBytes: Calibrator.chaseBufferBytes(llcBytes: topology.llcBytes))
+    }
+
+    /// What this matrix does that changes the memory it holds per page (MemoryBudget.Shape).
+    public var memoryShape: MemoryBudget.Shape {
+        MemoryBudget.Shape(
+            scattered: layoutFile != nil || sharings.contains(.interleaved) || layouts.contains { $0 != .sequential },
+            ledger: detects.contains(.ledger), lastRef: lastRef, frameSpaced: layouts.contains(.pfn))
+    }
+
+    /// Regions one run maps: every (size, backing, CPU node, memory node, policy), every round.
+    public var regionMappings: Int {
+        repetitionsPerRound.count * sizes.count * backings.count * cpuNodes.count * memNodes.count * memPolicies.count
     }
 
     /// Threads for a CPU node: the option's list, or 1 and all of the node's CPUs.

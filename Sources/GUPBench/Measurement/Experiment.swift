@@ -17,6 +17,8 @@ public struct Experiment {
     public var calibration: CalibrationFigures?
     public var calibrator: Calibrator?
     public var progress: Progress?
+    /// Called after each round, once its regions are unmapped (tests count live regions here).
+    public var roundFinished: ((Int) -> Void)?
 
     public init(config: BenchConfig, topology: Topology, calibration: CalibrationFigures? = nil,
                 calibrator: Calibrator? = nil, progress: Progress? = nil) {
@@ -82,12 +84,18 @@ public struct Experiment {
             * c.dirties.count * c.batches.count * c.mitigations.count
         let plan = c.repetitionsPerRound
         progress?.start(total: cells * loopsPerCell * (c.repetitions + c.warmup * plan.count))
+        let predicted = MemoryBudget.read().predictPeak(
+            sizes: c.sizes, backings: c.backings, shape: c.memoryShape,
+            calibrationBytes: calibrator == nil ? 0 : Calibrator.chaseBufferBytes(llcBytes: topology.llcBytes),
+            processBytes: ProcessMemory.residentBytes)
 
         var ledger = Ledger()
+        var phases = RunPhases()
+        var estimated = false
         // SIGINT/SIGTERM (SignalStop): set when the stop left something asked for unmeasured.
         var cut = false
-        calibrator?.sample()
-        rounds: for repetitions in plan {
+        if let calibrator { _ = try phases.time(\.calibrate) { try calibrator.sample() } }
+        rounds: for (round, repetitions) in plan.enumerated() {
             for size in c.sizes {
                 for backing in c.backings {
                     for cpuNodeOption in c.cpuNodes {
@@ -97,32 +105,44 @@ public struct Experiment {
                                 let memNode = memNodeOption ?? cpuNode
                                 if SignalStop.requested { cut = true; break rounds }
                                 let region: MemoryRegion
+                                progress?.phase("mapping and faulting in \(ByteSize.format(size)) \(backing.rawValue)")
                                 do {
-                                    region = try MemoryRegion(size: size, backing: backing,
-                                                              policy: policy, node: memNode)
+                                    region = try phases.time(\.map) {
+                                        try MemoryRegion(size: size, backing: backing, policy: policy, node: memNode)
+                                    }
                                 } catch where SignalStop.requested {
                                     cut = true  // the first touch gave up: nothing stays mapped
                                     break rounds
                                 }
-                                let placement = region.verifyPlacement(maxNode: topology.maxNode)
+                                progress?.phase("verifying \(ByteSize.format(size)) \(backing.rawValue) page by page")
+                                let placement = phases.time(\.verify) { region.verifyPlacement(maxNode: topology.maxNode) }
                                 for order in c.folioOrders {
                                     if SignalStop.requested { cut = true; break rounds }
-                                    let model = try makeModel(region: region, forcedOrder: order)
-                                    try runRegion(model: model, placement: placement, size: size,
-                                                  backing: backing, memNode: policy == .interleave ? nil : memNode,
-                                                  cpuNode: cpuNode, policy: policy, repetitions: repetitions,
-                                                  ledger: &ledger, skipped: &report.skipped, cut: &cut)
+                                    let model = try phases.time(\.verify) { try makeModel(region: region, forcedOrder: order) }
+                                    if !estimated {
+                                        estimated = true
+                                        announceEstimate(firstRegionSeconds: phases.map + phases.verify, firstRegionBytes: size)
+                                    }
+                                    try phases.time(\.measure) {
+                                        try runRegion(model: model, placement: placement, size: size,
+                                                      backing: backing, memNode: policy == .interleave ? nil : memNode,
+                                                      cpuNode: cpuNode, policy: policy, repetitions: repetitions,
+                                                      ledger: &ledger, skipped: &report.skipped, cut: &cut)
+                                    }
                                     if cut { break rounds }
-                                    calibrator?.sampleOwnMemmap(model)
+                                    phases.time(\.calibrate) { calibrator?.sampleOwnMemmap(model) }
                                 }
                             }
                         }
                     }
                 }
             }
-            calibrator?.sample()
+            if let calibrator { _ = try phases.time(\.calibrate) { try calibrator.sample() } }
+            roundFinished?(round)
         }
         progress?.finish()
+        report.phases = phases
+        report.memory = MemoryUse(predicted: predicted, peakResidentBytes: ProcessMemory.peakResidentBytes)
         if cut, let signal = SignalStop.signal {
             report.partial = "stopped by \(SignalStop.name(signal)) before every repetition and "
                 + "scenario asked for was measured"
@@ -135,6 +155,27 @@ public struct Experiment {
         for r in records where !scenarios.contains(r.scenario) { scenarios.append(r.scenario) }
         for s in scenarios { report.comparisons += ComparisonRecord.pairs(in: records.filter { $0.scenario == s }) }
         return report
+    }
+
+    /// A run predicted to take more than a minute says so before its first repetition: the
+    /// first region's map and verify time scaled to every region the run maps, plus the
+    /// repetitions, each of which touches every descriptor about four times (grab, release,
+    /// audit, reset) at the calibrated stream rate with an atomic on each.
+    func announceEstimate(firstRegionSeconds: Double, firstRegionBytes: Int) {
+        let c = config
+        let bytesPerRound = c.sizes.reduce(0, +) * c.backings.count * c.cpuNodes.count * c.memNodes.count
+            * c.memPolicies.count
+        let mapping = firstRegionSeconds / Double(max(1, firstRegionBytes))
+            * Double(bytesPerRound * c.repetitionsPerRound.count)
+        let perPageNs = 4 * ((calibrator?.samples.first).map { $0.atomicNs + $0.streamNsPerDescriptor } ?? 10)
+        let pageReps = Double(bytesPerRound / 4096) * Double(c.repetitions + c.warmup * c.repetitionsPerRound.count)
+            * Double(loopsPerCell * max(1, c.threads.count) * c.sharings.count * c.layouts.count
+                     * c.dirties.count * c.batches.count * c.mitigations.count * c.folioOrders.count)
+        let seconds = mapping + pageReps * perPageNs / 1e9
+        guard seconds > 60 else { return }
+        FileHandle.standardError.write(String(
+            format: "gupbench: this run is estimated to take %.0f min (%.0f s mapping and verifying regions, "
+                + "the rest measuring)\n", (seconds / 60).rounded(.up), mapping).data(using: .utf8)!)
     }
 
     /// The model-building hook: a replayed layout's folios and page array, or the region's

@@ -35,6 +35,15 @@ public final class Progress: @unchecked Sendable {
         printed = true
     }
 
+    /// What the run does before its next repetition (mapping, verifying), on the same line.
+    func phase(_ text: String) {
+        guard enabled else { return }
+        let elapsed = Double(gb_now_ns() - startNs) / 1e9
+        let line = String(format: "\r  gupbench: %@, %.0fs elapsed\u{1B}[K", text, elapsed)
+        FileHandle.standardError.write(line.data(using: .utf8)!)
+        printed = true
+    }
+
     func finish() {
         if printed { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
     }

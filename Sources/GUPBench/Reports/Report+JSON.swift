@@ -16,6 +16,19 @@ extension Report {
             ("partial_reason", partial.map(JSON.string) ?? .null),
         ]
         if let layoutFile { fields.append(("layout_file", layoutFile.json)) }
+        if let memory {
+            let p = memory.predicted
+            fields.append(("peak_rss_bytes", .int(Int(memory.peakResidentBytes))))
+            fields.append(("predicted_peak_bytes", .int(Int(p.totalBytes))))
+            fields.append(("predicted_peak_terms", .object([
+                ("process", .int(Int(p.processBytes))), ("memmap_buffers", .int(Int(p.memmapBufferBytes))),
+                ("calibration", .int(Int(p.calibrationBytes))), ("region", .int(Int(p.regionBytes))),
+            ])))
+        }
+        if let phases {
+            fields.append(("phases", .object([("map", .num(phases.map)), ("verify", .num(phases.verify)),
+                                              ("calibrate", .num(phases.calibrate)), ("measure", .num(phases.measure))])))
+        }
         fields += extra
         return .object(fields)
     }

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// A whole run: what the report renderers turn into table, JSON, CSV or markdown.
 public struct Report: Sendable {
     public var command: String
@@ -11,6 +13,10 @@ public struct Report: Sendable {
     public var layoutFile: LayoutFile?
     /// Why the report covers less than was asked (a run stopped by SIGINT/SIGTERM); nil when complete.
     public var partial: String?
+    /// What the memory budget predicted the run would hold at its peak, and what it held.
+    public var memory: MemoryUse?
+    /// Wall seconds per phase of the run (`RunPhases`).
+    public var phases: RunPhases?
 
     public init(command: String, topology: Topology, calibration: CalibrationFigures?) {
         self.command = command
@@ -19,4 +25,35 @@ public struct Report: Sendable {
     }
 
     public var allBalanced: Bool { results.allSatisfy(\.balanced) }
+}
+
+/// A run's peak resident memory beside the budget's prediction of it.
+public struct MemoryUse: Sendable, Equatable {
+    public var predicted: PeakPrediction
+    /// VmHWM at the end of the run: the most the process held at any moment.
+    public var peakResidentBytes: Int64
+
+    public init(predicted: PeakPrediction, peakResidentBytes: Int64) {
+        self.predicted = predicted
+        self.peakResidentBytes = peakResidentBytes
+    }
+}
+
+/// Where a run's wall time went, in seconds: mapping and faulting regions in, verifying their
+/// placement and backing (and building the model from them), calibrating, and measuring
+/// (the repetitions with their untimed grabs and audits).
+public struct RunPhases: Sendable, Equatable {
+    public var map = 0.0
+    public var verify = 0.0
+    public var calibrate = 0.0
+    public var measure = 0.0
+
+    public init() {}
+
+    /// Adds the seconds `body` took to `phase`.
+    mutating func time<T>(_ phase: WritableKeyPath<RunPhases, Double>, _ body: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { self[keyPath: phase] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        return try body()
+    }
 }
