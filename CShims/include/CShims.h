@@ -14,5 +14,6 @@
 #include "gb_kcalls.h"
 #include "gb_stop.h"
 #include "gb_limits.h"
+#include "gb_btf.h"
 
 #endif /* CSHIMS_H */

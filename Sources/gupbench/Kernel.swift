@@ -31,6 +31,9 @@ struct Kernel: ParsableCommand {
     @Option(help: "How the model's out-of-line release calls return: auto (what this kernel does, from /sys/devices/system/cpu/vulnerabilities/), \(Mitigations.validList).")
     var mitigations = "auto"
 
+    @Flag(help: "Only check the page-descriptor model's layout against this kernel's BTF (/sys/kernel/btf/vmlinux): no memory mapped, no io_uring; exit 1 when a field differs or BTF is unreadable.")
+    var checkLayout = false
+
     @OptionGroup var report: TableOrJSONOutput
 
     /// The parsed options; validate() has already rejected anything invalid.
@@ -67,6 +70,7 @@ struct Kernel: ParsableCommand {
     }
 
     func run() throws {
+        if checkLayout { return try runLayoutCheck() }
         let s = try settings()
         let topology = Topology.read()
         // The model's matrix: one thread, the two loops that mirror the kernel's release.
@@ -123,6 +127,21 @@ struct Kernel: ParsableCommand {
             throw GUPBenchError.auditFailed(
                 "the kernel's FOLL_PIN counters rose by more than this run's pins: other pinning "
                 + "during the run (see OTHERS above); run again when the machine is quiet")
+        }
+    }
+
+    /// `--check-layout`: the table (or JSON) of every field, then exit 1 with one line when the
+    /// model describes another kernel or there is no BTF to tell.
+    func runLayoutCheck() throws {
+        let layout = KernelLayout.running
+        try report.emit(table: layout.table(), json: layout.json)
+        switch layout.verdict {
+        case .matches: return
+        case .differs(let fields):
+            throw GUPBenchError.auditFailed("the page-descriptor model's layout differs from this kernel's "
+                + "(\(layout.source)): " + fields.joined(separator: ", "))
+        case .skipped(let reason):
+            throw GUPBenchError.environment("kernel layout not checked: \(reason)")
         }
     }
 
