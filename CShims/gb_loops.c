@@ -255,7 +255,8 @@ void gb_folios_of_pages(gb_page *const *pages, long npages, gb_page **folios) {
 }
 
 /* kernel: unpin_folios() — `for (j = i + 1; j < nfolios; j++) if (folios[i] != folios[j])
- * break; unpin_user_folio(folios[i], j - i);` */
+ * break; if (folios[i]) gup_put_folio(folios[i], j - i, FOLL_PIN);`: gup_put_folio() directly
+ * (not unpin_user_folio()), a NULL entry skipped. */
 GB_INLINE void unpin_folios_body(gb_page *const *folios, long nfolios, long batch, gb_detect_mode detect,
                                  gb_ledger *ledger, gb_tally *t) {
     gb_mitigation mode = gb_mitigations();
@@ -267,8 +268,10 @@ GB_INLINE void unpin_folios_body(gb_page *const *folios, long nfolios, long batc
             for (j = i + 1; j < n; j++)
                 if (call[i] != call[j])
                     break;
+            if (!call[i])
+                continue;
             gb_detect_entries(detect, ledger, call + i, j - i, GB_CALL_UNPIN_USER_PAGE, t);
-            gb_detect_kcall_unpin_user_folio(detect, mode, call[i], j - i, t);
+            gb_detect_kcall_gup_put_folio_pin(detect, mode, call[i], (int)(j - i), t);
         }
     }
 }

@@ -346,7 +346,8 @@ GB_INLINE void gb_unpin_folio_dirty_lock(gb_page *_Nonnull folio, gb_tally *_Non
 GB_INLINE bool gb_folio_maybe_dma_pinned(gb_page *_Nonnull folio) {
     if (gb_folio_has_pincount(folio))
         return gb_pincount_read_relaxed(folio + 1) > 0;
-    return gb_ref_read_relaxed(folio) >= GB_PIN_COUNTING_BIAS;
+    /* (unsigned int)folio_ref_count(folio): a count driven below zero reads as pinned */
+    return (unsigned int)gb_ref_read_relaxed(folio) >= GB_PIN_COUNTING_BIAS;
 }
 
 /* kernel: page_maybe_dma_pinned() */

@@ -169,4 +169,21 @@ import Testing
             try PageModel(region: region, forcedOrder: 9)
         }
     }
+
+    /// include/linux/mm.h folio_maybe_dma_pinned(): `(unsigned int)folio_ref_count(folio) >=
+    /// GUP_PIN_COUNTING_BIAS` on a small folio, so a count an over-unpin drove below zero reads
+    /// as pinned; a large folio answers from `_pincount` alone.
+    @Test func overUnpinnedSmallFolioReadsAsPinned() throws {
+        let model = try makeModel(pages: 1024, order: 0)
+        let page = model.page(0)
+        var t = gb_tally()
+        #expect(!gb_folio_maybe_dma_pinned(page))  // mapped once: _refcount 1
+        gb_try_grab_folio(page, 1, GB_FOLL_PIN, &t)
+        #expect(gb_folio_maybe_dma_pinned(page))   // 1025
+        _ = gb_gup_put_folio(page, 1, GB_FOLL_PIN, &t)
+        _ = gb_gup_put_folio(page, 1, GB_FOLL_PIN, &t)  // one unpin too many: 1 - 1024
+        #expect(gb_ref_read_relaxed(page) == -1023)
+        #expect(gb_folio_maybe_dma_pinned(page))
+        #expect(t.freed == 0 && t.jumped_over_zero == 1)
+    }
 }

@@ -47,7 +47,8 @@ public struct MisuseEvents: Sendable, Equatable {
         }
         if jumpedOverZero > 0 {
             parts.append("`_refcount` jumps over 0 (to \(refcount)): nothing is freed and the count never "
-                + "returns to 0, \(count(jumpedOverZero)) leak")
+                + "returns to 0, \(count(jumpedOverZero)) leak"
+                + (maybePinned && order == 0 ? " and look maybe-dma-pinned for good (the count read unsigned)" : ""))
         }
         if leakedRefs > 0 {
             parts.append("references never dropped, \(leakedRefs / max(1, folios)) per \(unit): the \(unit) "

@@ -4,7 +4,8 @@ extension Strategy {
     /// unpin-folios: mm/gup.c `unpin_folios()` (2024) — the caller holds folio pointers, not
     /// pages (one per page here, as a caller converting a page array would); equal neighbours
     /// are found by comparing the pointers, no descriptor read, and each run is one
-    /// `unpin_user_folio(folio, run)`. No dirtying variant.
+    /// `gup_put_folio(folio, run, FOLL_PIN)` (a NULL entry is skipped in the kernel; the
+    /// model's arrays hold none). No dirtying variant.
     public static let unpinFolios = Strategy(
         rawValue: "unpin-folios", kernelAnalogue: "unpin_folios(): folio pointers, equal neighbours grouped",
         shortName: "folios", foll: GB_FOLL_PIN, comparedWith: "unpin-each", releasesFolioRuns: true,
@@ -36,8 +37,8 @@ extension ReleaseLoops {
                 var j = i + 1
                 while j < n && call[j] == folio { j += 1 }
                 gb_detect_entries(detect, ledger, call + i, j - i, GB_CALL_UNPIN_USER_PAGE, &t)
-                // unpin_user_folio(folios[i], j - i) -> gup_put_folio(folio, refs, FOLL_PIN)
-                gb_detect_kcall_unpin_user_folio(detect, mode, call[i], j - i, &t)
+                // gup_put_folio(folios[i], j - i, FOLL_PIN), called directly
+                gb_detect_kcall_gup_put_folio_pin(detect, mode, call[i], Int32(j - i), &t)
                 i = j
             }
             start += n
