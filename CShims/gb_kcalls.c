@@ -168,106 +168,43 @@ static uint64_t now_ns(void) {
 GB_PLAIN void gb_k_empty_call(void) { __asm__ volatile("" ::: "memory"); }
 GB_SAFERET void gb_k_empty_call_saferet(void) { __asm__ volatile("" ::: "memory"); }
 
+/* The floor of the call resource: ns per out-of-line call and its return, in the shape the
+ * mode gives returns (plain, or through the Safe-RET thunk), eight calls to a loop turn and
+ * nothing depending on them, best of many short rounds. */
 double gb_calibrate_kcall_ns(gb_mitigation mode, long iterations) {
-    gb_tally t = {0};
-    uint64_t start = now_ns();
-    for (long i = 0; i < iterations; i++) {
-        if (!gb_mitigation_thunks_returns(mode))
-            gb_k_empty_call();
-        else
-            gb_k_empty_call_saferet();
+    long turns = iterations / 8 > 0 ? iterations / 8 : 1;
+    bool thunked = gb_mitigation_thunks_returns(mode);
+    double best = 1e9;
+    for (int round = 0; round < 20; round++) {
+        uint64_t start = now_ns();
+        for (long i = 0; i < turns; i++) {
+            for (int k = 0; k < 8; k++) {
+                if (!thunked)
+                    gb_k_empty_call();
+                else
+                    gb_k_empty_call_saferet();
+            }
+        }
+        double ns = (double)(now_ns() - start) / (double)(turns * 8);
+        if (ns < best)
+            best = ns;
     }
-    uint64_t end = now_ns();
-    (void)t;
-    return (double)(end - start) / (double)iterations;
+    return best;
 }
 
 double gb_calibrate_local_cmpxchg_ns(long iterations) {
     int8_t v = 0;
-    uint64_t start = now_ns();
-    for (long i = 0; i < iterations; i++) {
-        int8_t o = v;
-        while (!this_cpu_try_cmpxchg_s8(&v, &o, (int8_t)(o + 1)))
-            ;
+    double best = 1e9;
+    for (int round = 0; round < 20; round++) {
+        uint64_t start = now_ns();
+        for (long i = 0; i < iterations; i++) {
+            int8_t o = v;
+            while (!this_cpu_try_cmpxchg_s8(&v, &o, (int8_t)(o + 1)))
+                ;
+        }
+        double ns = (double)(now_ns() - start) / (double)iterations;
+        if (ns < best)
+            best = ns;
     }
-    uint64_t end = now_ns();
-    return (double)(end - start) / (double)iterations;
-}
-
-/* What one plain release call adds to a loop of locked RMWs, measured in a loop shaped like the
- * release loop: per iteration an out-of-line call that tests is_zero_folio(), calls the
- * accounting function out of line (its unlocked cmpxchg on the per-CPU diff; delta 0, so it never
- * folds: folds are charged on their own) and then does the release's locked RMW on a descriptor in
- * L1 (64 of them in turn) — against the same loop with the RMW alone, inline. The two passes
- * alternate, `passes` times, each time with the stack moved; the figure is the smallest difference (noise in the call pass only raises it, noise in the
- * RMW-only pass lowers it, so the smallest is never above what the call really adds), and never
- * below 0. This is the part of the call the RMWs do not hide: a plain call's return is predicted
- * and the cmpxchg is not locked, so most of it overlaps (kernel: gup_put_folio() ->
- * node_stat_mod_folio() -> mod_node_page_state(), mm/gup.c, mm/vmstat.c). */
-GB_PLAIN static void release_call_shape(gb_page *folio, gb_tally *t) {
-    if (gb_is_zero_folio(folio, t))
-        return;
-    gb_k_mod_node_page_state(0, t);
-    atomic_fetch_add_explicit(GB_ATOMIC(int, folio->refcount), 1, memory_order_acq_rel);
-}
-
-/* The descriptors both loops walk round: 64 consecutive ones, one 4 KiB memmap page, all in L1,
- * as the release loop walks on to the next descriptor. */
-#define GB_RELEASE_RING 64
-
-/* One pair of passes, its tally on this frame: the call's loads can wait on the tally's
- * stores, or on the per-CPU diff's, when they sit at the same offset of their 4 KiB pages
- * (4K aliasing), and where the stack lands is up to ASLR: one process calibrated 5.3 ns where
- * others calibrated 1.8. The caller moves this frame by a different amount each pass and keeps
- * the smallest difference. */
-GB_PLAIN static double release_call_pass(gb_page *ring, size_t iterations) {
-    gb_tally t = {0};
-    for (int k = 0; k < GB_RELEASE_RING; k++)
-        atomic_store_explicit(GB_ATOMIC(int, ring[k].refcount), 0, memory_order_relaxed);
-    uint64_t a = now_ns();
-    for (size_t i = 0; i < iterations; i++)
-        atomic_fetch_add_explicit(GB_ATOMIC(int, ring[i % GB_RELEASE_RING].refcount), 1, memory_order_acq_rel);
-    uint64_t b = now_ns();
-    for (size_t i = 0; i < iterations; i++)
-        release_call_shape(&ring[i % GB_RELEASE_RING], &t);
-    uint64_t c = now_ns();
-    return ((double)(c - b) - (double)(b - a)) / (double)iterations;
-}
-
-/* The smallest of `passes` runs of `pass`, each with this frame's stack moved by 64 + 576·p bytes
- * (mod 4 KiB), so the pass's frame sits at a different line offset each time; never below 0. */
-static double best_with_stack_moved(double (*pass)(gb_page *, size_t), gb_page *d, size_t n, int passes) {
-    double best = -1;
-    for (int p = 0; p < passes; p++) {
-        volatile char *shift = __builtin_alloca(64 + (size_t)(p * 576) % 4096);
-        shift[0] = 0;
-        double x = pass(d, n);
-        if (best < 0 || x < best)
-            best = x;
-    }
-    return best > 0 ? best : 0;
-}
-
-double gb_calibrate_release_call_ns(long iterations, int passes) {
-    static gb_page ring[GB_RELEASE_RING] __attribute__((aligned(4096))); /* never the zero folio */
-    return best_with_stack_moved(release_call_pass, ring, (size_t)iterations, passes);
-}
-
-GB_PLAIN static double release_call_stream_pass(gb_page *d, size_t count) {
-    gb_tally t = {0};
-    gb_calibrate_touch(d, count);
-    uint64_t a = now_ns();
-    for (size_t i = 0; i < count; i++)
-        atomic_fetch_add_explicit(GB_ATOMIC(int, d[i].refcount), 1, memory_order_acq_rel);
-    uint64_t b = now_ns();
-    gb_calibrate_touch(d, count);
-    uint64_t c = now_ns();
-    for (size_t i = 0; i < count; i++)
-        release_call_shape(&d[i], &t);
-    uint64_t e = now_ns();
-    return ((double)(e - c) - (double)(b - a)) / (double)count;
-}
-
-double gb_calibrate_release_call_stream_ns(gb_page *descriptors, size_t count, int passes) {
-    return best_with_stack_moved(release_call_stream_pass, descriptors, count, passes);
+    return best;
 }

@@ -2,6 +2,8 @@
  * gb_calibrate.h — the machine's own limits, measured with the same instructions the release
  * loops use: a LOCK-prefixed RMW on a private line, on a line two CPUs fight over, a
  * streaming read of one 64-byte descriptor after another, and a chain of dependent loads.
+ * The floors (Measurement/Floors.swift) use the fastest of each; the rest describe the
+ * machine's state for the record and the gate.
  */
 #ifndef GB_CALIBRATE_H
 #define GB_CALIBRATE_H
@@ -9,7 +11,8 @@
 #include <stddef.h>
 #include "gb_page.h"
 
-/* ns per atomic fetch-add (acq_rel; a LOCK-prefixed RMW like the release path's `lock sub`) on a line only this thread uses. */
+/* The floor of the locked-RMW resource: ns per LOCK-prefixed RMW on lines only this thread uses,
+ * the fastest of a chain on one line and eight lines in turn, best of many short rounds. */
 double gb_calibrate_atomic_ns(long iterations);
 
 /* ns per atomic fetch-add per thread when one thread on each of `ncpus` CPUs hammers one line.
@@ -29,27 +32,14 @@ void gb_calibrate_chase_prepare(gb_page *_Nonnull descriptors, size_t count, uin
  * (a jump to the next folio) or from a shuffled array: no prefetcher runs ahead of it. */
 double gb_calibrate_chase_ns(const gb_page *_Nonnull descriptors, size_t count, size_t steps, int passes);
 
-/* The memmap as a release loop finds it: before each timed pass every one of `count` descriptors
- * is written once (as pinning does, by an RMW that adds 0), then:
- *   touched_stream: ns per descriptor to read consecutive descriptors;
- *   atomic_stream:  ns per descriptor for one LOCK-prefixed RMW on each consecutive descriptor
- *                   (the least a walk that releases every descriptor it reads can cost);
- *   jump:           ns per step of a walk that reads, in the descriptor it is on, how far the
- *                   next one is (`stride` descriptors, a folio) and does one LOCK-prefixed RMW
- *                   there: the least unpin_user_page_range_dirty_lock() pays per folio.
- *   strided_rmw:    ns per step of a walk that does one LOCK-prefixed RMW on every `stride`-th
- *                   descriptor, its address known without a load from the memmap: the least
- *                   a loop pays per folio when an array names each folio's head (unpin_folios(),
- *                   io_release_ubuf()), so the next head's miss can start before this one ends.
- * Best of `passes`; -EINVAL for a stride of 0 or beyond the buffer. touched_stream and
- * strided_rmw change no count, so they also time a live memmap (a round's own, between rounds). */
 /* Writes every descriptor once, as pinning a region does before its release: the memmap is then
  * where the release loop finds it (recently written, as far into the caches as it fits). The
  * RMW adds 0, so a live memmap (a round's own, between rounds) keeps every count. */
 void gb_calibrate_touch(gb_page *_Nonnull descriptors, size_t count);
-double gb_calibrate_touched_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
-double gb_calibrate_atomic_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
-double gb_calibrate_jump_ns(gb_page *_Nonnull descriptors, size_t count, size_t stride, int passes);
-double gb_calibrate_strided_rmw_ns(gb_page *_Nonnull descriptors, size_t count, size_t stride, int passes);
+
+/* The floor of the descriptor-line resource: ns per 64-byte line for the fastest read of every
+ * line of `count` consecutive descriptors, as a release loop finds them (each pass after
+ * gb_calibrate_touch). Reads only, so it also times a live memmap. Best of `passes`. */
+double gb_calibrate_line_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
 
 #endif /* GB_CALIBRATE_H */

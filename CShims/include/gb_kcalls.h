@@ -130,18 +130,10 @@ GB_INLINE void gb_detect_kcall_gup_put_folio_pin(gb_detect_mode detect, gb_mitig
  * safe-ret thunk. Other modes: nothing. */
 void gb_kcall_release_indirect(gb_mitigation mode, gb_tally *_Nonnull t);
 
-/* ---- calibration: ns per out-of-line call + return of a mode, and per unlocked cmpxchg ---- */
+/* ---- calibration: the floors of the call resource and of the per-CPU counter update ---- */
+/* ns per out-of-line call and return in the mode's return shape, the fastest loop of them. */
 double gb_calibrate_kcall_ns(gb_mitigation mode, long iterations);
+/* ns per unlocked cmpxchg on one per-CPU byte: a chain, as successive updates of one counter are. */
 double gb_calibrate_local_cmpxchg_ns(long iterations);
-/* What one plain release call (call, is_zero_folio(), the accounting call and its unlocked
- * cmpxchg, return) adds to a loop of locked RMWs on a line in L1: the smallest of `passes`
- * paired differences, never below 0 (gb_kcalls.c). */
-double gb_calibrate_release_call_ns(long iterations, int passes);
-/* What the same release call adds to an atomic stream: on `count` descriptors of a memmap-sized
- * buffer, each written once before each pass (as pinning does), one LOCK-prefixed RMW on each
- * consecutive descriptor, against the same walk doing the release call on each; the two
- * alternate `passes` times with the stack moved as above, and the smallest difference per
- * descriptor is kept, never below 0. The release loops of order-0 memory do exactly this walk. */
-double gb_calibrate_release_call_stream_ns(gb_page *_Nonnull descriptors, size_t count, int passes);
 
 #endif /* GB_KCALLS_H */

@@ -42,7 +42,7 @@ struct CommonOptions: ParsableArguments {
     var strategies: CommaList?
 
     @Option(help: "Loop implementation: \(Impl.validList).")
-    var impl: CommaList = "swift"
+    var impl: CommaList = "swift,c"
 
     @Option(help: "Run-time detection of wrong release calls: \(DetectMode.validList); a list compares them.")
     var detect: CommaList = "off"
@@ -52,6 +52,9 @@ struct CommonOptions: ParsableArguments {
 
     @Option(help: "Untimed warm-up repetitions at the start of each round.")
     var warmup: CommaList = "1"
+
+    @Option(name: .customLong("min-time"), help: "Least timed release per sample: a sample adds up windows of pin (untimed) and release (timed) until they last this long; 0 = one window (default: \(DurationText.format(BenchConfig.defaultMinTimeNs))).")
+    var minTime: String?
 
     @Flag(name: .customLong("last-ref"), help: "Drop the mapping's reference first (munmap while held), so each release frees its folio: LRU, per-CPU and zone locks (docs/last-reference.md).")
     var lastRef = false
@@ -75,7 +78,7 @@ struct CommonOptions: ParsableArguments {
 
     enum CodingKeys: String, CodingKey {
         case size, backing, folioOrder, threads, sharing, layout, memNode, cpuNode, memPolicy
-        case dirty, batch, strategies, impl, detect, repetitions, warmup, rounds, format, output, lastRef, layoutFile, mitigations
+        case dirty, batch, strategies, impl, detect, repetitions, warmup, minTime, rounds, format, output, lastRef, layoutFile, mitigations
     }
 
     func validate() throws {
@@ -122,6 +125,7 @@ struct CommonOptions: ParsableArguments {
         c.detects = try detect.choices("--detect")
         c.repetitions = try repetitions.ints("--repetitions", range: 1...100_000, single: true)[0]
         c.warmup = try warmup.ints("--warmup", range: 0...100_000, single: true)[0]
+        if let minTime { c.minTimeNs = try DurationText.parseNs(minTime, option: "--min-time") }
         c.lastRef = lastRef
         c.mitigations = try mitigations.items("--mitigations").map { try Mitigations.parseOption($0) }
         if let layoutFile {

@@ -45,11 +45,10 @@ extension Report {
             }
             out += "  aggregate \(Fmt.rate(r.pagesPerSecond)) pages; "
                 + String(format: "%.3f atomics and %.3f flag tests per page", r.atomicsPerPage, r.flagTestsPerPage)
-            if let roof = r.rooflineNsPerPage, let eff = r.efficiency {
-                out += "; roofline \(Fmt.ns(roof)) ns, efficiency \(Fmt.percent(eff))"
-            } else if let roof = r.rooflineNsPerPage, r.beatsRoofline {
-                out += "; roofline \(Fmt.ns(roof)) ns is above the measurement's CI: too high "
-                    + r.rooflineSuspects.joined(separator: ", ")
+            if let floors = r.floors, let f = floors.binding, let eff = r.efficiency {
+                out += "; floor \(Fmt.ns(f.nsPerPage)) ns (\(f.resource.rawValue)), efficiency \(Fmt.percent(eff.median)) "
+                    + "[\(Fmt.percent(eff.ci95Low))-\(Fmt.percent(eff.ci95High))]"
+                    + (r.beatsFloor ? ": the floor is above the measurement's CI, \(f.calibration) is too high" : "")
             }
             out += "\n"
             if let l = r.locksPerPage {  // --last-ref: the locks the frees took
@@ -75,13 +74,12 @@ extension Report {
                 + "\(r.pinsAcquired) acquired, \(r.pinsReleased) released\n"
         }
         if !comparisons.isEmpty {
-            var table = TextTable(header: ["candidate", "baseline", "scenario", "speedup [95% CI]", "p", "verdict"])
+            var table = TextTable(header: ["candidate", "baseline", "scenario", "speedup [95% CI]", "verdict"])
             for c in comparisons {
                 table.add(["\(c.candidate.strategy.rawValue)/\(c.candidate.impl.rawValue)",
                            "\(c.baseline.strategy.rawValue)/\(c.baseline.impl.rawValue)",
                            "\(c.scenario.backingLabel) t\(c.scenario.threads)",
-                           Fmt.speedup(c.speedup, c.ci95Low, c.ci95High),
-                           Fmt.pValue(c.pValue), c.verdict.rawValue])
+                           Fmt.speedup(c.speedup, c.ci95Low, c.ci95High), c.verdict.rawValue])
             }
             out += "\n" + table.rendered() + "\n"
         }

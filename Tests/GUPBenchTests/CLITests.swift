@@ -41,7 +41,8 @@ import Testing
         var testDescription: String { args.joined(separator: " ") }
     }
 
-    static let small = ["--repetitions", "1", "--warmup", "0"]
+    /// One window per sample (`--min-time 0`): pin counts are then exact multiples of the pages.
+    static let small = ["--repetitions", "1", "--warmup", "0", "--min-time", "0"]
 
     static let bad: [Bad] = [
         Bad(args: ["compare", "--size", "0"], status: 2, mentions: "--size '0' must be greater than zero"),
@@ -93,16 +94,21 @@ import Testing
         let calibration = try #require(json["calibration"] as? [String: Any])
         for key in ["atomic_ns", "stream_ns_per_descriptor"] { #expect(calibration[key] is Double || calibration[key] is Int) }
         let results = try #require(json["results"] as? [[String: Any]])
-        #expect(results.count == 2 * Strategy.defaultSet.count)  // every default strategy × 2 backings × 1 thread count
+        // every default strategy × its Swift loop and C twin × 2 backings × 1 thread count
+        #expect(results.count == 2 * 2 * Strategy.defaultSet.count)
+        for key in ["peak_rss_bytes", "predicted_peak_bytes", "phases", "min_time_ns"] { #expect(json[key] != nil, "\(key)") }
         let resultKeys = ["strategy", "impl", "backing", "folio_order", "threads", "sharing", "layout", "dirty",
                           "batch", "mem_node", "cpu_node", "pages", "repetitions", "ns_per_page",
-                          "pages_per_second", "atomics_per_page", "roofline_ns_per_page", "efficiency",
+                          "pages_per_second", "atomics_per_page", "floors", "floor_ns_per_page", "bound",
+                          "efficiency", "beats_floor", "windows_per_sample",
                           "thp_backed_fraction", "folio_backed_fraction", "placement", "audit"]
         for result in results {
             for key in resultKeys { #expect(result[key] != nil, "results[].\(key)") }
             let ns = try #require(result["ns_per_page"] as? [String: Any])
             for key in ["median", "min", "max", "ci95_low", "ci95_high"] { #expect(ns[key] != nil) }
             #expect((result["pages_per_second"] as? [String: Any])?["median"] != nil)
+            let efficiency = try #require(result["efficiency"] as? [String: Any])
+            for key in ["median", "ci95_low", "ci95_high"] { #expect(efficiency[key] is Double) }
             let placement = try #require(result["placement"] as? [String: Any])
             #expect(placement["requested_node"] != nil && placement["verified_fraction"] as? Double == 1.0)
             let audit = try #require(result["audit"] as? [String: Any])
@@ -115,10 +121,12 @@ import Testing
             #expect(audit["pins_released"] as? Int == (coalesced ? 4 : 2048))
         }
         let comparisons = try #require(json["comparisons"] as? [[String: Any]])
-        // each vs put, and batched, range, folios, io_uring vs each, per backing
-        #expect(comparisons.count == 2 * (1 + Strategy.defaultSet.filter(\.releasesFolioRuns).count))
+        // per backing: each vs put, and batched, range, folios, io_uring vs each, per impl; and
+        // every Swift loop against its C twin
+        let pairs = 1 + Strategy.defaultSet.filter(\.releasesFolioRuns).count
+        #expect(comparisons.count == 2 * (2 * pairs + Strategy.defaultSet.count))
         for c in comparisons {
-            for key in ["baseline", "candidate", "backing", "folio_order", "threads", "sharing", "dirty", "speedup", "p_value"] {
+            for key in ["baseline", "candidate", "backing", "folio_order", "threads", "sharing", "dirty", "speedup", "verdict"] {
                 #expect(c[key] != nil, "comparisons[].\(key)")
             }
             let s = try #require(c["speedup"] as? [String: Any])
@@ -158,7 +166,7 @@ import Testing
 
 /// Sweep, baseline and misuse at the command line.
 @Suite struct CLIReportTests {
-    static let small = ["--repetitions", "2", "--warmup", "0"]
+    static let small = ["--repetitions", "2", "--warmup", "0", "--min-time", "0"]
 
     struct Bad: CustomTestStringConvertible, Sendable {
         let args: [String]
@@ -209,7 +217,7 @@ import Testing
         let sweep = try #require(json["sweep"] as? [String: Any])
         #expect(sweep["param"] as? String == "size")
         #expect(sweep["values"] as? [Int] == [2 << 20, 4 << 20])
-        #expect((json["results"] as? [Any])?.count == 2)
+        #expect((json["results"] as? [Any])?.count == 2 * 2)  // 2 sizes × the Swift loop and its C twin
     }
 
     @Test func markdownIsAPipeTableWithOneRowPerScenario() throws {

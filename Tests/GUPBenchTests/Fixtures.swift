@@ -74,3 +74,21 @@ func expectedBvecs(indices: [Int], order: Int) -> Int {
     }
     return Set(indices.map { $0 >> order }).count
 }
+
+enum Fixtures {
+    /// A result of `strategy` whose samples are `ns` ± 5% over three rounds of ten, no floors.
+    static func result(_ strategy: Strategy, ns: Double) -> ResultRecord {
+        let rounds = RoundSamples((0..<3).map { r in (0..<10).map { ns * (0.95 + 0.01 * Double(($0 + r) % 10)) } })
+        let scenario = ScenarioKey(size: 1 << 30, backing: .fourK, folioOrder: 0, forcedOrder: false, threads: 1,
+                                   sharing: .disjoint, layout: .sequential, dirty: .none, batch: nil, memNode: 0,
+                                   cpuNode: 0, memPolicy: .bind)
+        let placement = PlacementReport(policy: .bind, requestedNode: 0, dataNodePages: [1024], memmapNodePages: [16],
+                                        dataSampled: 1024, memmapSampled: 16, sampleStride: 1)
+        return ResultRecord(
+            strategy: strategy, impl: .swift, detect: .off, scenario: scenario, pages: 1024, pagesPerThread: 1024,
+            repetitions: 30, nsPerPageRounds: rounds, nsPerPage: Summary(rounds), pagesPerSecond: 1e9 / ns,
+            atomicsPerPage: 1, flagTestsPerPage: 0, thpBackedFraction: 0, folioBackedFraction: 1, placement: placement,
+            cpus: [0], perThreadNsPerPage: [ns], threadOverlap: nil, windowsPerSample: 1, balanced: true,
+            auditDetail: nil, pinsAcquired: 30 * 1024, pinsReleased: 30 * 1024, underflows: 0, ledgerViolations: 0)
+    }
+}

@@ -30,6 +30,23 @@ import Testing
         #expect(model.audit().unbalanced_pages == 0)
     }
 
+    /// --min-time: the last untimed repetition (here the one made because warmup is 0) sizes
+    /// the windows; every sample then adds up that many windows of pin and release.
+    @Test func samplesAddUpTheWindowsMinTimeAsksFor() throws {
+        let model = try makeModel(pages: 1024, order: 0)
+        let shares = PageShares(model: model, threads: 1, sharing: .disjoint, layout: .sequential)
+        let runner = try ReleaseRunner(model: model, shares: shares, cpus: [Self.cpus[0]])
+        // A 1024-page release takes microseconds: 200 us needs several windows, at most 1000.
+        let m = runner.measure([LoopKey(.unpinEach, .swift)], dirty: .none, batch: nil, repetitions: 3, warmup: 0,
+                               minTimeNs: 200_000)[0]
+        #expect(m.windowsPerSample > 1 && m.windowsPerSample <= ReleaseRunner.maxWindows)
+        #expect(m.wallNs.count == 3)
+        #expect(m.pinsAcquired == UInt64(1024 * (1 + 3 * m.windowsPerSample)))  // the sizing repetition, then 3 samples
+        #expect(m.pinsReleased == m.pinsAcquired)
+        #expect(m.auditFailure == nil)
+        #expect(model.audit().unbalanced_pages == 0)
+    }
+
     @Test func disjointSharesAreWholeFoliesAndCoverEveryPageOnce() throws {
         let model = try makeModel(pages: 4096, order: 9)
         let shares = PageShares(model: model, threads: 2, sharing: .disjoint, layout: .sequential)
@@ -54,6 +71,7 @@ import Testing
         config.threads = [1]
         config.layouts = [.shuffled]
         config.strategies = [.unpinEach, .unpinRange]
+        config.impls = [.swift]
         config.repetitions = 2
         config.warmup = 0
         let report = try Experiment(config: config, topology: Topology.read()).run(command: "test")

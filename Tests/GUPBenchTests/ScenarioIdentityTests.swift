@@ -5,8 +5,8 @@ import Testing
 /// own saved row, the CSV carries every identity key, and the JSON report lists the keys.
 @Suite struct ScenarioIdentityTests {
     static let common = ["compare", "--size", "4MiB", "--backing", "4k", "--threads", "1",
-                         "--strategies", "unpin-each", "--detect", "off,ledger",
-                         "--repetitions", "2", "--warmup", "0"]
+                         "--strategies", "unpin-each", "--detect", "off,ledger", "--impl", "swift",
+                         "--repetitions", "2", "--warmup", "0", "--min-time", "0"]
 
     @Test func baselineComparesEachDetectModeWithItsOwnRow() throws {
         let old = FileManager.default.temporaryDirectory.appendingPathComponent("gupbench-detect-\(getpid()).json")

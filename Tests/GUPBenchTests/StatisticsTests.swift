@@ -23,14 +23,6 @@ import Testing
         #expect(s.low <= 2 && 2 <= s.high)
     }
 
-    /// Textbook example (Mann & Whitney's exact table): x = {1,2,3}, y = {4,5,6}:
-    /// U = 0, exact two-sided p = 2 × 1/20 = 0.1.
-    @Test func mannWhitneyExactTextbookP() {
-        let r = Statistics.mannWhitneyU([1, 2, 3], [4, 5, 6])
-        #expect(r.u == 0)
-        #expect(abs(r.p - 0.1) < 1e-12)
-    }
-
     @Test func verdictRules() {
         #expect(Verdict.decide(speedup: 1.5, ciLow: 1.4, ciHigh: 1.6) == .faster)
         #expect(Verdict.decide(speedup: 1.01, ciLow: 1.005, ciHigh: 1.02) == .withinNoise)  // under 2%

@@ -106,46 +106,29 @@ public final class Calibrator {
                                    llcBytes: topology.llcBytes)
         c.rejectedContended = rejected
         c.lockPairNs = gb_calibrate_lock_pair_ns(2_000_000)
-        c.kernelCallNs = gb_calibrate_kcall_ns(GB_MITIGATION_OFF, 2_000_000)
-        c.kernelCallSafeRetNs = gb_calibrate_kcall_ns(GB_MITIGATION_SAFE_RET, 2_000_000)
-        c.localCmpxchgNs = gb_calibrate_local_cmpxchg_ns(2_000_000)
-        c.releaseCallNs = gb_calibrate_release_call_ns(100_000, 16)
+        c.kernelCallNs = gb_calibrate_kcall_ns(GB_MITIGATION_OFF, 200_000)
+        c.kernelCallSafeRetNs = gb_calibrate_kcall_ns(GB_MITIGATION_SAFE_RET, 200_000)
+        c.localCmpxchgNs = gb_calibrate_local_cmpxchg_ns(200_000)
         if cpus.count > 1 {
             let ids = cpus.prefix(2).map(Int32.init)
             let ns = gb_calibrate_contended_lock_pair_ns(ids, Int32(ids.count), 2_000)
             c.contendedLockPairNs = ns > 0 ? ns : nil
         }
         c.memmaps = memmapBuffers.map { region in
-            let count = region.size / 64
-            let d = descriptors(region)
-            return MemmapFigures(
-                bytes: region.size, streamNs: gb_calibrate_touched_stream_ns(d, count, 3),
-                atomicStreamNs: gb_calibrate_atomic_stream_ns(d, count, 3),
-                jumpNs: gb_calibrate_jump_ns(d, count, 1 << MemmapFigures.jumpOrder, 3),
-                latencyNs: gb_calibrate_chase_ns(d, count, min(count, 1 << 16), 2),
-                releaseCallStreamNs: gb_calibrate_release_call_stream_ns(d, count, 3),
-                stridedRmwNs: gb_calibrate_strided_rmw_ns(d, count, 1 << MemmapFigures.jumpOrder, 3))
+            MemmapFigures(bytes: region.size, lineNs: gb_calibrate_line_ns(descriptors(region), region.size / 64, 3))
         }
         samples.append(c)
         return c
     }
 
-    /// Figures timed on the run's own memmaps, by memmap bytes.
-    public private(set) var ownMemmaps: [Int: [OwnMemmapFigures]] = [:]
+    /// The line floor timed on the run's own memmaps, ns per line by memmap bytes.
+    public private(set) var ownMemmaps: [Int: [Double]] = [:]
 
-    /// Times the touched stream and the strided RMW on `model`'s own memmap (between rounds,
-    /// every count at its baseline, which the passes leave as they found them: their RMWs add
-    /// 0). The buffer calibrated at the memmap's size is other physical memory: on a host whose
-    /// LLC holds the memmap, where its lines land in the cache decides both, and the run's own
-    /// memmap was faster than the buffer in 9 of 960 default results (the stream) and in 1 of
-    /// 240 (the strided RMW). The lower figure is the bound.
+    /// Times the line floor on `model`'s own memmap (between rounds; reads only, after a touch
+    /// that adds 0, so every count stays as it was).
     public func sampleOwnMemmap(_ model: PageModel) {
-        guard model.pageCount >= 1 << MemmapFigures.jumpOrder else { return }
-        let figures = OwnMemmapFigures(
-            streamNs: gb_calibrate_touched_stream_ns(model.memmap, model.pageCount, 3),
-            stridedRmwNs: gb_calibrate_strided_rmw_ns(model.memmap, model.pageCount,
-                                                          1 << MemmapFigures.jumpOrder, 3))
-        ownMemmaps[model.pageCount * 64, default: []].append(figures)
+        guard model.pageCount >= 8 else { return }
+        ownMemmaps[model.pageCount * 64, default: []].append(gb_calibrate_line_ns(model.memmap, model.pageCount, 3))
     }
 
     /// The lowest of every calibration so far, with each term's range.

@@ -17,7 +17,8 @@ public struct BenchConfig: Sendable {
     /// nil = the whole share in one call.
     public var batches: [Int?] = [nil]
     public var strategies: [Strategy] = Strategy.defaultSet
-    public var impls: [Impl] = [.swift]
+    /// Swift (the product) and C (its reference, so swift÷c is in every default report).
+    public var impls: [Impl] = [.swift, .c]
     public var detects: [DetectMode] = [.off]
     /// --last-ref: the mapping's reference is dropped before each timed release, so the release
     /// frees every folio (docs/last-reference.md).
@@ -36,6 +37,14 @@ public struct BenchConfig: Sendable {
     public var framePfns: [Backing: [UInt64]] = [:]
     /// Rounds the repetitions are spread over, each on freshly mapped regions (Experiment).
     public var rounds = BenchConfig.defaultRounds
+    /// The least timed release a sample adds up, in windows of pin (untimed) + release (timed):
+    /// `--min-time` (Runner.windows).
+    public var minTimeNs = BenchConfig.defaultMinTimeNs
+
+    /// Chosen from measurements on this project's 2-CPU machine (docs/floors.md): one 1 GiB
+    /// 4k release takes about 1-2 ms, a THP one 10-500 us, and the THP rows' spread fell to the
+    /// 4k rows' once their samples lasted as long.
+    public static let defaultMinTimeNs = 1e6
 
     /// Chosen on this project's 2-CPU shared machine (docs/gate.md): each round maps, faults
     /// in and verifies every region again (about 5 s of CPU for the default 2 GiB), so five

@@ -74,6 +74,7 @@ public struct Experiment {
         try config.validate(on: topology)
         var report = Report(command: command, topology: topology, calibration: calibration)
         report.layoutFile = config.layoutFile
+        report.minTimeNs = config.minTimeNs
         // The model's NR_FOLL_PIN_RELEASED folds where this machine's kernel folds.
         KernelCallSettings.applyThreshold()
         defer { Mitigations.off.apply() }
@@ -215,6 +216,7 @@ public struct Experiment {
                     if SignalStop.requested { cut = true; return }
                     let model = layout == .pfn ? frameModel! : model
                     let shares = PageShares(model: model, threads: threads, sharing: sharing, layout: layout)
+                    var lines: [Strategy: LinesTouched] = [:]  // the same for every dirty, batch and mitigation
                     let runner = try ReleaseRunner(model: model, shares: shares,
                                                    cpus: Array(nodeCPUs.prefix(threads)))
                     let context = RoundContext(
@@ -266,11 +268,20 @@ public struct Experiment {
                                     for detect in config.detects { keys.append(LoopKey(strategy, impl, detect)) }
                                 }
                             }
-                            let measured = runner.measure(
+                            var measured = runner.measure(
                                 keys, dirty: dirty, batch: batch, repetitions: repetitions,
-                                warmup: config.warmup, lastRef: config.lastRef, progress: { progress?.step() })
+                                warmup: config.warmup, lastRef: config.lastRef, minTimeNs: config.minTimeNs,
+                                progress: { progress?.step() })
                             // Stopped by a signal: what has timed repetitions is reported.
                             if measured.contains(where: { $0.wallNs.count < repetitions }) { cut = true }
+                            for k in measured.indices {
+                                let strategy = measured[k].key.strategy
+                                if lines[strategy] == nil {
+                                    lines[strategy] = shares.arrays.map { LinesTouched(strategy: strategy, pages: $0, model: model) }
+                                        .max { $0.descriptorLines + $0.arrayLines < $1.descriptorLines + $1.arrayLines }
+                                }
+                                measured[k].linesTouched = lines[strategy]
+                            }
                             for m in measured where !m.wallNs.isEmpty { ledger.add(m, scenario: scenario, context: context) }
                           }
                         }
@@ -305,22 +316,22 @@ public struct Experiment {
             pagesPerSecond: total / (Statistics.median(wall) / 1e9),
             atomicsPerPage: Double(last.releaseTally.atomics) / total,
             flagTestsPerPage: Double(last.releaseTally.flag_tests) / total,
-            roofline: nil,
             thpBackedFraction: g.contexts.map(\.thpBackedFraction).min()!,
             folioBackedFraction: g.contexts.map(\.folioBackedFraction).min()!, placement: placement,
             cpus: last.cpusUsed, perThreadNsPerPage: perThreadNs,
             threadOverlap: g.scenario.threads > 1 ? Statistics.median(g.rounds.flatMap(\.overlaps)) : nil,
+            windowsPerSample: g.rounds.map(\.windowsPerSample).min() ?? 1,
             balanced: failure == nil && acquired == released, auditDetail: failure,
             pinsAcquired: acquired, pinsReleased: released,
             underflows: g.rounds.reduce(0) { $0 + $1.underflows },
             ledgerViolations: g.rounds.reduce(0) { $0 + $1.ledgerViolations })
         if last.lastRef { result.locksPerPage = LocksPerPage(last.lockCounts, pages: total) }
         result.kernelCallsPerPage = KernelCallsPerPage(last.releaseTally, pages: total)
-        if let calibration {
-            result.roofline = Roofline.estimate(
-                strategy: g.key.strategy, scenario: g.scenario, atomicsPerPage: result.atomicsPerPage,
-                memmapBytes: context.memmapBytes, calibration: calibration, locksPerPage: result.locksPerPage,
-                kernelCalls: result.kernelCallsPerPage)
+        if let calibration, let lines = last.linesTouched {
+            let events = FloorEvents(tally: last.releaseTally, locks: last.lastRef ? last.lockCounts : nil, lines: lines,
+                                     threads: g.scenario.threads, pagesPerThread: context.maxPagesPerThread)
+            result.floors = Floors.estimate(events: events, memmapBytes: context.memmapBytes,
+                                            mitigations: g.scenario.mitigations, calibration: calibration)
         }
         return result
     }

@@ -16,8 +16,11 @@ public struct LoopKey: Hashable, Sendable {
 /// What the runner measured for one loop over all timed repetitions.
 public struct LoopMeasurement: Sendable {
     public let key: LoopKey
-    /// Wall time of the parallel release section, per timed repetition (ns).
+    /// Wall time of the parallel release section, per timed repetition (ns): the mean of the
+    /// sample's windows.
     public var wallNs: [Double] = []
+    /// Timed windows each sample sums (Runner.windows): 1 unless --min-time asked for more.
+    public var windowsPerSample = 1
     /// Each thread's own release time, per repetition: threadNs[rep][thread].
     public var threadNs: [[Double]] = []
     /// Per repetition: the time all threads released together ÷ the wall time (ThreadOverlap).
@@ -39,6 +42,8 @@ public struct LoopMeasurement: Sendable {
     /// --last-ref: the locks one repetition took (all threads), and that the release freed.
     public var lockCounts = gb_lock_counts()
     public var lastRef = false
+    /// The lines the most line-hungry thread's release touches (set by the experiment).
+    public var linesTouched: LinesTouched?
 
     public var balanced: Bool { auditFailure == nil && pinsAcquired == pinsReleased }
 }

@@ -22,7 +22,7 @@ public final class ReleaseRunner: @unchecked Sendable {
     }
 
     /// Per-thread results, one 128-byte slot per thread so writers never share a line.
-    private struct Slot {
+    struct Slot {
         var startNs: UInt64 = 0
         var endNs: UInt64 = 0
         var release = gb_tally()
@@ -210,23 +210,44 @@ public final class ReleaseRunner: @unchecked Sendable {
         ledger = l
     }
 
+    /// The timed windows one sample sums so that it lasts at least `minTimeNs`, given how long
+    /// one window took: a THP release of a few microseconds is dominated by noise alone, and a
+    /// sample of many such windows is not. At most `maxWindows`.
+    public static func windows(minTimeNs: Double, windowNs: Double) -> Int {
+        guard minTimeNs > 0 else { return 1 }
+        guard windowNs > 0 else { return maxWindows }
+        return max(1, min(maxWindows, Int((minTimeNs / windowNs).rounded(.up))))
+    }
+    public static let maxWindows = 1000
+
     /// Times `keys` with their repetitions interleaved (A B A B …) so drift hits all alike.
-    /// `progress` is called after each repetition of each loop.
+    /// A repetition (one sample) is one or more windows of pin (untimed) + release (timed), as
+    /// many as make `minTimeNs` of timed release (`windows`), sized from each loop's last
+    /// untimed repetition (one is made when `warmup` is 0). `progress` is called after each
+    /// repetition of each loop.
     public func measure(_ keys: [LoopKey], dirty: DirtyMode, batch: Int?, repetitions: Int,
-                        warmup: Int, lastRef: Bool = false, progress: (() -> Void)? = nil) -> [LoopMeasurement] {
+                        warmup: Int, lastRef: Bool = false, minTimeNs: Double = 0,
+                        progress: (() -> Void)? = nil) -> [LoopMeasurement] {
         precondition(!lastRef || keys.allSatisfy { $0.strategy.lastRefLoop($0.impl) != nil },
                      "--last-ref needs every strategy's last-reference loop")
         let free = lastRef ? ensureFreeModel() : nil
         defer { free?.restore() }
         if keys.contains(where: { $0.detect == .ledger }) { ensureLedger() }
         var results = keys.map { LoopMeasurement(key: $0) }
-        for rep in 0..<(warmup + repetitions) {
+        let untimed = minTimeNs > 0 ? max(1, warmup) : warmup
+        var windows = [Int](repeating: 1, count: keys.count)
+        for rep in 0..<(untimed + repetitions) {
             for (k, key) in keys.enumerated() {
                 job = Job(key: key, dirty: dirty, batch: batch, stop: false, lastRef: lastRef)
-                free?.rebuild()  // untimed: every folio mapped and on the LRU again
-                runPhase()
-                record(into: &results[k], timed: rep >= warmup)
-                progress?()
+                var sample = Sample()
+                for _ in 0..<windows[k] {
+                    free?.rebuild()  // untimed: every folio mapped and on the LRU again
+                    runPhase()
+                    sample.add(window: (0..<cpus.count).map { slot($0).pointee }, active: activeThreads)
+                }
+                record(sample, into: &results[k], timed: rep >= untimed)
+                if rep == untimed - 1 { windows[k] = Self.windows(minTimeNs: minTimeNs, windowNs: sample.meanWallNs) }
+                if rep >= untimed || warmup > 0 { progress?() }
             }
             // Ctrl-C / SIGTERM: stop after a whole repetition of every loop, so each keeps as
             // many samples as the others and every pin taken has been released and audited.
@@ -235,42 +256,75 @@ public final class ReleaseRunner: @unchecked Sendable {
         return results
     }
 
-    private func record(into m: inout LoopMeasurement, timed: Bool) {
-        let all = (0..<cpus.count).map { slot($0).pointee }
-        let active = all.enumerated().filter { shares.arrays[$0.offset].count > 0 }.map(\.element)
+    /// The threads that had pages to release.
+    private var activeThreads: [Bool] { shares.arrays.map { $0.count > 0 } }
+
+    /// One sample's windows, added up.
+    struct Sample {
+        var windows = 0
+        var wallNs = 0.0
+        var threadNs: [Double] = []
+        /// Wall-weighted sum of the windows' thread overlaps.
+        var overlapNs = 0.0
         var release = gb_tally()
         var grab = gb_tally()
-        for s in all {
-            release.add(s.release)
-            grab.add(s.grab)
+        var released: UInt64 = 0
+        var acquired: UInt64 = 0
+        var underflows: UInt64 = 0
+        var cpus: [Int] = []
+
+        var meanWallNs: Double { windows > 0 ? wallNs / Double(windows) : 0 }
+
+        mutating func add(window all: [Slot], active: [Bool]) {
+            let timed = zip(all, active).filter(\.1).map(\.0)
+            let start = timed.map(\.startNs).min() ?? 0, end = timed.map(\.endNs).max() ?? 0
+            let wall = Double(end &- start)
+            windows += 1
+            wallNs += wall
+            overlapNs += wall * ThreadOverlap.fraction(starts: timed.map(\.startNs), ends: timed.map(\.endNs))
+            let times = all.map { Double($0.endNs &- $0.startNs) }
+            threadNs = threadNs.isEmpty ? times : zip(threadNs, times).map(+)
+            var r = gb_tally(), g = gb_tally()
+            for s in all {
+                r.add(s.release)
+                g.add(s.grab)
+            }
+            release = r  // every window does the same work: one window's counts
+            grab = g
+            acquired += g.pins_acquired + g.refs_acquired
+            released += r.pins_released + r.refs_released
+            underflows += r.underflows
+            cpus = all.map(\.cpu)
         }
-        let acquired = grab.pins_acquired + grab.refs_acquired
-        let released = release.pins_released + release.refs_released
-        m.pinsAcquired += acquired
-        m.pinsReleased += released
-        m.releaseTally = release
-        m.grabTally = grab
-        m.underflows += release.underflows
+    }
+
+    private func record(_ sample: Sample, into m: inout LoopMeasurement, timed: Bool) {
+        m.pinsAcquired += sample.acquired
+        m.pinsReleased += sample.released
+        m.releaseTally = sample.release
+        m.grabTally = sample.grab
+        m.underflows += sample.underflows
         if m.key.detect == .ledger, let ledger { m.ledgerViolations = ledger.pointee.violations }
-        m.cpusUsed = all.map(\.cpu)
+        m.cpusUsed = sample.cpus
         if job.lastRef, let freeModel {
             m.lastRef = true
             m.lockCounts = freeModel.counts
             if m.auditFailure == nil {
-                m.auditFailure = Self.describeLastRef(freeModel, release: release, acquired: acquired, released: released)
+                m.auditFailure = Self.describeLastRef(freeModel, release: sample.release, acquired: sample.acquired,
+                                                      released: sample.released)
             }
         } else if m.auditFailure == nil {
             let audit = model.audit()
-            if audit.unbalanced_pages != 0 || audit.locked_pages != 0 || acquired != released {
-                m.auditFailure = Self.describe(audit, acquired: acquired, released: released)
+            if audit.unbalanced_pages != 0 || audit.locked_pages != 0 || sample.acquired != sample.released {
+                m.auditFailure = Self.describe(audit, acquired: sample.acquired, released: sample.released)
             }
         }
         guard timed else { return }
-        let start = active.map(\.startNs).min() ?? 0
-        let end = active.map(\.endNs).max() ?? 0
-        m.wallNs.append(Double(end &- start))
-        m.overlaps.append(ThreadOverlap.fraction(starts: active.map(\.startNs), ends: active.map(\.endNs)))
-        m.threadNs.append(all.map { Double($0.endNs &- $0.startNs) })
+        let n = Double(max(1, sample.windows))
+        m.windowsPerSample = sample.windows
+        m.wallNs.append(sample.wallNs / n)
+        m.overlaps.append(sample.wallNs > 0 ? sample.overlapNs / sample.wallNs : 1)
+        m.threadNs.append(sample.threadNs.map { $0 / n })
     }
 
     /// The --last-ref audit: the free lists (FreeModel.describe), and no folio freed while still

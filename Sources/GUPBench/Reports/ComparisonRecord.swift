@@ -9,7 +9,6 @@ public struct ComparisonRecord: Sendable {
     public let speedup: Double
     public let ci95Low: Double
     public let ci95High: Double
-    public let pValue: Double
     /// The fewer repetitions of the two sides: one gives no verdict.
     public let repetitions: Int
     public var verdict: Verdict {
@@ -27,7 +26,6 @@ public struct ComparisonRecord: Sendable {
         let s = Statistics.speedup(baseline: baseline.nsPerPageRounds, candidate: candidate.nsPerPageRounds,
                                    paired: true)
         (speedup, ci95Low, ci95High) = (s.median, s.low, s.high)
-        pValue = Statistics.mannWhitneyU(baseline.nsPerPageSamples, candidate.nsPerPageSamples).p
         repetitions = min(baseline.nsPerPageRounds.count, candidate.nsPerPageRounds.count)
     }
 

@@ -10,10 +10,10 @@ extension Report {
             "pages", "repetitions", "ns_per_page_median", "ns_per_page_min", "ns_per_page_max",
             "ns_per_page_ci95_low", "ns_per_page_ci95_high", "ns_per_page_cv", "pages_per_second_median",
             "atomics_per_page", "lruvec_locks_per_page", "pcp_locks_per_page", "zone_locks_per_page",
-            "roofline_ns_per_page", "efficiency", "thp_backed_fraction",
+            "floor_ns_per_page", "bound", "efficiency", "thp_backed_fraction",
             "folio_backed_fraction", "verified_fraction", "audit_balanced", "pins_acquired", "pins_released", "cpus",
             "baseline_strategy", "baseline_impl", "baseline_detect", "speedup_median",
-            "speedup_ci95_low", "speedup_ci95_high", "p_value", "verdict",
+            "speedup_ci95_low", "speedup_ci95_high", "verdict",
         ]
     }
 
@@ -37,13 +37,14 @@ extension Report {
                              ("verified_fraction", r.placement.verifiedFraction)] {
                 v[key] = Self.csvNumber(x)
             }
-            v["roofline_ns_per_page"] = Self.csvNumber(r.rooflineNsPerPage)
+            v["floor_ns_per_page"] = Self.csvNumber(r.floorNsPerPage)
+            v["bound"] = r.floors?.bound?.rawValue ?? ""
             if let l = r.locksPerPage {
                 v["lruvec_locks_per_page"] = Self.csvNumber(l.lruvec)
                 v["pcp_locks_per_page"] = Self.csvNumber(l.pcp)
                 v["zone_locks_per_page"] = Self.csvNumber(l.zone)
             }
-            v["efficiency"] = Self.csvNumber(r.efficiency)
+            v["efficiency"] = Self.csvNumber(r.efficiency?.median)
             v["pages"] = String(r.pages)
             v["repetitions"] = String(r.repetitions)
             v["audit_balanced"] = r.balanced ? "true" : "false"
@@ -61,7 +62,6 @@ extension Report {
             v["speedup_median"] = Self.csvNumber(c.speedup)
             v["speedup_ci95_low"] = Self.csvNumber(c.ci95Low)
             v["speedup_ci95_high"] = Self.csvNumber(c.ci95High)
-            v["p_value"] = Self.csvNumber(c.pValue)
             v["verdict"] = c.verdict.rawValue
             lines.append(row(v))
         }

@@ -15,7 +15,7 @@ extension Report {
                        Fmt.ns(n.median), "\(Fmt.ns(n.ci95Low))-\(Fmt.ns(n.ci95High))",
                        Fmt.ns(Statistics.percentile(r.nsPerPageSamples, 0.9)), Fmt.ns(n.min), Fmt.ns(n.max),
                        Fmt.percent(n.cv), Fmt.rate(r.pagesPerSecond), String(format: "%.3f", r.atomicsPerPage),
-                       r.efficiency.map(Fmt.percent) ?? "-",
+                       r.efficiency.map { Fmt.percent($0.median) } ?? "-",
                        r.perThreadNsPerPage.map(Fmt.ns).joined(separator: " "),
                        r.balanced ? "balanced" : "FAILED"])
         }

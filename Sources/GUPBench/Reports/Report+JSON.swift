@@ -14,6 +14,7 @@ extension Report {
             ("skipped", .array(skipped.map(JSON.string))),
             ("partial", .bool(partial != nil)),
             ("partial_reason", partial.map(JSON.string) ?? .null),
+            ("min_time_ns", .num(minTimeNs)),
         ]
         if let layoutFile { fields.append(("layout_file", layoutFile.json)) }
         if let memory {
@@ -45,6 +46,7 @@ extension Report {
             ("hugepages_free", .int(topology.hugePagesFree)),
             ("tool_version", .string(BuildInfo.version)),
             ("git_commit", .string(BuildInfo.gitCommit)),
+            ("kernel_layout", .string(KernelLayout.running.verdict.description)),
         ])
     }
 
@@ -64,16 +66,10 @@ extension Report {
     }
 
     static func memmapJSON(_ m: MemmapFigures) -> JSON {
-        var fields: [(String, JSON)] = [("bytes", .int(m.bytes))]
-        for name in MemmapFigures.names {
-            fields.append((name.replacingOccurrences(of: "memmap_", with: ""), .num(m.value(name))))
-        }
-        fields.append(("spread", .object(MemmapFigures.names.compactMap { name in
-            m.spread[name].map { (name.replacingOccurrences(of: "memmap_", with: ""),
-                                  .object([("min", .num($0.lowerBound)), ("max", .num($0.upperBound))])) }
-        })))
-        return .object(fields)
+        .object([("bytes", .int(m.bytes)), ("line_ns", .num(m.lineNs)),
+                 ("spread", .object([("min", .num(m.spread.lowerBound)), ("max", .num(m.spread.upperBound))]))])
     }
+
 }
 
 extension ResultRecord {
@@ -96,16 +92,17 @@ extension ResultRecord {
         return .object(fields)
     }
 
-    var rooflineTermsJSON: JSON {
-        guard let roofline else { return .null }
-        func term(_ t: RooflineEstimate.Term, overlapped: Bool) -> JSON {
-            let fields: [(String, JSON)] = [("calibration", .string(t.name)), ("per_page", .num(t.perPage)),
-                                            ("ns", .num(t.ns)), ("ns_per_page", .num(t.nsPerPage)),
-                                            ("overlapped", .bool(overlapped))]
-            return .object(fields)
-        }
-        return .array(roofline.terms.map { term($0, overlapped: false) }
-                      + roofline.overlapped.map { term($0, overlapped: true) })
+    var floorsJSON: JSON {
+        guard let floors else { return .null }
+        return .array(floors.floors.map { f in
+            .object([("resource", .string(f.resource.rawValue)), ("events_per_page", .num(f.eventsPerPage)),
+                     ("ns", .num(f.ns)), ("ns_per_page", .num(f.nsPerPage)), ("calibration", .string(f.calibration))])
+        })
+    }
+
+    var efficiencyJSON: JSON {
+        guard let e = efficiency else { return .null }
+        return .object([("median", .num(e.median)), ("ci95_low", .num(e.ci95Low)), ("ci95_high", .num(e.ci95High))])
     }
 
     var json: JSON {
@@ -113,6 +110,7 @@ extension ResultRecord {
             ("pages", .int(pages)),
             ("pages_per_thread", .int(pagesPerThread)),
             ("repetitions", .int(repetitions)),
+            ("windows_per_sample", .int(windowsPerSample)),
             ("ns_per_page", nsPerPageJSON),
             ("pages_per_second", .object([("median", .num(pagesPerSecond))])),
             ("atomics_per_page", .num(atomicsPerPage)),
@@ -122,10 +120,11 @@ extension ResultRecord {
                 ("lruvec", .num(locksPerPage?.lruvec ?? 0)), ("pcp", .num(locksPerPage?.pcp ?? 0)),
                 ("zone", .num(locksPerPage?.zone ?? 0)),
             ])),
-            ("roofline_ns_per_page", .num(rooflineNsPerPage)),
-            ("roofline_terms", rooflineTermsJSON),
-            ("efficiency", .num(efficiency)),
-            ("roofline_wrong_terms", beatsRoofline ? .array(rooflineSuspects.map(JSON.string)) : .null),
+            ("floors", floorsJSON),
+            ("floor_ns_per_page", .num(floorNsPerPage)),
+            ("bound", floors?.bound.map { JSON.string($0.rawValue) } ?? .null),
+            ("efficiency", efficiencyJSON),
+            ("beats_floor", .bool(beatsFloor)),
             ("thp_backed_fraction", .num(thpBackedFraction)),
             ("folio_backed_fraction", .num(folioBackedFraction)),
             ("placement", placement.json),
@@ -175,7 +174,6 @@ extension ComparisonRecord {
             ("speedup", .object([
                 ("median", .num(speedup)), ("ci95_low", .num(ci95Low)), ("ci95_high", .num(ci95High)),
             ])),
-            ("p_value", .num(pValue)),
             ("verdict", .string(verdict.rawValue)),
         ])
     }

@@ -45,13 +45,23 @@ extension Report {
             }
     }
 
+    /// Swift and C loops of the same strategies, as the default run has them: the C loops are
+    /// the reference ("is Swift leaving time on the table?"), shown as swift÷c time ratios in a
+    /// table of their own, and the compare table is the Swift loops'.
+    var cReference: Bool { Set(results.map(\.impl)) == [.swift, .c] }
+
     /// Column label for a loop: the strategy, plus the impl and the detection mode when more
     /// than one of them was run.
     func label(_ key: LoopKey) -> String {
         var text = key.strategy.rawValue
-        if Set(results.map(\.impl)).count > 1 { text += "/" + key.impl.rawValue }
+        if Set(results.map(\.impl)).count > 1 && !cReference { text += "/" + key.impl.rawValue }
         if Set(results.map(\.detect)).count > 1 { text += "/" + key.detect.rawValue }
         return text
+    }
+
+    /// The label with the impl whenever more than one impl ran (footer lines name one loop).
+    func fullLabel(_ key: LoopKey) -> String {
+        cReference ? label(key) + "/" + key.impl.rawValue : label(key)
     }
 
     func comparisonLabel(_ c: ComparisonRecord) -> String {
@@ -62,15 +72,17 @@ extension Report {
         if c.baseline.strategy == c.candidate.strategy {
             return "\(c.candidate.impl.rawValue)÷\(c.baseline.impl.rawValue) time \(c.candidate.strategy.shortName)"
         }
-        let impl = Set(results.map(\.impl)).count > 1 ? " (\(c.candidate.impl.rawValue))" : ""
+        let impl = Set(results.map(\.impl)).count > 1 && !cReference ? " (\(c.candidate.impl.rawValue))" : ""
         return "\(c.candidate.strategy.shortName) vs \(c.baseline.strategy.shortName)\(impl)"
     }
 
     /// ns per page per loop, speedups with CIs, THP, placement and audit, a row per scenario.
     public func compareTable() -> TextTable {
         let labels = varyingLabels()
-        let loops = uniqueKeys(results.map(\.key))
-        let comparisonKinds = uniqueStrings(comparisons.map(comparisonLabel))
+        // With the C reference, the Swift loops and their comparisons; the ratios go to cTable().
+        let loops = uniqueKeys(results.map(\.key)).filter { !cReference || $0.impl == .swift }
+        let shown = comparisons.filter { !cReference || ($0.baseline.impl == .swift && $0.candidate.impl == .swift) }
+        let comparisonKinds = uniqueStrings(shown.map(comparisonLabel))
         var header = labels.map(\.label) + loops.map(label)
         header += comparisonKinds + ["THP", "folios", "placed", "audit"]
         var table = TextTable(header: header, labelColumns: labels.count)
@@ -96,13 +108,13 @@ extension Report {
         return table
     }
 
-    /// "7.15 (43%)": median ns per page, `~` when noisy, and the efficiency against the
-    /// roofline; "(beats roofline: atomic_ns)" instead when the result is below the roofline
-    /// beyond its CI, naming the calibration term that must have been too high.
+    /// "7.15 (43%)": median ns per page, `~` when noisy, and the efficiency (floor ÷ measured,
+    /// unclamped); "(beats floor: lines)" when the result is below its floor beyond its CI,
+    /// naming the resource whose calibration is not the fastest way.
     static func costCell(_ r: ResultRecord) -> String {
         let ns = (r.noisy ? "~" : "") + Fmt.ns(r.nsPerPage.median)
-        if r.beatsRoofline { return ns + " (beats roofline: " + r.rooflineSuspects.joined(separator: ", ") + ")" }
-        return r.efficiency.map { ns + " (" + Fmt.percent($0) + ")" } ?? ns
+        if r.beatsFloor, let bound = r.floors?.bound { return ns + " (beats floor: " + bound.rawValue + ")" }
+        return r.efficiency.map { ns + " (" + Fmt.percent($0.median) + ")" } ?? ns
     }
 
     /// A speedup with its CI and its verdict; an implementation pair shows the time ratio
@@ -127,10 +139,18 @@ extension Report {
         if Set(results.map(\.impl)).count == 1 { fixed.append("impl \(r.impl.rawValue)") }
         fixed.append("\(r.repetitions) reps")
         return "gupbench \(command): " + fixed.joined(separator: ", ")
-            + "\nmedian ns per 4 KiB page per thread (efficiency = roofline/measured); speedup ="
+            + "\nmedian ns per 4 KiB page per thread (efficiency = floor/measured); speedup ="
             + " baseline/candidate time with 95% CI, ≈ = within noise; ~ = noisy (CV > 10% or threads"
             + " overlapped < 90%)\n\(r.repetitions) repetitions in \(r.nsPerPageRounds.rounds.count) round(s), each on a"
-            + " freshly mapped region; CIs cover rounds and repetitions (hierarchical bootstrap)"
+            + " freshly mapped region; CIs cover rounds and repetitions (hierarchical bootstrap); "
+            + windowsLine()
+    }
+
+    /// "each sample 1-120 windows of release (at least 1ms)".
+    func windowsLine() -> String {
+        let w = results.map(\.windowsPerSample)
+        let range = w.min() == w.max() ? "\(w.min() ?? 1)" : "\(w.min() ?? 1)-\(w.max() ?? 1)"
+        return "each sample \(range) window(s) of release" + (minTimeNs > 0 ? " (at least \(DurationText.format(minTimeNs)))" : "")
     }
 
     public func footer() -> String {
@@ -144,14 +164,15 @@ extension Report {
             lines.append(Self.calibrationLine(c) + lockCalibration(c))
         }
         for r in results where r.noisy {
-            lines.append("noisy: \(label(r.key)) \(r.scenario.backing.rawValue) \(r.scenario.threads) thread(s): "
+            lines.append("noisy: \(fullLabel(r.key)) \(r.scenario.backing.rawValue) \(r.scenario.threads) thread(s): "
                 + r.noiseReasons.joined(separator: "; "))
         }
-        for r in results where r.beatsRoofline {
-            lines.append("roofline not a lower bound: \(label(r.key)) \(r.scenario.backing.rawValue) "
+        for r in results where r.beatsFloor {
+            let f = r.floors!.binding!
+            lines.append("floor not a lower bound: \(fullLabel(r.key)) \(r.scenario.backing.rawValue) "
                 + "\(r.scenario.threads) thread(s) measured \(Fmt.ns(r.nsPerPage.median)) [\(Fmt.ns(r.nsPerPage.ci95Low))-"
-                + "\(Fmt.ns(r.nsPerPage.ci95High))] ns/page under a roofline of \(Fmt.ns(r.rooflineNsPerPage ?? .nan)); "
-                + "too high: " + r.rooflineSuspects.joined(separator: ", "))
+                + "\(Fmt.ns(r.nsPerPage.ci95High))] ns/page under its \(f.resource.rawValue) floor of \(Fmt.ns(f.nsPerPage)); "
+                + "\(f.calibration) is not the fastest way to do that")
         }
         for r in results where !r.balanced {
             lines.append("AUDIT FAILED: \(r.strategy.rawValue)/\(r.impl.rawValue) \(r.scenario.backingLabel) "
@@ -186,10 +207,32 @@ extension Report {
 
     public func renderTable() -> String {
         let locks = lockTable().map { "\n\n" + $0.rendered() } ?? ""
-        return title() + "\n\n" + compareTable().rendered() + locks + "\n\n" + footer() + "\n"
+        let c = cTable().map { "\n\nswift÷c time (the C loop as reference; 1.00x = as fast, above = Swift slower):\n"
+            + $0.rendered() } ?? ""
+        return title() + "\n\n" + compareTable().rendered() + c + locks + "\n\n" + footer() + "\n"
     }
 
-    /// The lock figures the roofline charged, only when something was freed (--last-ref).
+    /// With the C reference: swift÷c time per strategy with its 95% CI, a row per scenario.
+    public func cTable() -> TextTable? {
+        guard cReference else { return nil }
+        let labels = varyingLabels()
+        let strategies = uniqueStrings(results.map(\.strategy.rawValue))
+        var table = TextTable(header: labels.map(\.label) + strategies, labelColumns: labels.count)
+        for row in rows {
+            var cells = labels.map { $0.text(row.scenario) }
+            for name in strategies {
+                let pair = row.comparisons.first {
+                    $0.baseline.strategy.rawValue == name && $0.candidate.strategy.rawValue == name
+                        && $0.baseline.impl != $0.candidate.impl && $0.baseline.detect == $0.candidate.detect
+                }
+                cells.append(pair.map(Self.comparisonCell) ?? "-")
+            }
+            table.add(cells)
+        }
+        return table
+    }
+
+    /// The lock figures, only when something was freed (--last-ref).
     func lockCalibration(_ c: CalibrationFigures) -> String {
         guard results.contains(where: { $0.locksPerPage != nil }), let pair = c.lockPairNs else { return "" }
         return String(format: ", lock pair %.2f ns", pair)

@@ -17,6 +17,8 @@ public struct Report: Sendable {
     public var memory: MemoryUse?
     /// Wall seconds per phase of the run (`RunPhases`).
     public var phases: RunPhases?
+    /// The least timed release per sample the run asked for (`--min-time`), ns.
+    public var minTimeNs = 0.0
 
     public init(command: String, topology: Topology, calibration: CalibrationFigures?) {
         self.command = command

@@ -17,9 +17,9 @@ public struct ResultRecord: Sendable {
     public let pagesPerSecond: Double
     public let atomicsPerPage: Double
     public let flagTestsPerPage: Double
-    /// The roofline term by term; nil without a calibration.
-    public var roofline: RooflineEstimate?
-    public var rooflineNsPerPage: Double? { roofline?.nsPerPage }
+    /// Every resource's floor (Floors); nil without a calibration.
+    public var floors: FloorEstimate?
+    public var floorNsPerPage: Double? { floors?.nsPerPage }
     public let thpBackedFraction: Double
     /// Fraction of the region's pages in verified folios of the order the backing asks for.
     public let folioBackedFraction: Double
@@ -30,6 +30,8 @@ public struct ResultRecord: Sendable {
     /// Median over repetitions of the time all threads ran together ÷ the section's wall time
     /// (`ThreadOverlap`); nil for one thread.
     public let threadOverlap: Double?
+    /// Timed windows each sample added up (the fewest of any round; Runner.windows).
+    public let windowsPerSample: Int
     public let balanced: Bool
     public let auditDetail: String?
     public let pinsAcquired: UInt64
@@ -44,21 +46,16 @@ public struct ResultRecord: Sendable {
 
     public var key: LoopKey { LoopKey(strategy, impl, detect) }
 
-    /// True when the measurement is faster than the roofline even at the top of its CI: the
-    /// roofline was no lower bound, so a calibration term was wrong.
-    public var beatsRoofline: Bool { rooflineNsPerPage.map { $0 > nsPerPage.ci95High } ?? false }
+    /// True when the measurement is faster than its floor even at the top of its CI: the
+    /// binding resource's calibration is not the fastest way to do that event.
+    public var beatsFloor: Bool { floorNsPerPage.map { $0 > nsPerPage.ci95High } ?? false }
 
-    /// roofline ÷ measured median, at most 1 (within the CI the roofline may sit above the
-    /// median); nil without a roofline or when the result beats it beyond its CI.
-    public var efficiency: Double? {
-        guard let roof = rooflineNsPerPage, !beatsRoofline else { return nil }
-        return min(1, roof / nsPerPage.median)
-    }
-
-    /// The calibration terms that were too high when the result beats the roofline.
-    public var rooflineSuspects: [String] {
-        guard beatsRoofline, let roofline else { return [] }
-        return roofline.suspects(gap: roofline.nsPerPage - nsPerPage.median)
+    /// floor ÷ measured, unclamped, with the CI the measurement's CI gives it (1 = the loop
+    /// runs at the floor; above 1, beyond the CI, the floor is wrong); nil without floors.
+    public var efficiency: Efficiency? {
+        guard let floor = floorNsPerPage, floor > 0 else { return nil }
+        return Efficiency(median: floor / nsPerPage.median, ci95Low: floor / nsPerPage.ci95High,
+                          ci95High: floor / nsPerPage.ci95Low)
     }
 
     /// Why the figure should not be trusted alone: a wide spread, or threads that did not run
@@ -114,4 +111,11 @@ public struct LocksPerPage: Sendable, Equatable {
         let n = max(pages, 1)
         self.init(lruvec: Double(c.lruvec) / n, pcp: Double(c.pcp) / n, zone: Double(c.zone) / n)
     }
+}
+
+/// floor ÷ measured ns per page, with its 95% CI.
+public struct Efficiency: Sendable, Equatable {
+    public let median: Double
+    public let ci95Low: Double
+    public let ci95High: Double
 }

@@ -4,7 +4,7 @@ import CShims
 /// took. Everything about a strategy is in its registry entry (this type's static properties,
 /// one file per strategy in this folder): its name on the command line and in reports, the
 /// kernel function it mirrors, the reference kind it releases, its Swift and C loops, and the
-/// memory access pattern the roofline charges. The runner, the benchmark suite and the tests
+/// memory access pattern that decides the lines its floor counts. The runner, the benchmark suite and the tests
 /// iterate `Strategy.allCases`; nothing else switches on a strategy.
 ///
 /// Adding a strategy: write `Strategies/<Name>.swift` (its loop and `static let`), add the C twin
@@ -24,7 +24,7 @@ public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, Cust
     public let needsContiguousPages: Bool
     /// Consecutive entries of one folio go to one release call (a batched strategy).
     public let releasesFolioRuns: Bool
-    /// What the loop reads per page, for the roofline.
+    /// What the loop reads per page, for the lines it touches (LinesTouched).
     public let access: AccessPattern
     /// The array its release walks: pages, or the folio pointers / bvecs some callers hold.
     public let walks: EntryKind
@@ -88,7 +88,7 @@ public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, Cust
     }
 }
 
-/// What a release loop reads, which decides what the roofline charges for memory.
+/// What a release loop reads, which decides the lines its floor counts (LinesTouched).
 public enum AccessPattern: String, Sendable {
     /// Every entry's descriptor, reached through the page array in order (put_page() per entry,
     /// gup_folio_next()): a stream the prefetcher follows.
