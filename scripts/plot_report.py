@@ -539,20 +539,76 @@ def plot_sweep(report, out_path, plt):
 
 # --- entry -----------------------------------------------------------------------------------
 
+def scaling_points(reports):
+    """(backing, size_bytes, peak, predicted, phases, wall) per one-size, one-backing report."""
+    points = []
+    for path, report in reports:
+        backings = {r["backing"] for r in report["results"]}
+        sizes = {r["size_bytes"] for r in report["results"]}
+        if len(backings) != 1 or len(sizes) != 1:
+            raise UsageError(f"{path}: a scaling point is a run of one --size and one --backing")
+        if report.get("peak_rss_bytes") is None or report.get("phases") is None:
+            raise UsageError(f"{path}: no peak_rss_bytes or phases (made by an older gupbench?)")
+        points.append((backings.pop(), sizes.pop(), report["peak_rss_bytes"],
+                       report["predicted_peak_bytes"], report["phases"]))
+    return sorted(points, key=lambda p: (p[0], p[1]))
+
+
+def plot_scaling(points, machine, out_path, plt):
+    """Peak resident memory and predicted peak, and seconds per phase, against region size."""
+    fig, (mem_ax, time_ax) = plt.subplots(1, 2, figsize=(12, 4.8))
+    gib = float(1 << 30)
+    for backing in sorted({p[0] for p in points}):
+        pts = [p for p in points if p[0] == backing]
+        sizes = [p[1] / gib for p in pts]
+        mem_ax.plot(sizes, [p[2] / gib for p in pts], marker="o", label=f"{backing}: peak RSS (VmHWM)")
+        mem_ax.plot(sizes, [p[3] / gib for p in pts], marker="x", linestyle="--",
+                    label=f"{backing}: predicted peak")
+        for phase, style in (("map", "-"), ("verify", ":"), ("measure", "--")):
+            time_ax.plot(sizes, [p[4][phase] for p in pts], marker="o", linestyle=style,
+                         label=f"{backing}: {phase}")
+    mem_ax.set_yscale("log", base=2)
+    time_ax.set_yscale("log")
+    for ax in (mem_ax, time_ax):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("region size (GiB)")
+        plain_ticks(ax)
+        ax.xaxis.set_major_formatter(ax.yaxis.get_major_formatter())
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    mem_ax.set_ylabel("GiB")
+    time_ax.set_ylabel("seconds")
+    mem_ax.set_title("Peak resident memory against the budget's prediction")
+    time_ax.set_title("Wall time per phase")
+    fig.suptitle(machine, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="scripts/plot",
         description="Plot a gupbench JSON report (schema gupbench/1) as PNG files.")
-    parser.add_argument("report", help="a report from `gupbench ... --format json`")
+    parser.add_argument("report", nargs="+",
+                        help="a report from `gupbench ... --format json` (with --scaling: several)")
     parser.add_argument("--out", metavar="DIR",
                         help="directory for the PNGs (default: the report's directory)")
+    parser.add_argument("--scaling", action="store_true",
+                        help="plot scaling.png from one-size runs: peak memory and phase times against size")
     args = parser.parse_args(argv)
+    if len(args.report) > 1 and not args.scaling:
+        print("plot: several reports are plotted together only with --scaling", file=sys.stderr)
+        return 2
 
     try:
-        report = load_report(args.report)
+        reports = [(path, load_report(path)) for path in args.report]
+        points = scaling_points(reports) if args.scaling else None
     except UsageError as e:
         print(f"plot: {e}", file=sys.stderr)
         return 2
+    report = reports[0][1]
+    args.report = args.report[0]
 
     out_dir = args.out or os.path.dirname(os.path.abspath(args.report))
     try:
@@ -566,7 +622,9 @@ def main(argv=None):
     import matplotlib.pyplot as plt
 
     jobs = [("strategies.png", plot_strategies)]
-    if report.get("sweep") is not None:
+    if points is not None:
+        jobs = [("scaling.png", lambda _, path, plt: plot_scaling(points, machine_line(report), path, plt))]
+    elif report.get("sweep") is not None:
         jobs.append(("sweep.png", plot_sweep))
     for name, draw in jobs:
         path = os.path.join(out_dir, name)
