@@ -163,9 +163,15 @@ extension Report {
         if let c = calibration {
             lines.append(Self.calibrationLine(c) + lockCalibration(c))
         }
-        for r in results where r.noisy {
-            lines.append("noisy: \(fullLabel(r.key)) \(r.scenario.backing.rawValue) \(r.scenario.threads) thread(s): "
-                + r.noiseReasons.joined(separator: "; "))
+        // One line, not one per result: the table marks each with ~, and `run` and the JSON
+        // (noise_reasons) give every reason.
+        let noisy = results.filter(\.noisy)
+        if !noisy.isEmpty {
+            let cv = noisy.filter { $0.nsPerPage.noisy }.count
+            let apart = noisy.count - noisy.filter { $0.noiseReasons.allSatisfy { $0.hasPrefix("CV") } }.count
+            lines.append("noisy (~): \(noisy.count) of \(results.count) results: \(cv) with a CV over "
+                + "\(Fmt.percent(Summary.noisyCV)), \(apart) whose threads ran together for under "
+                + "\(Fmt.percent(ThreadOverlap.noisyBelow)) of the section (reasons per result: --format json, noise_reasons)")
         }
         for r in results where r.beatsFloor {
             let f = r.floors!.binding!
