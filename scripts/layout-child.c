@@ -1,6 +1,6 @@
 /*
  * layout-child — a process with a known mix of memory, for `gupbench layout` to capture (the
- * tests and the README's example run it). Each argument adds one mapping, in its own 2 MiB
+ * tests and docs/layout.md's example run it). Each argument adds one mapping, in its own 2 MiB
  * aligned slot with a PROT_NONE guard before it, so no two mappings merge:
  *
  *   thp:MIB     MADV_HUGEPAGE, every page written: PMD-mapped THPs

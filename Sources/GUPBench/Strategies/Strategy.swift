@@ -8,7 +8,7 @@ import CShims
 /// iterate `Strategy.allCases`; nothing else switches on a strategy.
 ///
 /// Adding a strategy: write `Strategies/<Name>.swift` (its loop and `static let`), add the C twin
-/// to `CShims/gb_loops.c`, and list it in `allCases` below. See README, "Adding a strategy".
+/// to `CShims/gb_loops.c`, and list it in `allCases` below. See docs/developing.md, "Adding a strategy".
 public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, CustomStringConvertible {
     /// The command-line spelling and JSON value: `unpin-batched`.
     public let rawValue: String
