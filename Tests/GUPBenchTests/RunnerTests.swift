@@ -36,10 +36,12 @@ import Testing
         let model = try makeModel(pages: 1024, order: 0)
         let shares = PageShares(model: model, threads: 1, sharing: .disjoint, layout: .sequential)
         let runner = try ReleaseRunner(model: model, shares: shares, cpus: [Self.cpus[0]])
-        // A 1024-page release takes microseconds: 200 us needs several windows, at most 1000.
+        // How many windows 200 us takes depends on the machine (several here, one under a
+        // sanitizer); that every sample has the same number, and every pin of every window came
+        // back, does not.
         let m = runner.measure([LoopKey(.unpinEach, .swift)], dirty: .none, batch: nil, repetitions: 3, warmup: 0,
                                minTimeNs: 200_000)[0]
-        #expect(m.windowsPerSample > 1 && m.windowsPerSample <= ReleaseRunner.maxWindows)
+        #expect(m.windowsPerSample >= 1 && m.windowsPerSample <= ReleaseRunner.maxWindows)
         #expect(m.wallNs.count == 3)
         #expect(m.pinsAcquired == UInt64(1024 * (1 + 3 * m.windowsPerSample)))  // the sizing repetition, then 3 samples
         #expect(m.pinsReleased == m.pinsAcquired)
