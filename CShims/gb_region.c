@@ -5,7 +5,6 @@
 #include "gb_system.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <fcntl.h>
 #include <numa.h>
 #include <numaif.h>
@@ -176,12 +175,6 @@ int gb_region_map_memmap(gb_region *r, size_t ndesc, gb_policy policy, int node,
     /* In 2 MiB THP mappings, as x86-64 maps the vmemmap (vmemmap_populate_hugepages()). The
      * first touch writes all of it: 64 bytes per frame of the span, at most 1/64 of the RAM. */
     return map_memmap_and_touch(r, GB_HUGE_PAGE_SIZE, policy, node, err);
-}
-
-static atomic_long live_regions;
-
-long gb_region_live_adjust(long delta) {
-    return atomic_fetch_add_explicit(&live_regions, delta, memory_order_relaxed) + delta;
 }
 
 void gb_region_unmap(gb_region *r) {

@@ -68,10 +68,6 @@ int gb_region_map_memmap(gb_region *_Nonnull r, size_t ndesc, gb_policy policy, 
 /* munmap both mappings; safe on a zeroed or already-unmapped region. */
 void gb_region_unmap(gb_region *_Nonnull r);
 
-/* How many regions (data or memmap-only) are mapped now, after adding `delta`: MemoryRegion
- * counts its own, so a test can see that a run holds one region at a time. */
-long gb_region_live_adjust(long delta);
-
 /*
  * The NUMA node of the pages of [addr, addr+len), sampled every `stride` 4 KiB pages, from
  * move_pages(2) status. counts[n] gets the pages found on node n (n < max_nodes); *unresolved

@@ -117,12 +117,25 @@ public struct MemoryBudget: Sendable, Equatable {
     /// The calibrator's memmap-sized buffer for `size` bytes of data: one descriptor per page.
     static func memmapBufferBytes(size: Int) -> Int64 { (Int64(size) / 4096 * 64 + 4095) / 4096 * 4096 }
 
+    /// The calibrator's memmap-sized buffers for a run over `sizes`, held all run; none
+    /// without a calibrator (`calibrationBytes` 0).
+    static func memmapBufferBytes(sizes: [Int], calibrationBytes: Int64) -> Int64 {
+        calibrationBytes > 0 ? Set(sizes).reduce(Int64(0)) { $0 + memmapBufferBytes(size: $1) } : 0
+    }
+
+    /// What a run over `sizes` holds beyond the process while `size` × `backing` is mapped:
+    /// every size's calibration buffer, and the larger of the chase buffers and this region.
+    func need(sizes: [Int], size: Int, backing: Backing, shape: Shape, calibrationBytes: Int64) -> Int64 {
+        Self.memmapBufferBytes(sizes: sizes, calibrationBytes: calibrationBytes)
+            + max(calibrationBytes, regionNeed(size: size, backing: backing, shape: shape))
+    }
+
     /// The peak of a run over `sizes` × `backings`, with the calibrator's buffers
     /// (`calibrationBytes`: the chase buffers, 0 without a calibrator; then also one
     /// memmap-sized buffer per size) and what the process holds now.
     public func predictPeak(sizes: [Int], backings: [Backing], shape: Shape, calibrationBytes: Int64,
                             processBytes: Int64) -> PeakPrediction {
-        let buffers = calibrationBytes > 0 ? Set(sizes).reduce(Int64(0)) { $0 + Self.memmapBufferBytes(size: $1) } : 0
+        let buffers = Self.memmapBufferBytes(sizes: sizes, calibrationBytes: calibrationBytes)
         var region: Int64 = 0
         for size in sizes { for backing in backings { region = max(region, regionNeed(size: size, backing: backing, shape: shape)) } }
         return PeakPrediction(processBytes: processBytes + Self.runtimeAllowanceBytes, memmapBufferBytes: buffers,
@@ -135,8 +148,8 @@ public struct MemoryBudget: Sendable, Equatable {
         let usable = max(0, availableBytes - headroomBytes)
         let unit = Int64(max(1 << 20, backing.sizeUnit))  // whole MiB, and whole folios
         func fits(_ size: Int64) -> Bool {
-            predictPeak(sizes: [Int(size)], backings: [backing], shape: shape, calibrationBytes: calibrationBytes,
-                        processBytes: -Self.runtimeAllowanceBytes).totalBytes <= usable
+            need(sizes: [Int(size)], size: Int(size), backing: backing, shape: shape, calibrationBytes: calibrationBytes)
+                <= usable
         }
         // The need grows with the size: start from the linear estimate and step down to one that fits.
         let perPage = Int64(backing == .hugetlb ? 0 : 4096) + 64 + Self.arrayBytesPerPage(shape)
@@ -152,14 +165,10 @@ public struct MemoryBudget: Sendable, Equatable {
     /// bytes are already counted as used by MemAvailable, so they are left out of the check.
     public func check(sizes: [Int], backings: [Backing], shape: Shape = Shape(), calibrationBytes: Int64 = 0) throws {
         let usable = max(0, availableBytes - headroomBytes)
-        // Every size's calibration buffer is held all run; each size's region phase in turn.
-        let buffers = predictPeak(sizes: sizes, backings: [], shape: shape, calibrationBytes: calibrationBytes,
-                                  processBytes: 0).memmapBufferBytes
         for size in sizes {
             for backing in backings {
-                let peak = predictPeak(sizes: [size], backings: [backing], shape: shape,
-                                       calibrationBytes: calibrationBytes, processBytes: 0)
-                let need = buffers + max(peak.calibrationBytes, peak.regionBytes)
+                let need = need(sizes: sizes, size: size, backing: backing, shape: shape,
+                                calibrationBytes: calibrationBytes)
                 let hugetlbShort = backing == .hugetlb && Int64(size) > hugetlbFreeBytes
                 guard need > usable || hugetlbShort else { continue }
                 let largest = largestSize(backing: backing, shape: shape, calibrationBytes: calibrationBytes)

@@ -44,7 +44,6 @@ public final class MemoryRegion: @unchecked Sendable {
                 "\(call) of the \(what) (\(sizeText), \(backing.rawValue), \(policy.rawValue) "
                 + "node \(node)) failed: \(errnoDescription(err.err))")
         }
-        _ = gb_region_live_adjust(1)
     }
 
     /// A memmap of `descriptors` descriptors and no data (gb_region_map_memmap): the
@@ -61,16 +60,9 @@ public final class MemoryRegion: @unchecked Sendable {
                 + "\(ByteSize.format(descriptors * 64)), \(policy.rawValue) node \(node)) failed: "
                 + errnoDescription(err.err))
         }
-        _ = gb_region_live_adjust(1)
     }
 
-    deinit {
-        if region.memmap != nil { _ = gb_region_live_adjust(-1) }  // nil: the map failed and cleaned up
-        gb_region_unmap(&region)
-    }
-
-    /// Regions mapped now, in this process (data regions and memmap-only ones).
-    public static var liveCount: Int { gb_region_live_adjust(0) }
+    deinit { gb_region_unmap(&region) }
 
     /// For each 2 MiB chunk, whether one PMD-sized folio (THP or hugetlb) backs it.
     /// From /proc/self/pagemap + /proc/kpageflags where readable; otherwise from smaps'

@@ -117,11 +117,6 @@ public struct BenchConfig: Sendable {
             ledger: detects.contains(.ledger), lastRef: lastRef, frameSpaced: layouts.contains(.pfn))
     }
 
-    /// Regions one run maps: every (size, backing, CPU node, memory node, policy), every round.
-    public var regionMappings: Int {
-        repetitionsPerRound.count * sizes.count * backings.count * cpuNodes.count * memNodes.count * memPolicies.count
-    }
-
     /// Threads for a CPU node: the option's list, or 1 and all of the node's CPUs.
     func threadCounts(cpuNodeCPUs: Int) -> [Int] {
         if !threads.isEmpty { return threads }

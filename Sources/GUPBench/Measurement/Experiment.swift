@@ -17,8 +17,6 @@ public struct Experiment {
     public var calibration: CalibrationFigures?
     public var calibrator: Calibrator?
     public var progress: Progress?
-    /// Called after each round, once its regions are unmapped (tests count live regions here).
-    public var roundFinished: ((Int) -> Void)?
 
     public init(config: BenchConfig, topology: Topology, calibration: CalibrationFigures? = nil,
                 calibrator: Calibrator? = nil, progress: Progress? = nil) {
@@ -96,7 +94,7 @@ public struct Experiment {
         // SIGINT/SIGTERM (SignalStop): set when the stop left something asked for unmeasured.
         var cut = false
         if let calibrator { _ = try phases.time(\.calibrate) { try calibrator.sample() } }
-        rounds: for (round, repetitions) in plan.enumerated() {
+        rounds: for repetitions in plan {
             for size in c.sizes {
                 for backing in c.backings {
                     for cpuNodeOption in c.cpuNodes {
@@ -139,7 +137,6 @@ public struct Experiment {
                 }
             }
             if let calibrator { _ = try phases.time(\.calibrate) { try calibrator.sample() } }
-            roundFinished?(round)
         }
         progress?.finish()
         report.phases = phases
@@ -161,7 +158,8 @@ public struct Experiment {
     /// A run predicted to take more than a minute says so before its first repetition: the
     /// first region's map and verify time scaled to every region the run maps, plus the
     /// repetitions, each of which touches every descriptor about four times (grab, release,
-    /// audit, reset) at the calibrated stream rate with an atomic on each.
+    /// audit, reset) at the calibrated stream rate with an atomic on each, and lasts at least
+    /// `--min-time` of release.
     func announceEstimate(firstRegionSeconds: Double, firstRegionBytes: Int) {
         let c = config
         let bytesPerRound = c.sizes.reduce(0, +) * c.backings.count * c.cpuNodes.count * c.memNodes.count
@@ -169,10 +167,11 @@ public struct Experiment {
         let mapping = firstRegionSeconds / Double(max(1, firstRegionBytes))
             * Double(bytesPerRound * c.repetitionsPerRound.count)
         let perPageNs = 4 * ((calibrator?.samples.first).map { $0.atomicNs + $0.streamNsPerDescriptor } ?? 10)
-        let pageReps = Double(bytesPerRound / 4096) * Double(c.repetitions + c.warmup * c.repetitionsPerRound.count)
+        let repNs = max(Double(bytesPerRound / 4096) * perPageNs, c.minTimeNs * Double(c.sizes.count * c.backings.count))
+        let reps = Double(c.repetitions + c.warmup * c.repetitionsPerRound.count)
             * Double(loopsPerCell * max(1, c.threads.count) * c.sharings.count * c.layouts.count
                      * c.dirties.count * c.batches.count * c.mitigations.count * c.folioOrders.count)
-        let seconds = mapping + pageReps * perPageNs / 1e9
+        let seconds = mapping + reps * repNs / 1e9
         guard seconds > 60 else { return }
         FileHandle.standardError.write(String(
             format: "gupbench: this run is estimated to take %.0f min (%.0f s mapping and verifying regions, "
