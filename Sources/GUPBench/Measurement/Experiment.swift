@@ -1,9 +1,10 @@
 import CShims
 import Foundation
 
-/// Runs a `BenchConfig` matrix on this machine: one real region per (size, backing, folio
-/// order, placement), one pinned thread pool per (threads, sharing, layout), and every
-/// strategy × impl measured with interleaved repetitions per (dirty, batch).
+/// Runs a `BenchConfig` matrix on this machine, working through its `ScenarioPlan`: one real
+/// region per (size, backing, placement), one page model per folio order, one pinned thread
+/// pool per (threads, sharing, layout), and every strategy × impl × detect measured with
+/// interleaved repetitions per (dirty, batch, mitigations).
 ///
 /// The repetitions are spread over `config.rounds` rounds. Each round maps every region afresh
 /// (other physical pages, other cache-set conflicts), verifies it, and builds fresh page arrays
@@ -26,9 +27,6 @@ public struct Experiment {
         self.calibrator = calibrator
         self.progress = progress
     }
-
-    /// Loops that will be timed in one (dirty, batch) cell, for progress estimates.
-    var loopsPerCell: Int { config.strategies.count * config.impls.count * config.detects.count }
 
     /// What one loop on one scenario gathered, round by round.
     struct Gathered {
@@ -70,84 +68,51 @@ public struct Experiment {
 
     public func run(command: String) throws -> Report {
         try config.validate(on: topology)
-        var report = Report(command: command, topology: topology, calibration: calibration)
-        report.layoutFile = config.layoutFile
-        report.minTimeNs = config.minTimeNs
+        let plan = try ScenarioPlan(config: config, topology: topology)
         // The model's NR_FOLL_PIN_RELEASED folds where this machine's kernel folds.
         KernelCallSettings.applyThreshold()
         defer { Mitigations.off.apply() }
-        let c = config
-        let perRegion = c.threads.isEmpty ? 2 : c.threads.count
-        let cells = c.sizes.count * c.backings.count * c.folioOrders.count * c.memNodes.count
-            * c.cpuNodes.count * c.memPolicies.count * perRegion * c.sharings.count * c.layouts.count
-            * c.dirties.count * c.batches.count * c.mitigations.count
-        let plan = c.repetitionsPerRound
-        progress?.start(total: cells * loopsPerCell * (c.repetitions + c.warmup * plan.count))
-        let predicted = MemoryBudget.read().predictPeak(
-            sizes: c.sizes, backings: c.backings, shape: c.memoryShape,
+        progress?.start(total: plan.steps)
+        let predicted = predictedPeak()
+        let pass = ExperimentPass(experiment: self, plan: plan)
+        try pass.measureRounds()
+        progress?.finish()
+        return report(of: pass, command: command, predicted: predicted)
+    }
+
+    /// `--dry-run`: the plan a run would work through, checked against this machine as a run
+    /// is checked, with its memory and time estimates; nothing is mapped or measured.
+    public func dryRun(command: String) throws -> String {
+        try config.validate(on: topology)
+        let plan = try ScenarioPlan(config: config, topology: topology)
+        return plan.rendered(command: command, budget: MemoryBudget.read(), shape: config.memoryShape,
+                             peak: predictedPeak(),
+                             nsPerPage: ScenarioPlan.nsPerPage(calibration ?? calibrator?.samples.first))
+    }
+
+    /// The run's peak memory, predicted before anything is mapped (MemoryBudget).
+    func predictedPeak() -> PeakPrediction {
+        MemoryBudget.read().predictPeak(
+            sizes: config.sizes, backings: config.backings, shape: config.memoryShape,
             calibrationBytes: calibrator == nil ? 0 : Calibrator.chaseBufferBytes(llcBytes: topology.llcBytes),
             processBytes: ProcessMemory.residentBytes)
+    }
 
-        var ledger = Ledger()
-        var phases = RunPhases()
-        var estimated = false
-        // SIGINT/SIGTERM (SignalStop): set when the stop left something asked for unmeasured.
-        var cut = false
-        if let calibrator { _ = try phases.time(\.calibrate) { try calibrator.sample() } }
-        rounds: for repetitions in plan {
-            for size in c.sizes {
-                for backing in c.backings {
-                    for cpuNodeOption in c.cpuNodes {
-                        let cpuNode = cpuNodeOption ?? topology.localNode
-                        for memNodeOption in c.memNodes {
-                            for policy in c.memPolicies {
-                                let memNode = memNodeOption ?? cpuNode
-                                if SignalStop.requested { cut = true; break rounds }
-                                let region: MemoryRegion
-                                progress?.phase("mapping and faulting in \(ByteSize.format(size)) \(backing.rawValue)")
-                                do {
-                                    region = try phases.time(\.map) {
-                                        try MemoryRegion(size: size, backing: backing, policy: policy, node: memNode)
-                                    }
-                                } catch where SignalStop.requested {
-                                    cut = true  // the first touch gave up: nothing stays mapped
-                                    break rounds
-                                }
-                                progress?.phase("verifying \(ByteSize.format(size)) \(backing.rawValue) page by page")
-                                let placement = phases.time(\.verify) { region.verifyPlacement(maxNode: topology.maxNode) }
-                                for order in c.folioOrders {
-                                    if SignalStop.requested { cut = true; break rounds }
-                                    let model = try phases.time(\.verify) { try makeModel(region: region, forcedOrder: order) }
-                                    if !estimated {
-                                        estimated = true
-                                        announceEstimate(firstRegionSeconds: phases.map + phases.verify, firstRegionBytes: size)
-                                    }
-                                    try phases.time(\.measure) {
-                                        try runRegion(model: model, placement: placement, size: size,
-                                                      backing: backing, memNode: policy == .interleave ? nil : memNode,
-                                                      cpuNode: cpuNode, policy: policy, repetitions: repetitions,
-                                                      ledger: &ledger, skipped: &report.skipped, cut: &cut)
-                                    }
-                                    if cut { break rounds }
-                                    phases.time(\.calibrate) { calibrator?.sampleOwnMemmap(model) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            if let calibrator { _ = try phases.time(\.calibrate) { try calibrator.sample() } }
-        }
-        progress?.finish()
-        report.phases = phases
+    /// The report of a finished (or stopped) pass: results and comparisons in the order first
+    /// measured, each reason for a loop left out once.
+    func report(of pass: ExperimentPass, command: String, predicted: PeakPrediction) -> Report {
+        var report = Report(command: command, topology: topology, calibration: calibration)
+        report.layoutFile = config.layoutFile
+        report.minTimeNs = config.minTimeNs
+        report.phases = pass.phases
         report.memory = MemoryUse(predicted: predicted, peakResidentBytes: ProcessMemory.peakResidentBytes)
-        if cut, let signal = SignalStop.signal {
+        if pass.cut, let signal = SignalStop.signal {
             report.partial = "stopped by \(SignalStop.name(signal)) before every repetition and "
                 + "scenario asked for was measured"
         }
         if let combined = calibrator?.combined { report.calibration = combined }
-        report.skipped = uniqueStrings(report.skipped)
-        let records = ledger.items.map { record($0, calibration: report.calibration) }
+        report.skipped = uniqueStrings(pass.skipped)
+        let records = pass.ledger.items.map { record($0, calibration: report.calibration) }
         report.results = records
         var scenarios: [ScenarioKey] = []
         for r in records where !scenarios.contains(r.scenario) { scenarios.append(r.scenario) }
@@ -156,22 +121,13 @@ public struct Experiment {
     }
 
     /// A run predicted to take more than a minute says so before its first repetition: the
-    /// first region's map and verify time scaled to every region the run maps, plus the
-    /// repetitions, each of which touches every descriptor about four times (grab, release,
-    /// audit, reset) at the calibrated stream rate with an atomic on each, and lasts at least
-    /// `--min-time` of release.
-    func announceEstimate(firstRegionSeconds: Double, firstRegionBytes: Int) {
-        let c = config
-        let bytesPerRound = c.sizes.reduce(0, +) * c.backings.count * c.cpuNodes.count * c.memNodes.count
-            * c.memPolicies.count
-        let mapping = firstRegionSeconds / Double(max(1, firstRegionBytes))
-            * Double(bytesPerRound * c.repetitionsPerRound.count)
-        let perPageNs = 4 * ((calibrator?.samples.first).map { $0.atomicNs + $0.streamNsPerDescriptor } ?? 10)
-        let repNs = max(Double(bytesPerRound / 4096) * perPageNs, c.minTimeNs * Double(c.sizes.count * c.backings.count))
-        let reps = Double(c.repetitions + c.warmup * c.repetitionsPerRound.count)
-            * Double(loopsPerCell * max(1, c.threads.count) * c.sharings.count * c.layouts.count
-                     * c.dirties.count * c.batches.count * c.mitigations.count * c.folioOrders.count)
-        let seconds = mapping + reps * repNs / 1e9
+    /// plan's estimate (`ScenarioPlan.estimate`) with the first region's map and verify time
+    /// as the mapping rate and the calibrated per-page cost.
+    func announceEstimate(_ plan: ScenarioPlan, firstRegionSeconds: Double, firstRegionBytes: Int) {
+        let (mapping, measuring) = plan.estimate(
+            mappingSecondsPerByte: firstRegionSeconds / Double(max(1, firstRegionBytes)),
+            nsPerPage: ScenarioPlan.nsPerPage(calibrator?.samples.first))
+        let seconds = mapping + measuring
         guard seconds > 60 else { return }
         FileHandle.standardError.write(String(
             format: "gupbench: this run is estimated to take %.0f min (%.0f s mapping and verifying regions, "
@@ -183,111 +139,6 @@ public struct Experiment {
     func makeModel(region: MemoryRegion, forcedOrder: Int?) throws -> PageModel {
         if let file = config.layoutFile { return PageModel(region: region, layout: file) }
         return try PageModel(region: region, forcedOrder: forcedOrder)
-    }
-
-    private func runRegion(model: PageModel, placement: PlacementReport, size: Int, backing: Backing,
-                           memNode: Int?, cpuNode: Int, policy: MemPolicy, repetitions: Int,
-                           ledger: inout Ledger, skipped: inout [String], cut: inout Bool) throws
-    {
-        let nodeCPUs = topology.node(cpuNode)?.cpus ?? []
-        if config.lastRef && backing == .hugetlb {
-            // mm/swap.c: folios_put_refs() and __folio_put() hand a hugetlb folio to
-            // free_huge_folio() (its pool), never to the LRU and per-CPU lists the model has.
-            skipped.append("--last-ref skipped on hugetlb: a hugetlb folio goes back to its pool "
-                + "(free_huge_folio()), not through the LRU and per-CPU free lists the model has")
-            let threadCounts = config.threadCounts(cpuNodeCPUs: nodeCPUs.count).count
-            progress?.skip(threadCounts * config.sharings.count * config.layouts.count * config.dirties.count
-                           * config.batches.count * loopsPerCell * (repetitions + config.warmup))
-            return
-        }
-        // --layout pfn: this region's folios on a memmap spaced as its frames, once per region.
-        var frameModel: PageModel? = nil
-        if config.layouts.contains(.pfn) {
-            guard model.pageArray == nil else {
-                throw GUPBenchError.usage("--layout pfn places the region's own descriptors at their page frames; "
-                    + "it cannot be combined with --layout-file (use sequential or shuffled)")
-            }
-            frameModel = try PfnOrder.frameModel(of: model, frames: config.framePfns[backing])
-        }
-        for threads in config.threadCounts(cpuNodeCPUs: nodeCPUs.count) {
-            for sharing in config.sharings {
-                for layout in config.layouts {
-                    if SignalStop.requested { cut = true; return }
-                    let model = layout == .pfn ? frameModel! : model
-                    let shares = PageShares(model: model, threads: threads, sharing: sharing, layout: layout)
-                    var lines: [Strategy: LinesTouched] = [:]  // the same for every dirty, batch and mitigation
-                    let runner = try ReleaseRunner(model: model, shares: shares,
-                                                   cpus: Array(nodeCPUs.prefix(threads)))
-                    let context = RoundContext(
-                        totalPages: shares.totalPages, threadPages: shares.arrays.map(\.count),
-                        thpBackedFraction: model.thpBackedFraction,
-                        folioBackedFraction: model.folioBackedFraction, placement: placement,
-                        // pfn: the descriptors the array names, not the frame-spaced span around them
-                        memmapBytes: (layout == .pfn ? shares.totalPages : model.pageCount) * 64)
-                    for dirty in config.dirties {
-                        for batch in config.batches {
-                          for mitigation in config.mitigations {
-                            if SignalStop.requested { cut = true; return }
-                            mitigation.apply()
-                            let scenario = ScenarioKey(
-                                size: size, backing: backing, folioOrder: model.folioOrder,
-                                forcedOrder: model.forcedOrder != nil, threads: threads,
-                                sharing: sharing, layout: layout, dirty: dirty, batch: batch,
-                                memNode: memNode, cpuNode: cpuNode, memPolicy: policy,
-                                lastRef: config.lastRef, layoutDigest: model.layoutFile?.sha256,
-                                mitigations: mitigation)
-                            var keys: [LoopKey] = []
-                            for strategy in config.strategies {
-                                if strategy.needsContiguousPages && !shares.contiguous && model.pageArray == nil {
-                                    skipped.append(
-                                        "\(strategy.rawValue) skipped for --sharing \(sharing.rawValue) --layout "
-                                        + "\(layout.rawValue): it releases contiguous ranges, and these "
-                                        + "page arrays are not")
-                                    progress?.skip(config.impls.count * config.detects.count
-                                                   * (repetitions + config.warmup))
-                                    continue
-                                }
-                                if config.lastRef && strategy.lastRefSwiftLoop == nil {
-                                    skipped.append(
-                                        "\(strategy.rawValue) skipped for --last-ref: it has no "
-                                        + "last-reference model")
-                                    progress?.skip(config.impls.count * config.detects.count
-                                                   * (repetitions + config.warmup))
-                                    continue
-                                }
-                                if dirty != .none && !strategy.dirties {
-                                    skipped.append(
-                                        "\(strategy.rawValue) skipped for --dirty \(dirty.rawValue): "
-                                        + "\(strategy.kernelAnalogue.prefix { $0 != ":" }) has no dirtying variant")
-                                    progress?.skip(config.impls.count * config.detects.count
-                                                   * (repetitions + config.warmup))
-                                    continue
-                                }
-                                for impl in config.impls {
-                                    for detect in config.detects { keys.append(LoopKey(strategy, impl, detect)) }
-                                }
-                            }
-                            var measured = runner.measure(
-                                keys, dirty: dirty, batch: batch, repetitions: repetitions,
-                                warmup: config.warmup, lastRef: config.lastRef, minTimeNs: config.minTimeNs,
-                                progress: { progress?.step() })
-                            // Stopped by a signal: what has timed repetitions is reported.
-                            if measured.contains(where: { $0.wallNs.count < repetitions }) { cut = true }
-                            for k in measured.indices {
-                                let strategy = measured[k].key.strategy
-                                if lines[strategy] == nil {
-                                    lines[strategy] = shares.arrays.map { LinesTouched(strategy: strategy, pages: $0, model: model) }
-                                        .max { $0.descriptorLines + $0.arrayLines < $1.descriptorLines + $1.arrayLines }
-                                }
-                                measured[k].linesTouched = lines[strategy]
-                            }
-                            for m in measured where !m.wallNs.isEmpty { ledger.add(m, scenario: scenario, context: context) }
-                          }
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// One result from every round of one loop on one scenario.
@@ -333,5 +184,152 @@ public struct Experiment {
                                             mitigations: g.scenario.mitigations, calibration: calibration)
         }
         return result
+    }
+}
+
+/// One run of an experiment through its plan, round by round: what it has gathered, and
+/// whether a signal cut it short.
+final class ExperimentPass {
+    let experiment: Experiment
+    let plan: ScenarioPlan
+    var ledger = Experiment.Ledger()
+    /// Why loops were left out, as the scenarios measured met them.
+    var skipped: [String] = []
+    var phases = RunPhases()
+    /// The time estimate is announced once, when the first region is mapped and verified.
+    var estimated = false
+    /// SIGINT/SIGTERM (SignalStop): set when the stop left something asked for unmeasured.
+    var cut = false
+
+    init(experiment: Experiment, plan: ScenarioPlan) {
+        self.experiment = experiment
+        self.plan = plan
+    }
+
+    var config: BenchConfig { experiment.config }
+    var progress: Progress? { experiment.progress }
+
+    /// Every round maps each region afresh; the machine is calibrated before the first round
+    /// and after each one.
+    func measureRounds() throws {
+        try calibrate()
+        let regions = plan.entries.runs(by: \.region)
+        for repetitions in plan.repetitionsPerRound {
+            for entries in regions {
+                try measureRegion(entries, repetitions: repetitions)
+                if cut { return }
+            }
+            try calibrate()
+        }
+    }
+
+    func calibrate() throws {
+        if let calibrator = experiment.calibrator { _ = try phases.time(\.calibrate) { try calibrator.sample() } }
+    }
+
+    /// One region: mapped, faulted in and verified once, then measured with each folio order.
+    func measureRegion(_ entries: [ScenarioPlan.Entry], repetitions: Int) throws {
+        let r = entries[0].region
+        if SignalStop.requested { cut = true; return }
+        let region: MemoryRegion
+        progress?.phase("mapping and faulting in \(ByteSize.format(r.size)) \(r.backing.rawValue)")
+        do {
+            region = try phases.time(\.map) {
+                try MemoryRegion(size: r.size, backing: r.backing, policy: r.memPolicy, node: r.memNode)
+            }
+        } catch where SignalStop.requested {
+            cut = true  // the first touch gave up: nothing stays mapped
+            return
+        }
+        progress?.phase("verifying \(ByteSize.format(r.size)) \(r.backing.rawValue) page by page")
+        let placement = phases.time(\.verify) { region.verifyPlacement(maxNode: experiment.topology.maxNode) }
+        for entries in entries.runs(by: \.folioOrder) {
+            if SignalStop.requested { cut = true; return }
+            let model = try phases.time(\.verify) {
+                try experiment.makeModel(region: region, forcedOrder: entries[0].folioOrder)
+            }
+            if !estimated {
+                estimated = true
+                experiment.announceEstimate(plan, firstRegionSeconds: phases.map + phases.verify, firstRegionBytes: r.size)
+            }
+            try phases.time(\.measure) {
+                try measureModel(entries, model: model, placement: placement, repetitions: repetitions)
+            }
+            if cut { return }
+            phases.time(\.calibrate) { experiment.calibrator?.sampleOwnMemmap(model) }
+        }
+    }
+
+    /// One page model: each pool of page arrays and threads in turn, or the reason none runs.
+    func measureModel(_ entries: [ScenarioPlan.Entry], model: PageModel, placement: PlacementReport,
+                      repetitions: Int) throws {
+        if case .skip(_, _, let reason) = entries[0] {
+            skipped.append(reason)
+            return
+        }
+        // --layout pfn: this region's folios on a memmap spaced as its frames, once per region.
+        var frameModel: PageModel? = nil
+        if config.layouts.contains(.pfn) {
+            frameModel = try PfnOrder.frameModel(of: model, frames: config.framePfns[entries[0].region.backing])
+        }
+        let scenarios = entries.compactMap { entry -> ScenarioPlan.Scenario? in
+            if case .scenario(let s) = entry { return s } else { return nil }
+        }
+        for pool in scenarios.runs(by: \.pool) {
+            try measurePool(pool, model: pool[0].pool.layout == .pfn ? frameModel! : model,
+                            placement: placement, repetitions: repetitions)
+            if cut { return }
+        }
+    }
+
+    /// One pool: the page arrays and pinned threads built once, then every scenario on them.
+    func measurePool(_ scenarios: [ScenarioPlan.Scenario], model: PageModel, placement: PlacementReport,
+                     repetitions: Int) throws {
+        if SignalStop.requested { cut = true; return }
+        let p = scenarios[0].pool
+        let nodeCPUs = experiment.topology.node(scenarios[0].region.cpuNode)?.cpus ?? []
+        let shares = PageShares(model: model, threads: p.threads, sharing: p.sharing, layout: p.layout)
+        let runner = try ReleaseRunner(model: model, shares: shares, cpus: Array(nodeCPUs.prefix(p.threads)))
+        let context = Experiment.RoundContext(
+            totalPages: shares.totalPages, threadPages: shares.arrays.map(\.count),
+            thpBackedFraction: model.thpBackedFraction,
+            folioBackedFraction: model.folioBackedFraction, placement: placement,
+            // pfn: the descriptors the array names, not the frame-spaced span around them
+            memmapBytes: (p.layout == .pfn ? shares.totalPages : model.pageCount) * 64)
+        var lines: [Strategy: LinesTouched] = [:]  // the same for every dirty, batch and mitigation
+        for s in scenarios {
+            measureScenario(s, runner: runner, shares: shares, model: model, context: context,
+                            lines: &lines, repetitions: repetitions)
+            if cut { return }
+        }
+    }
+
+    /// One scenario: its loops timed together, interleaved repetition by repetition.
+    func measureScenario(_ s: ScenarioPlan.Scenario, runner: ReleaseRunner, shares: PageShares, model: PageModel,
+                         context: Experiment.RoundContext, lines: inout [Strategy: LinesTouched], repetitions: Int) {
+        if SignalStop.requested { cut = true; return }
+        s.mitigations.apply()
+        let r = s.region
+        let scenario = ScenarioKey(
+            size: r.size, backing: r.backing, folioOrder: model.folioOrder, forcedOrder: model.forcedOrder != nil,
+            threads: s.pool.threads, sharing: s.pool.sharing, layout: s.pool.layout, dirty: s.dirty, batch: s.batch,
+            memNode: r.memPolicy == .interleave ? nil : r.memNode, cpuNode: r.cpuNode, memPolicy: r.memPolicy,
+            lastRef: config.lastRef, layoutDigest: model.layoutFile?.sha256, mitigations: s.mitigations)
+        skipped += s.skipped
+        let progress = self.progress
+        var measured = runner.measure(
+            s.loops, dirty: s.dirty, batch: s.batch, repetitions: repetitions, warmup: config.warmup,
+            lastRef: config.lastRef, minTimeNs: config.minTimeNs, progress: { progress?.step() })
+        // Stopped by a signal: what has timed repetitions is reported.
+        if measured.contains(where: { $0.wallNs.count < repetitions }) { cut = true }
+        for k in measured.indices {
+            let strategy = measured[k].key.strategy
+            if lines[strategy] == nil {
+                lines[strategy] = shares.arrays.map { LinesTouched(strategy: strategy, pages: $0, model: model) }
+                    .max { $0.descriptorLines + $0.arrayLines < $1.descriptorLines + $1.arrayLines }
+            }
+            measured[k].linesTouched = lines[strategy]
+        }
+        for m in measured where !m.wallNs.isEmpty { ledger.add(m, scenario: scenario, context: context) }
     }
 }

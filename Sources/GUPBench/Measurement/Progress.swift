@@ -19,8 +19,6 @@ public final class Progress: @unchecked Sendable {
         startNs = gb_now_ns()
     }
 
-    func skip(_ n: Int) { total = max(done, total - n) }
-
     func step() {
         done += 1
         guard enabled else { return }
