@@ -73,12 +73,15 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("layout-file"), help: "Replay a layout captured by 'gupbench layout' instead of uniform memory.")
     var layoutFile: String?
 
+    @Flag(name: .customLong("dry-run"), help: "Print the plan (every scenario and skip, with memory and time estimates) and exit without mapping or measuring.")
+    var dryRun = false
+
     /// Strategies when --strategies is not given; commands with another default set it.
     var defaultStrategies = Strategy.defaultSet
 
     enum CodingKeys: String, CodingKey {
         case size, backing, folioOrder, threads, sharing, layout, memNode, cpuNode, memPolicy
-        case dirty, batch, strategies, impl, detect, repetitions, warmup, minTime, rounds, format, output, lastRef, layoutFile, mitigations
+        case dirty, batch, strategies, impl, detect, repetitions, warmup, minTime, rounds, format, output, lastRef, layoutFile, mitigations, dryRun
     }
 
     func validate() throws {

@@ -3,7 +3,8 @@ import Foundation
 import GUPBench
 
 /// Shared by the measuring commands: calibrate on the run's node and CPUs, run the matrix,
-/// print the report, and fail (exit 1) when any audit did not balance.
+/// print the report, and fail (exit 1) when any audit did not balance. With --dry-run: print
+/// the plan instead and exit 0, nothing mapped or measured.
 func measure(_ options: CommonOptions, command: String) throws -> Report {
     try measure(try options.config(), options, command: command)
 }
@@ -19,6 +20,10 @@ func measure(_ config: BenchConfig, _ options: CommonOptions, command: String) t
                                     memmapSizes: config.sizes.map { $0 / 4096 * 64 })
     let experiment = Experiment(config: config, topology: topology, calibrator: calibrator,
                                 progress: Progress())
+    if options.dryRun {
+        print(try experiment.dryRun(command: command), terminator: "")
+        throw ExitCode.success
+    }
     return try experiment.run(command: command)
 }
 
