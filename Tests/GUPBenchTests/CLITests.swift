@@ -162,6 +162,47 @@ import Testing
         let nodes = try #require(json["nodes"] as? [[String: Any]])
         #expect(!nodes.isEmpty)
     }
+
+    /// --dry-run prints the plan, one line per scenario and skip under its region, and exits 0
+    /// without mapping or measuring (a real run of 1GiB would take far longer than this test).
+    @Test func dryRunListsThePlanAndExitsZero() throws {
+        let r = try Self.run(["compare", "--dry-run", "--size", "1GiB", "--backing", "4k", "--threads", "1,2",
+                              "--sharing", "disjoint,interleaved", "--strategies", "unpin-each,unpin-range"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stderr.isEmpty, "stderr: \(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("gupbench compare --dry-run: 4 scenario(s) on 1 region(s)") == true)
+        #expect(lines.filter { $0.hasPrefix("region 1GiB 4k") }.count == 1)
+        let scenarios = lines.filter { $0.hasPrefix("  scenario ") }.map { $0.prefix { $0 != ";" } }
+        let pools = ["--threads 1 --sharing disjoint", "--threads 1 --sharing interleaved",
+                     "--threads 2 --sharing disjoint", "--threads 2 --sharing interleaved"]
+        #expect(scenarios.count == 4)
+        for (line, pool) in zip(scenarios, pools) {
+            #expect(line.contains("--size 1GiB --backing 4k "), "\(line)")
+            #expect(line.contains(pool), "\(line)")
+        }
+        #expect(scenarios.last?.hasSuffix(": unpin-each/swift unpin-each/c") == true)
+        #expect(lines.filter { $0.hasPrefix("  skip ") } == [
+            "  skip unpin-range skipped for --sharing interleaved --layout sequential: it releases contiguous ranges, "
+                + "and these page arrays are not"])
+        #expect(lines.last?.hasPrefix("predicted peak ") == true)
+    }
+
+    @Test(arguments: [["run", "--threads", "1"], ["sweep", "--param", "threads", "--values", "1"]])
+    func dryRunWorksOnEveryMeasuringCommand(_ args: [String]) throws {
+        let r = try Self.run(args + ["--dry-run", "--size", "4MiB", "--backing", "4k"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout.hasPrefix("gupbench \(args[0]) --dry-run: 1 scenario(s) on 1 region(s)"), "\(r.stdout)")
+        #expect(r.stdout.split(separator: "\n").filter { $0.hasPrefix("  scenario ") }.count == 1)
+    }
+
+    /// The plan is checked against the machine as a run is: what a run refuses, a dry run refuses.
+    @Test func dryRunRefusesWhatARunRefuses() throws {
+        let r = try Self.run(["compare", "--dry-run", "--threads", "4096", "--size", "4MiB"])
+        #expect(r.status == 1)
+        #expect(r.stdout.isEmpty)
+        #expect(r.stderr.contains("--threads 4096: node"), "stderr: \(r.stderr)")
+    }
 }
 
 /// Sweep, baseline and misuse at the command line.
@@ -182,7 +223,7 @@ import Testing
         Bad(args: ["compare", "--baseline", "/nonexistent/old.json"], mentions: "--baseline '/nonexistent/old.json' cannot be read"),
         Bad(args: ["misuse", "--detect", "paranoid"], mentions: "--detect 'paranoid' is not valid; valid values: off, audit, underflow, ledger"),
         Bad(args: ["kernel", "--repetitions", "0"], mentions: "--repetitions 0 is out of range; valid: 1-100000"),
-        Bad(args: ["kernel", "--size", "1MiB,2MiB"], mentions: "--size '1MiB,2MiB' takes one size for kernel, not a list"),
+        Bad(args: ["kernel", "--size", "16MiB,bogus"], mentions: "--size 'bogus' is not a size; use a positive number of bytes"),
         Bad(args: ["sweep", "--param", "size", "--size", "1GiB"], mentions: "--param size sweeps --size itself"),
     ])
     func badReportInvocationExitsTwo(_ b: Bad) throws {
