@@ -49,6 +49,7 @@ gb_free_model *gb_free_model_create(gb_page *memmap, size_t npages, int nr_lruve
 }
 
 void gb_free_model_destroy(gb_free_model *m) {
+    free(m->members);
     free(m->lruvecs);
     free(m->zone);
     free(m->pcps);
@@ -57,6 +58,21 @@ void gb_free_model_destroy(gb_free_model *m) {
 }
 
 gb_free_ctx *gb_free_model_ctx(gb_free_model *m, int thread) { return &m->ctxs[thread]; }
+
+int gb_free_model_set_members(gb_free_model *m, const long *indexes, long n) {
+    unsigned char *members = calloc(m->npages ? m->npages : 1, 1);
+    if (!members)
+        return -ENOMEM;
+    for (long k = 0; k < n; k++)
+        if (indexes[k] >= 0 && (size_t)indexes[k] < m->npages)
+            members[gb_compound_head(m->memmap + indexes[k]) - m->memmap] = 1;
+    free(m->members);
+    m->members = members;
+    return 0;
+}
+
+/* Whether the folio at descriptor `i` is the run's (gb_free_model_set_members). */
+static bool is_member(const gb_free_model *m, size_t i) { return !m->members || m->members[i]; }
 
 static void reset_lists(gb_free_model *m) {
     for (int i = 0; i < m->nr_lruvecs; i++) {
@@ -106,6 +122,11 @@ void gb_free_model_rebuild(gb_free_model *m, long lruvec_run) {
     for (size_t i = 0; i < m->npages; f++) {
         gb_page *folio = m->memmap + i;
         long nr = gb_folio_nr_pages(folio);
+        if (!is_member(m, i)) {
+            i += (size_t)nr;
+            f--;
+            continue;
+        }
         unsigned long lv = (unsigned long)((f / lruvec_run) % m->nr_lruvecs);
         atomic_store_explicit(GB_ATOMIC(int, folio->refcount), 1, memory_order_relaxed);
         map_once(folio, nr);
@@ -125,6 +146,10 @@ void gb_free_model_restore(gb_free_model *m) {
     for (size_t i = 0; i < m->npages;) {
         gb_page *folio = m->memmap + i;
         long nr = gb_folio_nr_pages(folio);
+        if (!is_member(m, i)) {
+            i += (size_t)nr;
+            continue;
+        }
         atomic_store_explicit(GB_ATOMIC(int, folio->refcount), 1, memory_order_relaxed);
         map_once(folio, nr);
         atomic_store_explicit(GB_ATOMIC(unsigned long, folio->flags), flags_without_lru_state(folio),
@@ -213,7 +238,7 @@ void gb_free_model_audit(gb_free_model *m, gb_free_audit *out) {
     }
     long folios = 0;
     for (size_t i = 0; i < m->npages; i += (size_t)gb_folio_nr_pages(m->memmap + i))
-        folios++;
+        folios += is_member(m, i);
     out->folios = folios;
     long limit = folios + 1;
     for (int i = 0; i < m->nr_lruvecs; i++) {
@@ -234,6 +259,10 @@ void gb_free_model_audit(gb_free_model *m, gb_free_audit *out) {
     for (size_t i = 0; i < m->npages;) {
         gb_page *folio = m->memmap + i;
         long index = (long)i;
+        if (!is_member(m, i)) {
+            i += (size_t)gb_folio_nr_pages(folio);
+            continue;
+        }
         bool lru = (marks[i] & MARK_ON_LRU) || ((gb_flags_read_relaxed(folio) >> GB_PG_lru) & 1UL);
         int freed = marks[i] & MARK_FREE_COUNT;
         int ref = gb_ref_read_relaxed(folio);

@@ -139,6 +139,29 @@ GB_SAFERET gb_put_result gb_k_gup_put_folio_pin_saferet(gb_page *folio, int refs
     return gup_put_folio_pin(folio, refs, true, t);
 }
 
+/* kernel: gup_put_folio(folio, refs, FOLL_PIN) at the last reference — as gup_put_folio_pin(),
+ * its folio_put_refs() freeing the folio through `c` when _refcount reaches 0 (__folio_put()). */
+GB_INLINE gb_put_result gup_put_folio_pin_last(gb_page *folio, int refs, bool saferet, gb_free_ctx *c,
+                                               gb_tally *t) {
+    if (gb_is_zero_folio(folio, t))
+        return (gb_put_result){false, false};
+    t->kernel_calls++;
+    if (saferet)
+        gb_k_mod_node_page_state_saferet(refs, t);
+    else
+        gb_k_mod_node_page_state(refs, t);
+    return gb_gup_put_folio_last(folio, refs, GB_FOLL_PIN, c, t);
+}
+
+/* kernel: unpin_user_folio() when it drops the last reference (io_release_ubuf() after munmap) */
+GB_PLAIN gb_put_result gb_k_unpin_user_folio_last(gb_page *folio, long npages, gb_free_ctx *c, gb_tally *t) {
+    return gup_put_folio_pin_last(folio, (int)npages, false, c, t);
+}
+GB_SAFERET gb_put_result gb_k_unpin_user_folio_last_saferet(gb_page *folio, long npages, gb_free_ctx *c,
+                                                            gb_tally *t) {
+    return gup_put_folio_pin_last(folio, (int)npages, true, c, t);
+}
+
 /* ---- the indirect call of retpoline mode ---- */
 
 /* The indirect call's target (kernel: io_release_ubuf() reached through imu->release). */

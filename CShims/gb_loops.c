@@ -370,3 +370,29 @@ void gb_c_io_uring_release(const gb_bvec *bvecs, long nbvecs, long batch, gb_det
 #undef BODY
     *t = local;
 }
+
+/* kernel: io_release_ubuf() at the last reference — the same walk, each unpin_user_folio()
+ * freeing its folio (__folio_put(): off the LRU under the lruvec lock, to the pcp under its lock). */
+GB_INLINE void io_uring_release_last_body(const gb_bvec *bvecs, long nbvecs, long batch, gb_detect_mode detect,
+                                          gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
+    gb_mitigation mode = gb_mitigations();
+    for (long start = 0; start < nbvecs; start += batch) {
+        long n = GB_MIN(nbvecs - start, batch);
+        const gb_bvec *imu = bvecs + start;
+        gb_kcall_release_indirect(mode, t); /* io_buffer_unmap(): imu->release(imu->priv) */
+        for (long i = 0; i < n; i++) {
+            gb_page *page = imu[i].bv_page;
+            gb_detect_range(detect, ledger, page, 1, GB_CALL_UNPIN_USER_PAGE, t);
+            gb_detect_kcall_unpin_user_folio_last(detect, mode, gb_page_folio(page), 1, ctx, t);
+        }
+    }
+}
+
+void gb_c_io_uring_release_last(const gb_bvec *bvecs, long nbvecs, long batch, gb_detect_mode detect,
+                                gb_ledger *ledger, gb_tally *t, gb_free_ctx *ctx) {
+    gb_tally local = *t;
+#define BODY(mode) io_uring_release_last_body(bvecs, nbvecs, batch, mode, ledger, &local, ctx)
+    GB_FOR_EACH_DETECT(detect, BODY)
+#undef BODY
+    *t = local;
+}

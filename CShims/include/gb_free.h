@@ -461,6 +461,10 @@ typedef struct gb_free_model {
     gb_zone *_Nonnull zone;
     gb_pcp *_Nonnull pcps;
     gb_free_ctx *_Nonnull ctxs;     /* one per pcp */
+    /* NULL: every folio of the memmap is the run's. Otherwise one byte per descriptor, 1 at the
+     * head of each folio the run's page array names: a frame-spaced memmap (`--layout pfn`) has
+     * descriptors of other memory between them, which no release reaches and nothing frees. */
+    unsigned char *_Nullable members;
 } gb_free_model;
 
 /* Allocate the model for a memmap: `nr_lruvecs` lruvecs (>= 1), one pcp per worker thread with
@@ -469,6 +473,10 @@ typedef struct gb_free_model {
 gb_free_model *_Nullable gb_free_model_create(gb_page *_Nonnull memmap, size_t npages, int nr_lruvecs,
                                               int nr_pcps, long high, long batch);
 void gb_free_model_destroy(gb_free_model *_Nonnull m);
+
+/* Only the folios holding one of `indexes[0..n)` (descriptor indexes of the memmap) are the run's:
+ * rebuild, restore and the audit leave every other descriptor alone. 0, or -ENOMEM. */
+int gb_free_model_set_members(gb_free_model *_Nonnull m, const long *_Nonnull indexes, long n);
 
 /* The context worker `thread` releases with. */
 gb_free_ctx *_Nonnull gb_free_model_ctx(gb_free_model *_Nonnull m, int thread);

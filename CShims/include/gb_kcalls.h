@@ -21,6 +21,7 @@
 #ifndef GB_KCALLS_H
 #define GB_KCALLS_H
 
+#include "gb_free.h"
 #include "gb_ledger.h"
 
 /* How the out-of-line release functions return (and call indirectly): --mitigations. */
@@ -123,6 +124,28 @@ GB_INLINE void gb_detect_kcall_unpin_user_folio(gb_detect_mode detect, gb_mitiga
 GB_INLINE void gb_detect_kcall_gup_put_folio_pin(gb_detect_mode detect, gb_mitigation mode, gb_page *_Nonnull folio,
                                                  int refs, gb_tally *_Nonnull t) {
     gb_detect_result(detect, gb_kcall_gup_put_folio_pin(mode, folio, refs, t), t);
+}
+
+/* kernel: unpin_user_folio() when the unpin drops the folio's last reference (`--last-ref`):
+ * the same out-of-line call, is_zero_folio() and NR_FOLL_PIN_RELEASED accounting, its
+ * gup_put_folio() ending in folio_put_refs() -> __folio_put() (mm/swap.c), which frees through
+ * the thread's free path `c` (page_cache_release(), free_frozen_pages(); gb_free.h). */
+gb_put_result gb_k_unpin_user_folio_last(gb_page *_Nonnull folio, long npages, gb_free_ctx *_Nullable c,
+                                         gb_tally *_Nonnull t);
+gb_put_result gb_k_unpin_user_folio_last_saferet(gb_page *_Nonnull folio, long npages, gb_free_ctx *_Nullable c,
+                                                 gb_tally *_Nonnull t);
+
+GB_INLINE gb_put_result gb_kcall_unpin_user_folio_last(gb_mitigation mode, gb_page *_Nonnull folio, long npages,
+                                                       gb_free_ctx *_Nullable c, gb_tally *_Nonnull t) {
+    t->kernel_calls++;
+    return !gb_mitigation_thunks_returns(mode) ? gb_k_unpin_user_folio_last(folio, npages, c, t)
+                                               : gb_k_unpin_user_folio_last_saferet(folio, npages, c, t);
+}
+
+GB_INLINE void gb_detect_kcall_unpin_user_folio_last(gb_detect_mode detect, gb_mitigation mode,
+                                                     gb_page *_Nonnull folio, long npages,
+                                                     gb_free_ctx *_Nullable c, gb_tally *_Nonnull t) {
+    gb_detect_result(detect, gb_kcall_unpin_user_folio_last(mode, folio, npages, c, t), t);
 }
 
 /* retpoline mode: the one indirect call a release call begins with (io_buffer_unmap():

@@ -108,4 +108,10 @@ void gb_grab_bvecs(const gb_bvec *_Nonnull bvecs, long nbvecs, gb_ledger *_Nulla
 void gb_c_io_uring_release(const gb_bvec *_Nonnull bvecs, long nbvecs, long batch, gb_detect_mode detect,
                            gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
+/* io-uring-release at the last reference (`--last-ref`): io_release_ubuf() after the buffer's
+ * mapping is gone (munmap while registered), so each unpin_user_folio() drops the folio's last
+ * reference and frees it (gup_put_folio() -> folio_put_refs() -> __folio_put()) through `ctx`. */
+void gb_c_io_uring_release_last(const gb_bvec *_Nonnull bvecs, long nbvecs, long batch, gb_detect_mode detect,
+                                gb_ledger *_Nullable ledger, gb_tally *_Nonnull t, gb_free_ctx *_Nullable ctx);
+
 #endif /* GB_LOOPS_H */

@@ -185,7 +185,7 @@ public final class ReleaseRunner: @unchecked Sendable {
                         _ dirty: gb_dirty_mode, _ ledger: LedgerPointer?, _ tally: inout gb_tally,
                         free: FreeContextPointer? = nil) {
         if let free, let loop = key.strategy.lastRefLoop(key.impl) {
-            loop(entries.pages, count, batch, dirty, key.detect, ledger, free, &tally)
+            loop(entries, count, batch, dirty, key.detect, ledger, free, &tally)
             return
         }
         key.strategy.loop(key.impl)(entries, count, batch, dirty, key.detect, ledger, &tally)

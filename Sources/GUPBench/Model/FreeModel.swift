@@ -26,6 +26,12 @@ public final class FreeModel: @unchecked Sendable {
                                            self.high, self.batch)
         else { preconditionFailure("gb_free_model_create: bad arguments or out of memory") }
         pointer = p
+        // A frame-spaced memmap (--layout pfn) holds descriptors of other memory between the
+        // region's: only the folios the page array names are built, freed and audited.
+        if let entries = model.pageArray {
+            let rc = entries.withUnsafeBufferPointer { gb_free_model_set_members(p, $0.baseAddress!, $0.count) }
+            precondition(rc == 0, "gb_free_model_set_members: out of memory")
+        }
     }
 
     deinit { gb_free_model_destroy(pointer) }

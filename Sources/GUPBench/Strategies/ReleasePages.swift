@@ -15,8 +15,8 @@ extension Strategy {
         access: .entryWalk,
         swiftLoop: { ReleaseLoops.releasePages($0.pages, count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, free: nil, tally: &$6) },
         cLoop: { gb_c_release_pages($0.pages, $1, $2, $3, $4.cValue, $5, &$6, nil) },
-        lastRefSwiftLoop: { ReleaseLoops.releasePages($0, count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, free: $6, tally: &$7) },
-        lastRefCLoop: { gb_c_release_pages($0, $1, $2, $3, $4.cValue, $5, &$7, $6) },
+        lastRefSwiftLoop: { ReleaseLoops.releasePages($0.pages, count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, free: $6, tally: &$7) },
+        lastRefCLoop: { gb_c_release_pages($0.pages, $1, $2, $3, $4.cValue, $5, &$7, $6) },
         runByDefault: false)
 }
 

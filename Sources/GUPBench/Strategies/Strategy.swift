@@ -111,6 +111,6 @@ public typealias ReleaseLoop = @Sendable (ReleaseEntries, Int, Int, gb_dirty_mod
                                           inout gb_tally) -> Void
 
 /// A `--last-ref` loop: a `ReleaseLoop` with the worker's free path (its pcp, the node's lruvec and
-/// zone) as one more argument: `(pages, count, batch, dirty, detect, ledger, free, tally)`.
-public typealias LastRefLoop = @Sendable (PageArray, Int, Int, gb_dirty_mode, DetectMode, LedgerPointer?,
+/// zone) as one more argument: `(entries, count, batch, dirty, detect, ledger, free, tally)`.
+public typealias LastRefLoop = @Sendable (ReleaseEntries, Int, Int, gb_dirty_mode, DetectMode, LedgerPointer?,
                                           FreeContextPointer, inout gb_tally) -> Void

@@ -10,8 +10,8 @@ extension Strategy {
         access: .entryWalk,
         swiftLoop: { ReleaseLoops.unpinBatched($0.pages, count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, tally: &$6) },
         cLoop: { gb_c_unpin_batched($0.pages, $1, $2, $3, $4.cValue, $5, &$6) },
-        lastRefSwiftLoop: { LastRefLoops.unpinBatched($0, count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, free: $6, tally: &$7) },
-        lastRefCLoop: { gb_c_unpin_batched_last($0, $1, $2, $3, $4.cValue, $5, &$7, $6) })
+        lastRefSwiftLoop: { LastRefLoops.unpinBatched($0.pages, count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, free: $6, tally: &$7) },
+        lastRefCLoop: { gb_c_unpin_batched_last($0.pages, $1, $2, $3, $4.cValue, $5, &$7, $6) })
 }
 
 extension ReleaseLoops {

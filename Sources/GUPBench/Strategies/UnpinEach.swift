@@ -9,8 +9,8 @@ extension Strategy {
         foll: GB_FOLL_PIN, comparedWith: "put-page", releasesFolioRuns: false, access: .entryWalk,
         swiftLoop: { ReleaseLoops.unpinEach($0.pages, count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, tally: &$6) },
         cLoop: { gb_c_unpin_each($0.pages, $1, $2, $3, $4.cValue, $5, &$6) },
-        lastRefSwiftLoop: { LastRefLoops.unpinEach($0, count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, free: $6, tally: &$7) },
-        lastRefCLoop: { gb_c_unpin_each_last($0, $1, $2, $3, $4.cValue, $5, &$7, $6) })
+        lastRefSwiftLoop: { LastRefLoops.unpinEach($0.pages, count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, free: $6, tally: &$7) },
+        lastRefCLoop: { gb_c_unpin_each_last($0.pages, $1, $2, $3, $4.cValue, $5, &$7, $6) })
 }
 
 extension ReleaseLoops {

@@ -10,8 +10,8 @@ extension Strategy {
         releasesFolioRuns: true, access: .folioArithmetic,
         swiftLoop: { ReleaseLoops.unpinRange($0.pages[0], count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, tally: &$6) },
         cLoop: { gb_c_unpin_range($0.pages[0], $1, $2, $3, $4.cValue, $5, &$6) },
-        lastRefSwiftLoop: { LastRefLoops.unpinRange($0[0], count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, free: $6, tally: &$7) },
-        lastRefCLoop: { gb_c_unpin_range_last($0[0], $1, $2, $3, $4.cValue, $5, &$7, $6) })
+        lastRefSwiftLoop: { LastRefLoops.unpinRange($0.pages[0], count: $1, batch: $2, dirty: $3, detect: $4, ledger: $5, free: $6, tally: &$7) },
+        lastRefCLoop: { gb_c_unpin_range_last($0.pages[0], $1, $2, $3, $4.cValue, $5, &$7, $6) })
 }
 
 extension ReleaseLoops {
