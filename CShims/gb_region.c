@@ -187,6 +187,16 @@ void gb_region_unmap(gb_region *r) {
     r->memmap = NULL;
 }
 
+int gb_region_unmap_data(gb_region *r) {
+    if (!r->data_mapping)
+        return -EALREADY;
+    if (munmap(r->data_mapping, r->data_mapping_size) != 0)
+        return -errno;
+    r->data_mapping = NULL;
+    r->data = NULL;
+    return 0;
+}
+
 long gb_pages_node_counts(const void *addr, size_t len, size_t stride, long *counts,
                           int max_nodes, long *unresolved) {
     enum { BATCH = 4096 };

@@ -68,6 +68,11 @@ int gb_region_map_memmap(gb_region *_Nonnull r, size_t ndesc, gb_policy policy, 
 /* munmap both mappings; safe on a zeroed or already-unmapped region. */
 void gb_region_unmap(gb_region *_Nonnull r);
 
+/* munmap the data mapping only, once: the memmap stays, `data` and `data_mapping` become NULL so
+ * gb_region_unmap() leaves the range alone (it may be someone else's mapping by then). 0, -EALREADY
+ * when the data is already unmapped, or munmap's -errno (the mapping is then kept). */
+int gb_region_unmap_data(gb_region *_Nonnull r);
+
 /*
  * The NUMA node of the pages of [addr, addr+len), sampled every `stride` 4 KiB pages, from
  * move_pages(2) status. counts[n] gets the pages found on node n (n < max_nodes); *unresolved

@@ -64,6 +64,21 @@ public final class MemoryRegion: @unchecked Sendable {
 
     deinit { gb_region_unmap(&region) }
 
+    /// Whether `unmapData()` has run: the data is gone, `unsafeData` must not be used.
+    public var dataUnmapped: Bool { region.data == nil && region.memmap != nil }
+
+    /// munmap the data now, once (kernel: the pages' mappings and the mapping's references go;
+    /// pages pinned elsewhere stay allocated). deinit then unmaps only the memmap, so the range is
+    /// never unmapped twice (by then it may be another mapping's). Throws when munmap fails or the
+    /// data is already unmapped.
+    public func unmapData() throws {
+        let rc = gb_region_unmap_data(&region)
+        guard rc == 0 else {
+            throw GUPBenchError.environment(rc == -EALREADY ? "the region's data is already unmapped"
+                                            : "munmap of the region's data failed: \(errnoDescription(-rc))")
+        }
+    }
+
     /// For each 2 MiB chunk, whether one PMD-sized folio (THP or hugetlb) backs it.
     /// From /proc/self/pagemap + /proc/kpageflags where readable; otherwise from smaps'
     /// AnonHugePages, which gives only a count (then the first chunks are taken as huge).
