@@ -1,0 +1,163 @@
+import Foundation
+
+/// Which measured term differs when the kernel's unregistration and the model's same loop
+/// (io-uring-release) disagree: a row whose kernel ÷ model lies outside `band`.
+///
+/// Only what the run measures is used:
+/// - **calls**: how many unpin_user_folio() calls the kernel made per page (its
+///   NR_FOLL_PIN_RELEASED delta at unregistration: one pin per bvec) against the model's (its
+///   is_zero_folio() tests, one per call), and the model's call term (calls × the calibrated
+///   out-of-line call, `kernel_call_ns`);
+/// - **memmap access**: the same loop over descriptors in the kernel's frame order and in
+///   virtual order (same loop and same loop seq.), and the model's line term (descriptor and
+///   bvec lines × the calibrated memmap line);
+/// - **accounting**: the FOLL_PIN counter updates (per-CPU cmpxchgs × `local_cmpxchg_ns`);
+/// - **free path** (--last-ref): the lruvec, pcp and zone lock pairs × `lock_pair_ns`;
+/// - across the size list, whether the gap grows with the pages or stays one amount per
+///   unregistration (a fixed cost: the syscall and the buffer table's teardown, which the model
+///   has no term for).
+/// When none of these singles one out, the attribution says so.
+public enum KernelTerms {
+    /// kernel ÷ model inside this band agrees.
+    public static let band: ClosedRange<Double> = 0.67...1.5
+
+    public enum Term: String, Sendable, Equatable {
+        case calls
+        case memmapAccess = "memmap access"
+        case accounting
+        case freePath = "free path"
+        case fixedCost = "fixed cost per unregistration"
+        case unattributed = "not attributable"
+    }
+
+    /// What one row measured, per 4 KiB page (ns) unless said.
+    public struct Inputs: Sendable, Equatable {
+        public var kernelNs: Double
+        /// The same loop on the kernel's descriptor order (or virtual order when that is all there is).
+        public var modelNs: Double
+        /// The same loop over descriptors in virtual order, when `modelNs` is the frame-ordered one.
+        public var modelSequentialNs: Double?
+        public var pages: Int
+        /// The kernel's unpin_user_folio() calls per page: vmstat released at unregistration / pages.
+        public var kernelUnpinsPerPage: Double
+        /// The model's: is_zero_folio() tests per page (one per call).
+        public var modelUnpinsPerPage: Double?
+        /// The model's floor terms, ns per page: calls, lines, per-CPU cmpxchgs, lock pairs.
+        public var callsNs: Double
+        public var memmapNs: Double
+        public var accountingNs: Double
+        public var freePathNs: Double
+        /// The same backing at the other sizes of the run: (pages, kernel ns per page, model ns per page).
+        public var otherSizes: [(pages: Int, kernelNs: Double, modelNs: Double)]
+
+        public init(kernelNs: Double, modelNs: Double, modelSequentialNs: Double? = nil, pages: Int,
+                    kernelUnpinsPerPage: Double, modelUnpinsPerPage: Double?, callsNs: Double = 0,
+                    memmapNs: Double = 0, accountingNs: Double = 0, freePathNs: Double = 0,
+                    otherSizes: [(pages: Int, kernelNs: Double, modelNs: Double)] = []) {
+            self.kernelNs = kernelNs
+            self.modelNs = modelNs
+            self.modelSequentialNs = modelSequentialNs
+            self.pages = pages
+            self.kernelUnpinsPerPage = kernelUnpinsPerPage
+            self.modelUnpinsPerPage = modelUnpinsPerPage
+            self.callsNs = callsNs
+            self.memmapNs = memmapNs
+            self.accountingNs = accountingNs
+            self.freePathNs = freePathNs
+            self.otherSizes = otherSizes
+        }
+
+        public static func == (a: Inputs, b: Inputs) -> Bool {
+            a.kernelNs == b.kernelNs && a.modelNs == b.modelNs && a.modelSequentialNs == b.modelSequentialNs
+                && a.pages == b.pages && a.kernelUnpinsPerPage == b.kernelUnpinsPerPage
+                && a.modelUnpinsPerPage == b.modelUnpinsPerPage && a.callsNs == b.callsNs
+                && a.memmapNs == b.memmapNs && a.accountingNs == b.accountingNs && a.freePathNs == b.freePathNs
+                && a.otherSizes.map(\.pages) == b.otherSizes.map(\.pages)
+                && a.otherSizes.map(\.kernelNs) == b.otherSizes.map(\.kernelNs)
+                && a.otherSizes.map(\.modelNs) == b.otherSizes.map(\.modelNs)
+        }
+
+        public var ratio: Double { kernelNs / modelNs }
+    }
+
+    /// The verdict on one row: nil when kernel ÷ model is inside `band`; otherwise the term(s)
+    /// the measurements single out (`.unattributed` when they do not) and one line saying why.
+    public struct Attribution: Sendable, Equatable {
+        public let terms: [Term]
+        public let detail: String
+        /// False when the term is only the one the sizes of the terms leave (rule 4: a costlier
+        /// or cheaper event of that kind), not a count or a comparison that shows it.
+        public var measured = true
+        /// The table's cell: the terms ("calls?" when not `measured`), or "not attributable".
+        public var word: String { terms.map(\.rawValue).joined(separator: ", ") + (measured ? "" : "?") }
+    }
+
+    public static func attribute(_ x: Inputs) -> Attribution? {
+        guard x.modelNs > 0, x.kernelNs > 0 else { return nil }
+        let ratio = x.ratio
+        if band.contains(ratio) { return nil }
+        let gap = x.kernelNs - x.modelNs
+        let slower = gap > 0 ? "slower" : "faster"
+        func perPage(_ x: Double) -> String {
+            x >= 0.5 || x <= 0 ? Fmt.ratio(x) + " a page" : "1 per \(Int((1 / x).rounded())) pages"
+        }
+        let head = "kernel ÷ model \(Fmt.ratio(ratio))x: the kernel is \(Fmt.ns(abs(gap))) ns a page \(slower)"
+
+        // 1. Counts: a different number of calls (and of accounting updates, one per call).
+        if let model = x.modelUnpinsPerPage, model > 0, x.kernelUnpinsPerPage > 0 {
+            let rel = abs(x.kernelUnpinsPerPage - model) / max(x.kernelUnpinsPerPage, model)
+            if rel > 0.05 {
+                return Attribution(terms: [.calls, .accounting], detail: head
+                    + "; the kernel made \(perPage(x.kernelUnpinsPerPage)) unpin_user_folio() calls and FOLL_PIN "
+                    + "updates (vmstat released at unregistration), the model \(perPage(model))")
+            }
+        }
+        // 2. Memmap access: the same loop in virtual order agrees where the frame order does not.
+        if let seq = x.modelSequentialNs, seq > 0 {
+            let seqRatio = x.kernelNs / seq
+            if band.contains(seqRatio) {
+                return Attribution(terms: [.memmapAccess], detail: head
+                    + "; over descriptors in virtual order the model agrees (kernel ÷ \(Fmt.ratio(seqRatio))x): "
+                    + "the descriptor order (memmap access) is what differs")
+            }
+        }
+        // 3. Across sizes: a gap that stays one amount per unregistration is a fixed cost.
+        let gapCall = gap * Double(x.pages)
+        let larger = x.otherSizes.filter { $0.pages >= 4 * x.pages && $0.kernelNs > $0.modelNs }
+        if gap > 0, let big = larger.max(by: { $0.pages < $1.pages }) {
+            let bigGapCall = (big.kernelNs - big.modelNs) * Double(big.pages)
+            // A per-page gap would grow with the pages (by big.pages / pages, at least 4x).
+            if bigGapCall < 2 * gapCall {
+                return Attribution(terms: [.fixedCost], detail: head
+                    + "; the gap is \(Fmt.ns(gapCall / 1000)) µs per unregistration here and "
+                    + "\(Fmt.ns(bigGapCall / 1000)) µs at \(big.pages) pages, not \(big.pages / max(1, x.pages))x more: "
+                    + "a fixed cost per call (the syscall, the buffer table's teardown), which the model has no term for")
+            }
+        }
+        // 4. Counts agree: the events cost a different amount. Name a term only when it alone is
+        //    large enough to hold the gap and the others together are not.
+        let terms: [(Term, Double)] = [(.calls, x.callsNs), (.memmapAccess, x.memmapNs),
+                                       (.accounting, x.accountingNs), (.freePath, x.freePathNs)].filter { $0.1 > 0 }
+        let listed = terms.map { "\($0.0.rawValue) \(Fmt.ns($0.1))" }.joined(separator: ", ")
+        if gap < 0 {
+            // The kernel is faster: some modelled term costs more than the kernel's.
+            let able = terms.filter { $0.1 >= -gap }
+            if able.count == 1 {
+                return Attribution(terms: [able[0].0], detail: head
+                    + "; the counts agree, and only the model's \(able[0].0.rawValue) term (\(Fmt.ns(able[0].1)) ns a "
+                    + "page) is larger than the gap, so it is the likeliest one the model overestimates; the run does "
+                    + "not measure it apart from the others (terms: \(listed))", measured: false)
+            }
+        } else if let largest = terms.max(by: { $0.1 < $1.1 }),
+                  terms.filter({ $0.0 != largest.0 }).map(\.1).reduce(0, +) * 3 < gap,
+                  largest.1 * 3 >= gap {
+            return Attribution(terms: [largest.0], detail: head
+                + "; the counts agree, and only the \(largest.0.rawValue) term (\(Fmt.ns(largest.1)) ns a page) is "
+                + "large enough that a costlier event could make up the gap: the likeliest, but the run does not "
+                + "measure it apart from the others (terms: \(listed))", measured: false)
+        }
+        return Attribution(terms: [.unattributed], detail: head
+            + "; the counts agree (\(perPage(x.kernelUnpinsPerPage)) unpins) and the gap is not singled out "
+            + "by the measured terms (\(listed.isEmpty ? "none" : listed + " ns a page")): not attributable from this run")
+    }
+}
