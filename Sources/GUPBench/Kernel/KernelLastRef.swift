@@ -1,0 +1,297 @@
+import CShims
+import Foundation
+
+/// pgfree of /proc/vmstat: base pages freed to the page allocator, system-wide (kernel:
+/// mm/page_alloc.c free_frozen_page_commit() and free_one_page() count
+/// `__count_vm_events(PGFREE, 1 << order)`, so a 2 MiB folio counts 512). A per-CPU event
+/// counter summed at read time (all_vm_events()), so it needs no refresh.
+public enum VmEvents {
+    public static func pgfree(text: String? = nil) throws -> UInt64 {
+        let vmstat = text ?? Topology.readFile("/proc/vmstat") ?? ""
+        for line in vmstat.split(separator: "\n") where line.hasPrefix("pgfree ") {
+            if let v = UInt64(line.dropFirst("pgfree ".count).trimmingCharacters(in: .whitespaces)) { return v }
+        }
+        throw GUPBenchError.environment("/proc/vmstat has no pgfree counter: cannot prove the pages were freed")
+    }
+}
+
+/// What /proc/vmstat said about one `--last-ref` cycle: register, munmap, unregister.
+public struct LastRefCycle: Sendable, Equatable {
+    /// FOLL_PIN deltas around IORING_REGISTER_BUFFERS, the munmap and IORING_UNREGISTER_BUFFERS.
+    public var register: FollPinCounters
+    public var unmap: FollPinCounters
+    public var unregister: FollPinCounters
+    /// pgfree deltas (base pages) around the munmap and around the unregistration.
+    public var pgfreeAtUnmap: UInt64
+    public var pgfreeAtUnregister: UInt64
+
+    public init(register: FollPinCounters, unmap: FollPinCounters, unregister: FollPinCounters,
+                pgfreeAtUnmap: UInt64, pgfreeAtUnregister: UInt64) {
+        self.register = register
+        self.unmap = unmap
+        self.unregister = unregister
+        self.pgfreeAtUnmap = pgfreeAtUnmap
+        self.pgfreeAtUnregister = pgfreeAtUnregister
+    }
+
+    public var acquired: UInt64 { register.acquired + unmap.acquired + unregister.acquired }
+    public var released: UInt64 { register.released + unmap.released + unregister.released }
+}
+
+/// What the vmstat deltas prove about `--last-ref`: every cycle took exactly one pin per page
+/// and released every one (nr_foll_pin_acquired = nr_foll_pin_released = pages: exact, the
+/// per-CPU counters folded first), and the unregistration freed at least the region's pages
+/// (pgfree, system-wide: other processes free pages too, so only "at least" is a proof).
+public enum LastRefProof: String, Sendable, Equatable {
+    case ok
+    /// A cycle counted fewer pins or releases than pages: the kernel did not pin or unpin them all.
+    case short
+    /// A cycle counted more pins or releases than pages: another process pinned during the run.
+    case otherPinning = "other-pinning"
+    /// The unregistration freed fewer base pages than the region has: something still held them.
+    case notFreed = "not-freed"
+
+    public var word: String {
+        switch self {
+        case .ok: return "ok"
+        case .short: return "SHORT"
+        case .otherPinning: return "OTHERS"
+        case .notFreed: return "NOT FREED"
+        }
+    }
+
+    /// With exact counters (root) the pins must match to the page; without, within each CPU's
+    /// stat threshold on each read (VmstatProof.tolerance).
+    public static func judge(_ cycles: [LastRefCycle], pages: Int, exact: Bool, cpus: Int) -> LastRefProof {
+        let p = UInt64(pages)
+        let slack = exact ? 0 : VmstatProof.tolerance(pages: pages, exact: false, cpus: cpus)
+        if cycles.isEmpty || cycles.contains(where: { $0.acquired + slack < p || $0.released + slack < p }) {
+            return .short
+        }
+        if cycles.contains(where: { $0.acquired > p + slack || $0.released > p + slack }) { return .otherPinning }
+        if cycles.contains(where: { $0.pgfreeAtUnregister < p }) { return .notFreed }
+        return .ok
+    }
+}
+
+/// The real kernel dropping the last reference: `gupbench kernel --last-ref`, one backing.
+public struct KernelLastRefMeasurement: Sendable {
+    public let backing: Backing
+    public let size: Int
+    public let pages: Int
+    public let folios: Int
+    public let thpBackedFraction: Double
+    public let folioBackedFraction: Double
+    public let folioOrder: Int
+    public let placement: PlacementReport
+    public let warmup: Int
+    /// ns per 4 KiB page of IORING_UNREGISTER_BUFFERS after the munmap (unpin, and the free of
+    /// every folio), one per timed repetition.
+    public let unpinNsPerPage: [Double]
+    /// Every cycle, warm-ups included.
+    public let cycles: [LastRefCycle]
+    public let vmstatExact: Bool
+    public let cpu: Int
+    /// The frames of the first cycle's region (nil: PFNs hidden): the model's same loop runs on them.
+    public let framePfns: [UInt64]?
+
+    public var unpin: Summary { Summary(unpinNsPerPage) }
+    /// The smallest delta over cycles: every cycle did at least this much.
+    public var pinsAcquired: UInt64 { cycles.map(\.acquired).min() ?? 0 }
+    public var pinsReleased: UInt64 { cycles.map(\.released).min() ?? 0 }
+    public var releasedAtUnregister: UInt64 { cycles.map(\.unregister.released).min() ?? 0 }
+    public var pgfreeAtUnregister: UInt64 { cycles.map(\.pgfreeAtUnregister).min() ?? 0 }
+    public var pgfreeAtUnmap: UInt64 { cycles.map(\.pgfreeAtUnmap).max() ?? 0 }
+
+    public var proof: LastRefProof {
+        LastRefProof.judge(cycles, pages: pages, exact: vmstatExact, cpus: ProcessInfo.processInfo.activeProcessorCount)
+    }
+}
+
+extension KernelProbe {
+    /// `--last-ref`: per cycle, map and fault in a fresh region, register it as fixed buffers
+    /// (pin), munmap it (the mapping's references go; the pins are the only ones left), then
+    /// unregister, timed: io_release_ubuf()'s unpin_user_folio() drops each folio's last
+    /// reference and frees it (gup_put_folio() -> folio_put_refs() -> __folio_put()). vmstat is
+    /// read around each step, outside the timed window. The region is unmapped exactly once
+    /// (MemoryRegion.unmapData(); its deinit then unmaps only the memmap).
+    public static func measureLastRef(size: Int, backing: Backing, node: Int, cpu: Int?, repetitions: Int,
+                                      warmup: Int, topology: Topology) throws -> KernelLastRefMeasurement {
+        var check = BenchConfig()
+        (check.sizes, check.backings, check.threads, check.memNodes) = ([size], [backing], [1], [node])
+        try check.validate(on: topology)
+        try checkResources(size: size, backings: [backing])
+        let ring = try FixedBufferRing()
+        if let cpu { _ = gb_pin_current_thread(Int32(cpu)) }
+        defer { Calibration.restoreAffinity(topology) }
+
+        let exact = FollPinCounters.canRefresh
+        var first: (model: PageModel, placement: PlacementReport, pfns: [UInt64]?)? = nil
+        var unpinNs: [Double] = [], cycles: [LastRefCycle] = []
+        var pages = 0
+        for rep in 0..<(warmup + repetitions) {
+            let region = try MemoryRegion(size: size, backing: backing, policy: .bind, node: node)
+            pages = region.pageCount
+            if first == nil {
+                first = (try PageModel(region: region), region.verifyPlacement(maxNode: topology.maxNode),
+                         try? PfnOrder.read(region))
+            }
+            func read() throws -> (FollPinCounters, UInt64) {
+                let pins = try FollPinCounters.read(refresh: exact)
+                return (pins, try VmEvents.pgfree())
+            }
+            let before = try read()
+            try ring.register(region)          // kernel: pin_user_pages_fast(FOLL_LONGTERM)
+            let registered = try read()
+            try region.unmapData()             // kernel: zap: the mapping's references go, the pins stay
+            let unmapped = try read()
+            let t0 = gb_now_ns()
+            try ring.unregister()              // kernel: unpin_user_folio() per bvec, each the last reference
+            let t1 = gb_now_ns()
+            let after = try read()
+            cycles.append(LastRefCycle(register: registered.0 - before.0, unmap: unmapped.0 - registered.0,
+                                       unregister: after.0 - unmapped.0,
+                                       pgfreeAtUnmap: unmapped.1 &- registered.1,
+                                       pgfreeAtUnregister: after.1 &- unmapped.1))
+            if rep >= warmup { unpinNs.append(Double(t1 - t0) / Double(max(1, pages))) }
+            if SignalStop.requested { break }
+        }
+        let f = first!
+        return KernelLastRefMeasurement(
+            backing: backing, size: size, pages: pages, folios: f.model.folioStarts().count,
+            thpBackedFraction: f.model.thpBackedFraction, folioBackedFraction: f.model.folioBackedFraction,
+            folioOrder: f.model.folioOrder, placement: f.placement, warmup: warmup,
+            unpinNsPerPage: unpinNs, cycles: cycles, vmstatExact: exact, cpu: Int(gb_current_cpu()),
+            framePfns: f.pfns)
+    }
+}
+
+/// `gupbench kernel --last-ref`: per size and backing, the kernel's freeing unregistration beside
+/// the model's `--last-ref` io-uring-release on the same frames.
+public struct KernelLastRefComparison: Sendable {
+    public struct Row: Sendable {
+        public let kernel: KernelLastRefMeasurement
+        /// The model's io-uring-release with --last-ref on the kernel's frames (layout pfn) when
+        /// the PFNs were readable, else in virtual order.
+        public let sameLoop: ResultRecord?
+        public let sameLoopSequential: ResultRecord?
+        public var kernelOverModel: Double? { sameLoop.map { kernel.unpin.median / $0.nsPerPage.median } }
+    }
+
+    public let rows: [Row]
+
+    /// `reports`: the model's report per size.
+    public init(kernel: [KernelLastRefMeasurement], reports: [Int: Report]) {
+        rows = kernel.map { k in
+            func same(_ layout: Layout) -> ResultRecord? {
+                reports[k.size]?.results.first {
+                    $0.scenario.backing == k.backing && $0.strategy == .ioUringRelease && $0.scenario.lastRef
+                        && $0.scenario.threads == 1 && $0.scenario.layout == layout
+                }
+            }
+            let pfn = same(.pfn)
+            return Row(kernel: k, sameLoop: pfn ?? same(.sequential), sameLoopSequential: pfn == nil ? nil : same(.sequential))
+        }
+    }
+
+    public var proven: Bool { rows.allSatisfy { $0.kernel.proof == .ok } }
+
+    public func attribution(_ row: Row) -> KernelTerms.Attribution? {
+        guard let same = row.sameLoop else { return nil }
+        let k = row.kernel
+        let others: [(pages: Int, kernelNs: Double, modelNs: Double)] = rows.compactMap { o in
+            guard o.kernel.backing == k.backing, o.kernel.size != k.size, let m = o.sameLoop else { return nil }
+            return (o.kernel.pages, o.kernel.unpin.median, m.nsPerPage.median)
+        }
+        return KernelTerms.attribute(KernelSizes.inputs(
+            kernelNs: k.unpin.median, pages: k.pages, releasedAtUnregister: k.releasedAtUnregister,
+            model: same, sequential: row.sameLoopSequential, others: others))
+    }
+
+    public func renderTable() -> String {
+        let reps = rows.first?.kernel.unpinNsPerPage.count ?? 0
+        var out = "gupbench kernel --last-ref: register as io_uring fixed buffers, munmap, then unregister "
+            + "(timed): the unpin drops the last reference and frees every folio; \(reps) reps\n"
+            + "median ns per 4 KiB page [95% CI]; model = io-uring-release --last-ref (unpin_user_folio() "
+            + "-> folio_put_refs() -> __folio_put())\n\n"
+        var t = TextTable(header: ["size", "backing", "pages", "folios", "THP", "kernel unregister", "model seq.",
+                                   "model", "kernel ÷ model", "differs", "pins acq.", "released",
+                                   "pgfree unmap", "pgfree unreg.", "proof"], labelColumns: 2)
+        var details: [String] = []
+        for row in rows {
+            let k = row.kernel
+            let verdict = attribution(row)
+            t.add([ByteSize.format(k.size), k.backing.rawValue, String(k.pages), String(k.folios),
+                   Fmt.percent(k.thpBackedFraction), KernelComparison.ci(k.unpin),
+                   row.sameLoopSequential.map { KernelComparison.ci($0.nsPerPage) } ?? "-",
+                   row.sameLoop.map { KernelComparison.ci($0.nsPerPage) + ($0.scenario.layout == .pfn ? " pfn" : "") } ?? "-",
+                   row.kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-",
+                   row.sameLoop == nil ? "-" : (verdict?.word ?? "agrees"),
+                   String(k.pinsAcquired), String(k.pinsReleased), String(k.pgfreeAtUnmap),
+                   String(k.pgfreeAtUnregister), k.proof.word])
+            if let verdict {
+                details.append("differs: \(ByteSize.format(k.size)) \(k.backing.rawValue): \(verdict.detail)")
+            }
+        }
+        out += t.rendered() + "\n"
+        if !details.isEmpty { out += "\n" + details.joined(separator: "\n") + "\n" }
+        var notes = [
+            "pins acq. / released = smallest per-cycle delta of nr_foll_pin_acquired / nr_foll_pin_released over "
+                + "register + munmap + unregister: one pin per 4 KiB page, every one released (exact: "
+                + (rows.allSatisfy(\.kernel.vmstatExact) ? "per-CPU counters folded first" : "NOT folded, needs root")
+                + ")",
+            "pgfree unmap = largest pgfree delta around the munmap (page tables; the data pages are held by the pins), "
+                + "pgfree unreg. = smallest around the unregistration, in base pages (a 2 MiB folio counts 512): at "
+                + "least the region's pages proves the unpin freed them; system-wide, so others' frees add to both",
+            "model: io-uring-release with --last-ref (the mapping's reference dropped first, untimed), one thread, "
+                + "its descriptors on the kernel's frames ('pfn') when /proc/self/pagemap shows them; model seq. = "
+                + "the same loop over descriptors in virtual order",
+        ]
+        for row in rows where row.kernel.proof != .ok {
+            let k = row.kernel
+            notes.append("\(k.proof.word): \(ByteSize.format(k.size)) \(k.backing.rawValue): pins acquired "
+                + "\(k.pinsAcquired), released \(k.pinsReleased), pgfree at unregistration \(k.pgfreeAtUnregister), "
+                + "for \(k.pages) pages")
+        }
+        out += "\n" + notes.map { "note: " + $0 }.joined(separator: "\n") + "\n"
+        return out
+    }
+
+    public var jsonFields: [(String, JSON)] {
+        [("kernel_last_ref", .array(rows.map { row in
+            let k = row.kernel
+            let a = attribution(row)
+            return .object([
+                ("backing", .string(k.backing.rawValue)),
+                ("size_bytes", .int(k.size)),
+                ("pages", .int(k.pages)),
+                ("folios", .int(k.folios)),
+                ("thp_backed_fraction", .num(k.thpBackedFraction)),
+                ("folio_order", .int(k.folioOrder)),
+                ("unpin_ns_per_page", .num(k.unpin.median)),
+                ("unpin", k.unpin.json),
+                ("unpin_samples", .array(k.unpinNsPerPage.map { JSON.num($0) })),
+                ("repetitions", .int(k.unpinNsPerPage.count)),
+                ("warmup", .int(k.warmup)),
+                ("vmstat_pins_acquired", .int(Int(k.pinsAcquired))),
+                ("vmstat_pins_released", .int(Int(k.pinsReleased))),
+                ("vmstat_released_at_unregister", .int(Int(k.releasedAtUnregister))),
+                ("pgfree_at_unmap", .int(Int(k.pgfreeAtUnmap))),
+                ("pgfree_at_unregister", .int(Int(k.pgfreeAtUnregister))),
+                ("vmstat_exact", .bool(k.vmstatExact)),
+                ("proof", .string(k.proof.rawValue)),
+                ("placement", k.placement.json),
+                ("cpu", .int(k.cpu)),
+                ("model_ns_per_page", .num(row.sameLoop?.nsPerPage.median)),
+                ("model_descriptor_order", row.sameLoop.map { .string($0.scenario.layout == .pfn ? "pfn" : "virtual") } ?? .null),
+                ("sequential_model_ns_per_page", .num(row.sameLoopSequential?.nsPerPage.median)),
+                ("kernel_over_model", .num(row.kernelOverModel)),
+                ("within_band", .bool(row.kernelOverModel.map { KernelTerms.band.contains($0) } ?? false)),
+                ("attribution", a.map { a in
+                    .object([("terms", .array(a.terms.map { .string($0.rawValue) })), ("measured", .bool(a.measured)),
+                             ("detail", .string(a.detail))])
+                } ?? .null),
+            ])
+        }))]
+    }
+}
