@@ -12,12 +12,15 @@ struct Kernel: ParsableCommand {
             (IORING_REGISTER_BUFFERS: pin_user_pages_fast with FOLL_LONGTERM, large folios \
             coalesced) and unregister it (IORING_UNREGISTER_BUFFERS: unpin), timing both and \
             reading /proc/vmstat nr_foll_pin_acquired/released around each. Then the model's \
-            unpin-each (4k) and unpin-range (thp) on a region of the same size, one thread, and \
-            the speedup of thp over 4k for kernel and model.
+            unpin-each (4k), unpin-range (thp) and io-uring-release (the same loop) on a region of \
+            the same size, one thread, and the speedup of thp over 4k for kernel and model. Each \
+            size of --size runs every backing; a row whose kernel ÷ same loop lies outside \
+            0.67-1.5 says which measured term differs. --last-ref munmaps the registered region \
+            first, so the unregistration frees it (proven from pgfree and nr_foll_pin_*).
             """)
 
-    @Option(help: "Region size per backing, with suffix (64MiB, 1GiB).")
-    var size = "1GiB"
+    @Option(help: "Region sizes, comma-separated, with suffix (64MiB, 1GiB): each size runs every backing.")
+    var size = "16MiB,256MiB,1GiB"
 
     @Option(help: "Backings, comma-separated: \(Backing.validList).")
     var backing = "4k,thp"
@@ -28,8 +31,14 @@ struct Kernel: ParsableCommand {
     @Option(help: "Untimed warm-up repetitions.")
     var warmup = "1"
 
+    @Option(name: .customLong("min-time"), help: "The model's least timed release per sample (0 = one window; default: \(DurationText.format(BenchConfig.defaultMinTimeNs))).")
+    var minTime: String?
+
     @Option(help: "How the model's out-of-line release calls return: auto (what this kernel does, from /sys/devices/system/cpu/vulnerabilities/), \(Mitigations.validList).")
     var mitigations = "auto"
+
+    @Flag(name: .customLong("last-ref"), help: "Register, munmap, then unregister (timed): the kernel's unpin drops the last reference and frees every folio, proven from /proc/vmstat (pgfree, nr_foll_pin_*), beside the model's io-uring-release --last-ref.")
+    var lastRef = false
 
     @Flag(help: "Only check the page-descriptor model's layout against this kernel's BTF (/sys/kernel/btf/vmlinux): no memory mapped, no io_uring; exit 1 when a field differs or BTF is unreadable.")
     var checkLayout = false
@@ -38,27 +47,31 @@ struct Kernel: ParsableCommand {
 
     /// The parsed options; validate() has already rejected anything invalid.
     struct Settings {
-        var size: Int
+        var sizes: [Int]
         var backings: [Backing]
         var repetitions: Int
         var warmup: Int
+        var minTimeNs: Double
         var json: Bool
         var mitigations: Mitigations
+        var lastRef: Bool
     }
 
     /// Parsed the way every measuring command parses these options (CommonOptions).
     func settings() throws -> Settings {
-        let options = try CommonOptions.parsing(["--size", size, "--backing", backing,
-                                               "--repetitions", repetitions, "--warmup", warmup])
+        var args = ["--size", size, "--backing", backing, "--repetitions", repetitions, "--warmup", warmup]
+        if let minTime { args += ["--min-time", minTime] }
+        let options = try CommonOptions.parsing(args)
         let config = try options.config()
-        guard config.sizes.count == 1 else {
-            throw GUPBenchError.usage("--size '\(size)' takes one size for kernel, not a list")
-        }
         var backings: [Backing] = []
         for b in config.backings where !backings.contains(b) { backings.append(b) }
-        return Settings(size: config.sizes[0], backings: backings, repetitions: config.repetitions,
-                        warmup: config.warmup, json: report.json,
-                        mitigations: try Mitigations.parseOption(mitigations))
+        if lastRef, backings.contains(.hugetlb) {
+            throw GUPBenchError.usage("--backing hugetlb does not apply with --last-ref: a hugetlb folio goes back to "
+                + "its pool (free_huge_folio()), not through the page allocator pgfree counts; valid: 4k, thp, mthp-*")
+        }
+        return Settings(sizes: config.sizes, backings: backings, repetitions: config.repetitions,
+                        warmup: config.warmup, minTimeNs: config.minTimeNs, json: report.json,
+                        mitigations: try Mitigations.parseOption(mitigations), lastRef: lastRef)
     }
 
     func validate() throws {
@@ -69,64 +82,138 @@ struct Kernel: ParsableCommand {
         }
     }
 
+    /// The model's matrix for one size: one thread, the loops that mirror the kernel's release.
+    func modelConfig(_ s: Settings, size: Int) -> BenchConfig {
+        var config = BenchConfig()
+        config.sizes = [size]
+        config.backings = s.backings
+        config.threads = [1]
+        config.mitigations = [s.mitigations]
+        config.repetitions = s.repetitions
+        config.warmup = s.warmup
+        config.minTimeNs = s.minTimeNs
+        if s.lastRef {
+            // io_release_ubuf()'s own loop, each unpin the last reference.
+            config.strategies = [.ioUringRelease]
+            config.layouts = [.sequential]
+            config.lastRef = true
+        } else {
+            // io-uring-release: io_release_ubuf()'s own loop, the kernel's unregistration in the model.
+            config.strategies = [.unpinEach, .unpinRange, .ioUringRelease]
+            // Shuffled: descriptors in random order, the cost if the kernel's were scattered.
+            config.layouts = [.sequential, .shuffled]
+        }
+        return config
+    }
+
     func run() throws {
         if checkLayout { return try runLayoutCheck() }
         let s = try settings()
         let topology = Topology.read()
-        // The model's matrix: one thread, the two loops that mirror the kernel's release.
-        var config = BenchConfig()
-        config.sizes = [s.size]
-        config.backings = s.backings
-        config.threads = [1]
-        // io-uring-release: io_release_ubuf()'s own loop, the kernel's unregistration in the model.
-        config.strategies = [.unpinEach, .unpinRange, .ioUringRelease]
-        config.mitigations = [s.mitigations]
-        // Shuffled: descriptors in random order, the cost if the kernel's were scattered.
-        config.layouts = [.sequential, .shuffled]
-        config.repetitions = s.repetitions
-        config.warmup = s.warmup
-        try config.validate(on: topology)      // memory, 2 MiB multiples: before mapping anything
+        // Every size at once: memory (the largest size decides), 2 MiB multiples; before mapping anything.
+        var all = modelConfig(s, size: s.sizes.max()!)
+        all.sizes = s.sizes
+        try all.validate(on: topology)
         try KernelProbe.checkAvailable()        // io_uring refused: one line, nothing mapped
-        try KernelProbe.checkResources(size: s.size, backings: s.backings)  // MemAvailable, RLIMIT_MEMLOCK
+        try KernelProbe.checkResources(size: s.sizes.max()!, backings: s.backings)  // MemAvailable, RLIMIT_MEMLOCK
 
         let node = topology.localNode
         let cpu = topology.node(node)?.cpus.first
-        var kernel: [KernelMeasurement] = []
-        for b in s.backings {
-            progress("kernel: registering and unregistering \(ByteSize.format(s.size)) of \(b.rawValue) memory")
-            kernel.append(try KernelProbe.measure(size: s.size, backing: b, node: node, cpu: cpu,
-                                                  repetitions: s.repetitions, warmup: s.warmup,
-                                                  topology: topology))
-        }
-        progress("model: unpin-each, unpin-range and io-uring-release on the same size and backings, "
-            + "mitigations \(s.mitigations.rawValue)")
-        // Pfn: the model's descriptors spaced as the kernel's struct pages for the very region it
-        // pinned (PfnOrder), where pagemap shows PFNs (root); the same loop is compared on it.
-        if kernel.allSatisfy({ $0.framePfns != nil }) {
-            config.layouts.append(.pfn)
-            for k in kernel { config.framePfns[k.backing] = k.framePfns }
-        }
         let cpus = Array((topology.node(node)?.cpus ?? []).prefix(2))
         let calibration = try Calibration.measure(topology: topology, memNode: node, cpus: cpus,
-                                                  memmapSizes: config.sizes.map { $0 / 4096 * 64 })
-        let report = try Experiment(config: config, topology: topology, calibration: calibration,
-                                    progress: Progress()).run(command: "kernel")
-        let comparison = KernelComparison(kernel: kernel, model: report)
+                                                  memmapSizes: s.sizes.map { $0 / 4096 * 64 })
+        if s.lastRef { return try runLastRef(s, topology: topology, node: node, cpu: cpu, calibration: calibration) }
 
+        var entries: [KernelSizes.Entry] = []
+        for size in s.sizes {
+            var kernel: [KernelMeasurement] = []
+            for b in s.backings {
+                progress("kernel: registering and unregistering \(ByteSize.format(size)) of \(b.rawValue) memory")
+                kernel.append(try KernelProbe.measure(size: size, backing: b, node: node, cpu: cpu,
+                                                      repetitions: s.repetitions, warmup: s.warmup,
+                                                      topology: topology))
+            }
+            progress("model: unpin-each, unpin-range and io-uring-release on \(ByteSize.format(size)), "
+                + "mitigations \(s.mitigations.rawValue)")
+            var config = modelConfig(s, size: size)
+            // Pfn: the model's descriptors spaced as the kernel's struct pages for the very region it
+            // pinned (PfnOrder), where pagemap shows PFNs (root); the same loop is compared on it.
+            if kernel.allSatisfy({ $0.framePfns != nil }) {
+                config.layouts.append(.pfn)
+                for k in kernel { config.framePfns[k.backing] = k.framePfns }
+            }
+            let report = try Experiment(config: config, topology: topology, calibration: calibration,
+                                        progress: Progress()).run(command: "kernel")
+            entries.append(.init(size: size, comparison: KernelComparison(kernel: kernel, model: report),
+                                 report: report))
+            if SignalStop.requested { break }
+        }
+        let sizes = KernelSizes(entries)
+        let merged = sizes.mergedReport
         let text = s.json
-            ? report.json(extra: comparison.jsonFields).serialized() + "\n"
-            : comparison.renderTable(model: report) + "\nthe model's full comparison:\n\n"
-                + report.compareTable().rendered() + "\n\n" + report.footer() + "\n"
+            ? merged.json(extra: sizes.jsonFields).serialized() + "\n"
+            : sizes.renderTable() + "\nthe model's full comparison:\n\n"
+                + entries.map { $0.report.compareTable().rendered() }.joined(separator: "\n\n") + "\n\n"
+                + merged.footer() + "\n"
         try emit(text, output: self.report.output)
-        try requireBalanced(report)
-        if !comparison.vmstatComplete {
+        try requireBalanced(merged)
+        if !sizes.vmstatComplete {
             throw GUPBenchError.auditFailed(
                 "the kernel's FOLL_PIN counters fell short of the pages registered; see SHORT above")
         }
-        if comparison.otherPinning {
+        if sizes.otherPinning {
             throw GUPBenchError.auditFailed(
                 "the kernel's FOLL_PIN counters rose by more than this run's pins: other pinning "
                 + "during the run (see OTHERS above); run again when the machine is quiet")
+        }
+    }
+
+    /// `--last-ref`: per size and backing the kernel frees the region at unregistration; the
+    /// model's io-uring-release --last-ref runs on the same frames.
+    func runLastRef(_ s: Settings, topology: Topology, node: Int, cpu: Int?,
+                    calibration: CalibrationFigures) throws {
+        var kernel: [KernelLastRefMeasurement] = []
+        var reports: [Int: Report] = [:]
+        var ordered: [Report] = []
+        for size in s.sizes {
+            var measured: [KernelLastRefMeasurement] = []
+            for b in s.backings {
+                progress("kernel: registering, unmapping and unregistering \(ByteSize.format(size)) of "
+                    + "\(b.rawValue) memory (the unpin frees it)")
+                measured.append(try KernelProbe.measureLastRef(size: size, backing: b, node: node, cpu: cpu,
+                                                               repetitions: s.repetitions, warmup: s.warmup,
+                                                               topology: topology))
+            }
+            progress("model: io-uring-release --last-ref on \(ByteSize.format(size)), mitigations \(s.mitigations.rawValue)")
+            var config = modelConfig(s, size: size)
+            if measured.allSatisfy({ $0.framePfns != nil }) {
+                config.layouts.append(.pfn)
+                for k in measured { config.framePfns[k.backing] = k.framePfns }
+            }
+            let report = try Experiment(config: config, topology: topology, calibration: calibration,
+                                        progress: Progress()).run(command: "kernel")
+            kernel += measured
+            reports[size] = report
+            ordered.append(report)
+            if SignalStop.requested { break }
+        }
+        let comparison = KernelLastRefComparison(kernel: kernel, reports: reports)
+        let merged = KernelSizes(zip(s.sizes, ordered).map {
+            KernelSizes.Entry(size: $0.0, comparison: KernelComparison(kernel: [], model: $0.1), report: $0.1)
+        }).mergedReport
+        let text = s.json
+            ? merged.json(extra: comparison.jsonFields).serialized() + "\n"
+            : comparison.renderTable() + "\nthe model's full comparison:\n\n"
+                + ordered.map { $0.compareTable().rendered() }.joined(separator: "\n\n") + "\n\n"
+                + merged.footer() + "\n"
+        try emit(text, output: self.report.output)
+        try requireBalanced(merged)
+        if let bad = comparison.rows.first(where: { $0.kernel.proof != .ok }) {
+            let k = bad.kernel
+            throw GUPBenchError.auditFailed(
+                "--last-ref not proven for \(ByteSize.format(k.size)) \(k.backing.rawValue): \(k.proof.rawValue) "
+                + "(pins acquired \(k.pinsAcquired), released \(k.pinsReleased), pgfree at unregistration "
+                + "\(k.pgfreeAtUnregister), for \(k.pages) pages); see the notes above")
         }
     }
 
