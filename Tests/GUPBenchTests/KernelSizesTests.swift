@@ -89,6 +89,18 @@ struct KernelSizesTests {
         #expect(KernelTerms.attribute(inputs(kernel: 6.6, model: 10)) != nil)
     }
 
+    @Test("overlapping CIs are within noise, whatever the medians")
+    func overlappingCIs() throws {
+        var x = inputs(kernel: 55.9, model: 105)
+        x.kernelCI = 47...141
+        x.modelCI = 43.8...298
+        let a = try #require(KernelTerms.attribute(x))
+        #expect(a.terms == [.noise])
+        x.kernelCI = 50...60
+        x.modelCI = 90...120
+        #expect(KernelTerms.attribute(x)?.terms != [.noise])
+    }
+
     @Test("a different number of unpins per page is the calls (and their accounting)")
     func countsDiffer() throws {
         let a = try #require(KernelTerms.attribute(inputs(kernel: 40, model: 0.05, kernelUnpins: 1,

@@ -204,7 +204,7 @@ public struct KernelLastRefComparison: Sendable {
             return (o.kernel.pages, o.kernel.unpin.median, m.nsPerPage.median)
         }
         return KernelTerms.attribute(KernelSizes.inputs(
-            kernelNs: k.unpin.median, pages: k.pages, releasedAtUnregister: k.releasedAtUnregister,
+            kernel: k.unpin, pages: k.pages, releasedAtUnregister: k.releasedAtUnregister,
             model: same, sequential: row.sameLoopSequential, others: others))
     }
 

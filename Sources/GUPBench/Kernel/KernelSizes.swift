@@ -61,24 +61,27 @@ public struct KernelSizes: Sendable {
                   let m = other.sameLoop else { return nil }
             return (other.kernel.pages, other.kernel.unpin.median, m.nsPerPage.median)
         }
-        return Self.inputs(kernelNs: k.unpin.median, pages: k.pages,
+        return Self.inputs(kernel: k.unpin, pages: k.pages,
                            releasedAtUnregister: k.vmstatReleasedAtUnregister, model: same,
                            sequential: row.sameLoopSequential, others: others)
     }
 
     /// Inputs from a kernel time and the model's same-loop records (also `--last-ref`'s).
-    static func inputs(kernelNs: Double, pages: Int, releasedAtUnregister: UInt64, model: ResultRecord,
+    static func inputs(kernel: Summary, pages: Int, releasedAtUnregister: UInt64, model: ResultRecord,
                        sequential: ResultRecord?,
                        others: [(pages: Int, kernelNs: Double, modelNs: Double)]) -> KernelTerms.Inputs {
         func floor(_ r: FloorResource) -> Double {
             model.floors?.floors.first { $0.resource == r }?.nsPerPage ?? 0
         }
-        return KernelTerms.Inputs(
-            kernelNs: kernelNs, modelNs: model.nsPerPage.median, modelSequentialNs: sequential?.nsPerPage.median,
+        var inputs = KernelTerms.Inputs(
+            kernelNs: kernel.median, modelNs: model.nsPerPage.median, modelSequentialNs: sequential?.nsPerPage.median,
             pages: pages, kernelUnpinsPerPage: Double(releasedAtUnregister) / Double(max(1, pages)),
             modelUnpinsPerPage: model.kernelCallsPerPage?.zeroFolioTests,
             callsNs: floor(.calls), memmapNs: floor(.lines), accountingNs: floor(.percpuCmpxchg),
             freePathNs: floor(.lockPairs), otherSizes: others)
+        inputs.kernelCI = kernel.ci95Low...max(kernel.ci95Low, kernel.ci95High)
+        inputs.modelCI = model.nsPerPage.ci95Low...max(model.nsPerPage.ci95Low, model.nsPerPage.ci95High)
+        return inputs
     }
 
     public func attribution(_ row: KernelComparison.Row) -> KernelTerms.Attribution? {

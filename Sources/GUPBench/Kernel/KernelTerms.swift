@@ -16,7 +16,8 @@ import Foundation
 /// - across the size list, whether the gap grows with the pages or stays one amount per
 ///   unregistration (a fixed cost: the syscall and the buffer table's teardown, which the model
 ///   has no term for).
-/// When none of these singles one out, the attribution says so.
+/// When the kernel's and the model's CIs overlap, the row is within noise; when none of these
+/// singles one out, the attribution says so.
 public enum KernelTerms {
     /// kernel ÷ model inside this band agrees.
     public static let band: ClosedRange<Double> = 0.67...1.5
@@ -28,6 +29,8 @@ public enum KernelTerms {
         case freePath = "free path"
         case fixedCost = "fixed cost per unregistration"
         case unattributed = "not attributable"
+        /// The kernel's and the model's 95% CIs overlap: the run cannot tell the ratio from agreement.
+        case noise = "within noise"
     }
 
     /// What one row measured, per 4 KiB page (ns) unless said.
@@ -49,6 +52,9 @@ public enum KernelTerms {
         public var freePathNs: Double
         /// The same backing at the other sizes of the run: (pages, kernel ns per page, model ns per page).
         public var otherSizes: [(pages: Int, kernelNs: Double, modelNs: Double)]
+        /// The 95% CIs of the kernel's and the model's medians, when known.
+        public var kernelCI: ClosedRange<Double>? = nil
+        public var modelCI: ClosedRange<Double>? = nil
 
         public init(kernelNs: Double, modelNs: Double, modelSequentialNs: Double? = nil, pages: Int,
                     kernelUnpinsPerPage: Double, modelUnpinsPerPage: Double?, callsNs: Double = 0,
@@ -75,6 +81,7 @@ public enum KernelTerms {
                 && a.otherSizes.map(\.pages) == b.otherSizes.map(\.pages)
                 && a.otherSizes.map(\.kernelNs) == b.otherSizes.map(\.kernelNs)
                 && a.otherSizes.map(\.modelNs) == b.otherSizes.map(\.modelNs)
+                && a.kernelCI == b.kernelCI && a.modelCI == b.modelCI
         }
 
         public var ratio: Double { kernelNs / modelNs }
@@ -103,6 +110,12 @@ public enum KernelTerms {
         }
         let head = "kernel ÷ model \(Fmt.ratio(ratio))x: the kernel is \(Fmt.ns(abs(gap))) ns a page \(slower)"
 
+        // 0. Noise: the two medians' CIs overlap, so the run does not show a difference at all.
+        if let k = x.kernelCI, let m = x.modelCI, k.overlaps(m) {
+            return Attribution(terms: [.noise], detail: head
+                + "; but the kernel's 95% CI [\(Fmt.ns(k.lowerBound))-\(Fmt.ns(k.upperBound))] and the model's "
+                + "[\(Fmt.ns(m.lowerBound))-\(Fmt.ns(m.upperBound))] overlap: this run cannot tell it from agreement")
+        }
         // 1. Counts: a different number of calls (and of accounting updates, one per call).
         if let model = x.modelUnpinsPerPage, model > 0, x.kernelUnpinsPerPage > 0 {
             let rel = abs(x.kernelUnpinsPerPage - model) / max(x.kernelUnpinsPerPage, model)
