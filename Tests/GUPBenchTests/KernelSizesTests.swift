@@ -126,6 +126,18 @@ struct KernelSizesTests {
                                                           calls: 0.01, memmap: 0.01, accounting: 0.01,
                                                           others: [(262144, 2.49, 0.05)])))
         #expect(b.terms != [.fixedCost])
+        // Mostly fixed: 1 µs per call plus 0.04 ns a page (16 MiB, 256 MiB, 1 GiB of THP).
+        let gap = { (pages: Int) in (1000 + 0.04 * Double(pages)) / Double(pages) }
+        let c = try #require(KernelTerms.attribute(inputs(kernel: 0.09 + gap(4096), model: 0.09, pages: 4096,
+                                                          others: [(65536, 0.05 + gap(65536), 0.05),
+                                                                   (262144, 0.05 + gap(262144), 0.05)])))
+        #expect(c.terms == [.fixedCost])
+        #expect(c.detail.contains("fits 1.00 µs + 0.040 ns a page"))
+        // The same run's 1 GiB row: the fixed part is a small share of its gap there.
+        let d = KernelTerms.attribute(inputs(kernel: 0.05 + gap(262144), model: 0.05, pages: 262144,
+                                             calls: 0.001, memmap: 0.001, accounting: 0.001,
+                                             others: [(4096, 0.09 + gap(4096), 0.09), (65536, 0.05 + gap(65536), 0.05)]))
+        #expect(d?.terms != [.fixedCost])
     }
 
     @Test("counts agreeing and no term standing out: said to be not attributable")

@@ -13,9 +13,9 @@ import Foundation
 ///   bvec lines × the calibrated memmap line);
 /// - **accounting**: the FOLL_PIN counter updates (per-CPU cmpxchgs × `local_cmpxchg_ns`);
 /// - **free path** (--last-ref): the lruvec, pcp and zone lock pairs × `lock_pair_ns`;
-/// - across the size list, whether the gap grows with the pages or stays one amount per
-///   unregistration (a fixed cost: the syscall and the buffer table's teardown, which the model
-///   has no term for).
+/// - across the size list, the gap per unregistration fitted as a fixed part plus a part per
+///   page: a fixed part that makes up most of the gap is a cost per call (the syscall and the
+///   buffer table's teardown), which the model has no term for.
 /// When the kernel's and the model's CIs overlap, the row is within noise; when none of these
 /// singles one out, the attribution says so.
 public enum KernelTerms {
@@ -134,17 +134,24 @@ public enum KernelTerms {
                     + "the descriptor order (memmap access) is what differs")
             }
         }
-        // 3. Across sizes: a gap that stays one amount per unregistration is a fixed cost.
+        // 3. Across sizes: the gap per unregistration (gap × pages) fitted as a + b × pages over
+        //    every size of this backing; a fixed part a that makes up at least half of this row's
+        //    gap is a cost per call, not per page.
         let gapCall = gap * Double(x.pages)
-        let larger = x.otherSizes.filter { $0.pages >= 4 * x.pages && $0.kernelNs > $0.modelNs }
-        if gap > 0, let big = larger.max(by: { $0.pages < $1.pages }) {
-            let bigGapCall = (big.kernelNs - big.modelNs) * Double(big.pages)
-            // A per-page gap would grow with the pages (by big.pages / pages, at least 4x).
-            if bigGapCall < 2 * gapCall {
+        let points = [(Double(x.pages), gapCall)]
+            + x.otherSizes.map { (Double($0.pages), ($0.kernelNs - $0.modelNs) * Double($0.pages)) }
+        if gap > 0, Set(points.map(\.0)).count >= 2 {
+            let n = Double(points.count)
+            let mx = points.map(\.0).reduce(0, +) / n, my = points.map(\.1).reduce(0, +) / n
+            let sxx = points.map { ($0.0 - mx) * ($0.0 - mx) }.reduce(0, +)
+            let sxy = points.map { ($0.0 - mx) * ($0.1 - my) }.reduce(0, +)
+            let b = sxx > 0 ? sxy / sxx : 0
+            let a = my - b * mx
+            if a > 0, a >= 0.5 * gapCall {
                 return Attribution(terms: [.fixedCost], detail: head
-                    + "; the gap is \(Fmt.ns(gapCall / 1000)) µs per unregistration here and "
-                    + "\(Fmt.ns(bigGapCall / 1000)) µs at \(big.pages) pages, not \(big.pages / max(1, x.pages))x more: "
-                    + "a fixed cost per call (the syscall, the buffer table's teardown), which the model has no term for")
+                    + "; over the \(points.count) sizes the gap per unregistration fits \(Fmt.ns(a / 1000)) µs + "
+                    + "\(Fmt.ns(b)) ns a page: the fixed part is \(Fmt.percent(min(1, a / gapCall))) of the gap here, a cost "
+                    + "per call (the syscall, the buffer table's teardown) the model has no term for")
             }
         }
         // 4. Counts agree: the events cost a different amount. Name a term only when it alone is
