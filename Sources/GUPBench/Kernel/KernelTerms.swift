@@ -147,7 +147,11 @@ public enum KernelTerms {
             let sxy = points.map { ($0.0 - mx) * ($0.1 - my) }.reduce(0, +)
             let b = sxx > 0 ? sxy / sxx : 0
             let a = my - b * mx
-            if a > 0, a >= 0.5 * gapCall {
+            // Only a fit that describes every size: the fixed part no more than this row's whole gap
+            // (with a quarter for noise), no real negative part per page, each size's gap within half.
+            let fits = points.allSatisfy { abs(a + b * $0.0 - $0.1) <= 0.5 * abs($0.1) }
+            let largest = points.map(\.0).max() ?? 0
+            if a > 0, a >= 0.5 * gapCall, a <= 1.25 * gapCall, b * largest >= -0.25 * a, fits {
                 return Attribution(terms: [.fixedCost], detail: head
                     + "; over the \(points.count) sizes the gap per unregistration fits \(Fmt.ns(a / 1000)) µs + "
                     + "\(Fmt.ns(b)) ns a page: the fixed part is \(Fmt.percent(min(1, a / gapCall))) of the gap here, a cost "
