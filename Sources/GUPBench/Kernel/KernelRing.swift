@@ -9,7 +9,9 @@ import Foundation
 /// `gb_io_uring_unregister_buffers` and `gb_close_fd`.
 public final class FixedBufferRing {
     private let fd: Int32
-    /// Kept alive while registered: its pages must not be unmapped under the pins.
+    /// Kept alive while registered, so nothing unmaps it by accident under the pins. Only
+    /// `--last-ref` unmaps the data on purpose (MemoryRegion.unmapData()): then the pins hold the
+    /// pages' last references and unregister() frees them.
     private var registered: MemoryRegion?
 
     /// io_uring_setup with one entry. Throws `.environment` naming why io_uring is refused and
