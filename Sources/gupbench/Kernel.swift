@@ -112,7 +112,7 @@ struct Kernel: ParsableCommand {
         let topology = Topology.read()
         // Every size at once: memory (the largest size decides), 2 MiB multiples; before mapping anything.
         var all = modelConfig(s, size: s.sizes.max()!)
-        all.sizes = s.sizes
+        all.sizes = s.sizes.sorted(by: >)  // the largest first: a refusal names the size that does not fit
         try all.validate(on: topology)
         try KernelProbe.checkAvailable()        // io_uring refused: one line, nothing mapped
         try KernelProbe.checkResources(size: s.sizes.max()!, backings: s.backings)  // MemAvailable, RLIMIT_MEMLOCK

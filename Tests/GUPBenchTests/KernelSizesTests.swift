@@ -43,6 +43,16 @@ struct KernelSizesTests {
         #expect(r.stderr.hasPrefix("gupbench: " + b.mentions), "stderr: \(r.stderr)")
     }
 
+    @Test("the memory budget applies to the largest size of the list, named in the refusal, before anything is mapped")
+    func budgetOnLargest() throws {
+        let r = try CLITests.run(["kernel", "--size", "16MiB,64TiB,256MiB", "--backing", "4k"])
+        #expect(r.status == 1)
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("gupbench: --size 64TiB --backing 4k needs "), "\(r.stderr)")
+        #expect(r.stderr.contains("the largest --size that fits is"))
+        #expect(r.stdout.isEmpty)
+    }
+
     @Test("each size of the list has its rows and its JSON, with kernel ÷ model and the verdict per row",
           .enabled(if: ioUringUnavailable == nil, "io_uring unavailable: \(ioUringUnavailable ?? "")"),
           .enabled(if: vmstatExact, "needs root to fold per-CPU vmstat counters (/proc/sys/vm/stat_refresh)"))
