@@ -79,6 +79,26 @@ extension Statistics {
         return (percentile(medians, 0.025), percentile(medians, 0.975))
     }
 
+    /// A speedup and its tests: `Statistics.speedup(baseline:candidate:paired:…)`.
+    public struct SpeedupTest: Sendable {
+        /// Baseline time ÷ candidate time, ratio of medians; its percentile 95% CI.
+        public let median: Double
+        public let low: Double
+        public let high: Double
+        /// Two-sided p of "no change", and of "a change within the margin" (see `speedup`).
+        public let p: Double
+        public let pBeyond: Double
+        /// Standard deviation of the resampled log ratios: the spread the power of a test
+        /// depends on (`Gate.minDetectableChange`).
+        public let logSE: Double
+    }
+
+    /// Fewer resampled ratios than this in a tail and the tail is read from the normal curve
+    /// fitted to the log ratios instead of counted: counting cannot resolve a p-value below
+    /// 2/(resamples + 1), which would cap how many scenarios a Holm correction can carry
+    /// (with 4000 resamples, 2/4001 × m ≥ 0.05 from m = 101 on: such a report could never fail).
+    static let countedTailMinimum = 10
+
     /// Speedup of `candidate` over `baseline` (baseline time ÷ candidate time, ratio of medians)
     /// with a hierarchical bootstrap 95% CI and a two-sided bootstrap p-value for "no change".
     ///
@@ -88,7 +108,9 @@ extension Statistics {
     ///
     /// The p-value is twice the smaller fraction of resampled ratios on either side of 1
     /// (+1 in numerator and denominator, so it is never 0): the significance level at which
-    /// the percentile interval would just reach 1.
+    /// the percentile interval would just reach 1. When fewer than `countedTailMinimum`
+    /// resamples fall in that tail, it is 2 × the normal tail of the distance from the point
+    /// estimate to 1 in standard deviations of the log ratios (`logSE`).
     ///
     /// `pBeyond` tests the same way whether the change is larger than `margin` (a fraction) in
     /// the direction of the point estimate: twice the fraction of resampled ratios on the near
@@ -96,10 +118,12 @@ extension Statistics {
     /// With `margin` 0 it is `p`.
     public static func speedup(baseline: RoundSamples, candidate: RoundSamples, paired: Bool,
                                resamples: Int = bootstrapResamples, seed: UInt64 = 2, margin: Double = 0)
-        -> (median: Double, low: Double, high: Double, p: Double, pBeyond: Double)
+        -> SpeedupTest
     {
         let point = median(baseline.all) / median(candidate.all)
-        guard baseline.count > 1, candidate.count > 1 else { return (point, point, point, .nan, .nan) }
+        guard baseline.count > 1, candidate.count > 1 else {
+            return SpeedupTest(median: point, low: point, high: point, p: .nan, pBeyond: .nan, logSE: .nan)
+        }
         let pairable = paired && baseline.rounds.count == candidate.rounds.count
         var rng = SplitMix64(seed: seed)
         var ratios = [Double]()
@@ -107,6 +131,7 @@ extension Statistics {
         var a = [Double](), b = [Double]()
         var picks = [Int](repeating: 0, count: baseline.rounds.count)
         var below = 0, above = 0, inside = 0
+        var logSum = 0.0, logSquares = 0.0
         let slowBound = 1 / (1 + margin), fastBound = 1 + margin
         for _ in 0..<resamples {
             if pairable {
@@ -119,14 +144,26 @@ extension Statistics {
             }
             let ratio = median(a) / median(b)
             ratios.append(ratio)
+            logSum += log(ratio)
+            logSquares += log(ratio) * log(ratio)
             if ratio <= 1 { below += 1 }
             if ratio >= 1 { above += 1 }
             if point < 1 ? ratio >= slowBound : ratio <= fastBound { inside += 1 }
         }
-        let tail = Double(min(below, above) + 1) / Double(resamples + 1)
-        let p = min(1, 2 * tail)
-        let pBeyond = point == 1 ? 1 : min(1, 2 * Double(inside + 1) / Double(resamples + 1))
-        return (point, percentile(ratios, 0.025), percentile(ratios, 0.975), p, margin == 0 ? p : pBeyond)
+        let n = Double(resamples)
+        let logSE = max(0, (logSquares - logSum * logSum / n) / max(1, n - 1)).squareRoot()
+        /// Twice a tail: counted, or from the normal curve when too few resamples lie in it.
+        func twoSided(counted: Int, distanceTo bound: Double) -> Double {
+            if counted >= countedTailMinimum || logSE == 0 && counted > 0 {
+                return min(1, 2 * Double(counted + 1) / Double(resamples + 1))
+            }
+            guard logSE > 0 else { return 0 }
+            return min(1, 2 * normalTail(abs(log(point) - log(bound)) / logSE))
+        }
+        let p = twoSided(counted: min(below, above), distanceTo: 1)
+        let pBeyond = point == 1 ? 1 : twoSided(counted: inside, distanceTo: point < 1 ? slowBound : fastBound)
+        return SpeedupTest(median: point, low: percentile(ratios, 0.025), high: percentile(ratios, 0.975), p: p,
+                           pBeyond: margin == 0 ? p : pBeyond, logSE: logSE)
     }
 
     /// Holm-Bonferroni adjusted p-values, in the order given: sort ascending, multiply the i-th
