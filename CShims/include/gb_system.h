@@ -50,4 +50,13 @@ static inline __attribute__((always_inline)) uint64_t gb_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU time this thread has run, ns (CLOCK_THREAD_CPUTIME_ID: a system call, so read outside
+ * timed windows). Against the wall time of the same interval it tells whether the thread was
+ * descheduled in it. */
+static inline uint64_t gb_thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 #endif /* GB_SYSTEM_H */

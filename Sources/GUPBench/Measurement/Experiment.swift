@@ -177,6 +177,7 @@ public struct Experiment {
             ledgerViolations: g.rounds.reduce(0) { $0 + $1.ledgerViolations })
         if last.lastRef { result.locksPerPage = LocksPerPage(last.lockCounts, pages: total) }
         result.kernelCallsPerPage = KernelCallsPerPage(last.releaseTally, pages: total)
+        result.threadsRan = g.rounds.map(\.threadsRan)
         if let calibration, let lines = last.linesTouched {
             let events = FloorEvents(tally: last.releaseTally, locks: last.lastRef ? last.lockCounts : nil, lines: lines,
                                      threads: g.scenario.threads, pagesPerThread: context.maxPagesPerThread)

@@ -25,6 +25,9 @@ public struct LoopMeasurement: Sendable {
     public var threadNs: [[Double]] = []
     /// Per repetition: the time all threads released together ÷ the wall time (ThreadOverlap).
     public var overlaps: [Double] = []
+    /// Per repetition: the least share of its timed windows any thread spent on its CPU
+    /// (`ReleaseRunner.Sample.threadsRan`).
+    public var threadsRan: [Double] = []
     /// Release-side counts of one repetition (all repetitions are identical work).
     public var releaseTally = gb_tally()
     /// Grab-side counts of the same repetition.

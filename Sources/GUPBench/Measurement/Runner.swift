@@ -25,6 +25,9 @@ public final class ReleaseRunner: @unchecked Sendable {
     struct Slot {
         var startNs: UInt64 = 0
         var endNs: UInt64 = 0
+        /// The thread's CPU clock around its timed window (read just outside it).
+        var cpuStartNs: UInt64 = 0
+        var cpuEndNs: UInt64 = 0
         var release = gb_tally()
         var grab = gb_tally()
         var cpu: Int = -1
@@ -150,6 +153,7 @@ public final class ReleaseRunner: @unchecked Sendable {
             var release = gb_tally()
             release.thread = Int64(t)
             gb_spin_barrier_wait(barrier)
+            let cpuStart = gb_thread_cpu_ns()
             let start = gb_now_ns()
             if count > 0 && job.key.strategy.needsContiguousPages && !stretches.isEmpty {
                 for s in stretches {
@@ -160,9 +164,12 @@ public final class ReleaseRunner: @unchecked Sendable {
                 Self.release(job.key, input, batch, dirty, ledger, &release, free: free)
             }
             let end = gb_now_ns()
+            let cpuEnd = gb_thread_cpu_ns()
             let s = slot(t)
             s.pointee.startNs = start
             s.pointee.endNs = end
+            s.pointee.cpuStartNs = cpuStart
+            s.pointee.cpuEndNs = cpuEnd
             s.pointee.release = release
             s.pointee.grab = grab
             s.pointee.cpu = Int(gb_current_cpu())
@@ -266,6 +273,11 @@ public final class ReleaseRunner: @unchecked Sendable {
         var threadNs: [Double] = []
         /// Wall-weighted sum of the windows' thread overlaps.
         var overlapNs = 0.0
+        /// Per thread, its CPU time and its own wall time over the windows (the CPU clock is
+        /// read just outside the wall clock, so an undisturbed thread has a little more CPU
+        /// than wall time).
+        var threadCpuNs: [Double] = []
+        var threadWallNs: [Double] = []
         var release = gb_tally()
         var grab = gb_tally()
         var released: UInt64 = 0
@@ -274,6 +286,13 @@ public final class ReleaseRunner: @unchecked Sendable {
         var cpus: [Int] = []
 
         var meanWallNs: Double { windows > 0 ? wallNs / Double(windows) : 0 }
+
+        /// The least share of its own timed windows any thread spent on its CPU (1 = none was
+        /// descheduled). Unlike the overlap, a thread that simply takes longer (the code under
+        /// test making one thread slower) keeps its share at 1.
+        var threadsRan: Double {
+            zip(threadCpuNs, threadWallNs).map { $1 > 0 ? min(1, $0 / $1) : 1 }.min() ?? 1
+        }
 
         mutating func add(window all: [Slot], active: [Bool]) {
             let timed = zip(all, active).filter(\.1).map(\.0)
@@ -284,6 +303,10 @@ public final class ReleaseRunner: @unchecked Sendable {
             overlapNs += wall * ThreadOverlap.fraction(starts: timed.map(\.startNs), ends: timed.map(\.endNs))
             let times = all.map { Double($0.endNs &- $0.startNs) }
             threadNs = threadNs.isEmpty ? times : zip(threadNs, times).map(+)
+            let cpu = timed.map { Double($0.cpuEndNs &- $0.cpuStartNs) }
+            let own = timed.map { Double($0.endNs &- $0.startNs) }
+            threadCpuNs = threadCpuNs.isEmpty ? cpu : zip(threadCpuNs, cpu).map(+)
+            threadWallNs = threadWallNs.isEmpty ? own : zip(threadWallNs, own).map(+)
             var r = gb_tally(), g = gb_tally()
             for s in all {
                 r.add(s.release)
@@ -324,6 +347,7 @@ public final class ReleaseRunner: @unchecked Sendable {
         m.windowsPerSample = sample.windows
         m.wallNs.append(sample.wallNs / n)
         m.overlaps.append(sample.wallNs > 0 ? sample.overlapNs / sample.wallNs : 1)
+        m.threadsRan.append(sample.threadsRan)
         m.threadNs.append(sample.threadNs.map { $0 / n })
     }
 

@@ -130,6 +130,7 @@ extension ResultRecord {
             ("placement", placement.json),
             ("cpus", .array(cpus.map(JSON.int))),
             ("thread_overlap", .num(threadOverlap)),
+            ("threads_ran", .array(threadsRan.map { .array($0.map(JSON.num)) })),
             ("audit", .object([
                 ("balanced", .bool(balanced)),
                 ("pins_acquired", .int(Int(pinsAcquired))),

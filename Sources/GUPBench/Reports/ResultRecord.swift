@@ -41,6 +41,9 @@ public struct ResultRecord: Sendable {
     public let ledgerViolations: Int
     /// --last-ref: locks taken per page released (nil in reference-drop mode, where none are).
     public var locksPerPage: LocksPerPage? = nil
+    /// Per repetition, by round like `nsPerPageRounds`: the least share of its timed windows
+    /// any thread spent on its CPU (the gate drops repetitions below `Gate.ranAtLeast`).
+    public var threadsRan: [[Double]] = []
     /// The kernel's per-call work per 4 KiB page (gb_kcalls.h).
     public var kernelCallsPerPage: KernelCallsPerPage? = nil
 
