@@ -4,7 +4,7 @@ import GUPBench
 
 /// `--baseline FILE` and `--threshold` of the measuring commands that can gate a change.
 struct GateOptions: ParsableArguments {
-    @Option(help: "A saved JSON report of the same scenarios: print the change of each; exit 3 if any got slower beyond --threshold and noise.")
+    @Option(help: "A saved JSON report of the same scenarios: print the change of each; exit 3 if any got slower beyond --threshold and noise, 4 if the machine changed or a baseline scenario could not be judged.")
     var baseline: String?
 
     @Option(help: "The least slowdown the gate reports, as 8% or 0.08 (default: \(Fmt.percent(Gate.defaultThreshold))).")
@@ -40,7 +40,7 @@ func finish(_ report: Report, _ options: CommonOptions, gate: GateOptions, extra
         try requireBalanced(report)
         return
     }
-    let verdicts = try Gate(current: Gate.scenarios(of: report), baseline: Gate.load(path), baselinePath: path,
+    let verdicts = try Gate(current: Gate.side(of: report), baseline: Gate.load(path), baselinePath: path,
                             threshold: gate.thresholdValue())
     switch options.outputFormat {
     case .json: try options.emit(report.json(extra: extra + [("baseline", verdicts.json)]).serialized() + "\n")
@@ -48,15 +48,15 @@ func finish(_ report: Report, _ options: CommonOptions, gate: GateOptions, extra
     case .csv: try options.emit(text)
     }
     try requireBalanced(report)
-    try exitIfSlower(verdicts)
+    try exitOnOutcome(verdicts)
 }
 
-func exitIfSlower(_ gate: Gate) throws {
-    if gate.anySlower {
-        FileHandle.standardError.write(
-            "gupbench: slower than baseline \(gate.baselinePath) beyond \(Fmt.percent(gate.threshold)) and noise\n".data(using: .utf8)!)
-        throw ExitCode(3)
-    }
+/// Exit 3 when something got slower, 4 when the gate could not decide (the machine changed,
+/// or a baseline scenario went unjudged), with one line on standard error saying which.
+func exitOnOutcome(_ gate: Gate) throws {
+    guard let message = gate.failureMessage else { return }
+    FileHandle.standardError.write("gupbench: \(message)\n".data(using: .utf8)!)
+    throw ExitCode(gate.outcome.exitCode)
 }
 
 /// `gupbench gate CURRENT.json --baseline BASE.json`: the gate on two saved reports, without
@@ -87,6 +87,6 @@ struct GateCommand: ParsableCommand {
         let verdicts = try Gate(current: Gate.load(current, option: "report"), baseline: Gate.load(path),
                                 baselinePath: path, threshold: gate.thresholdValue())
         try report.emit(table: verdicts.rendered(), json: verdicts.json)
-        try exitIfSlower(verdicts)
+        try exitOnOutcome(verdicts)
     }
 }

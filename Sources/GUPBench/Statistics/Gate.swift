@@ -1,23 +1,22 @@
 import Foundation
 
-/// `--baseline FILE` (compare, run, sweep) and `gupbench gate`: each scenario of a report set
-/// against its twin in a saved report. A scenario is called slower only when
+/// `--baseline FILE` (compare, run, sweep), `gupbench gate` and `gupbench ab`: each scenario of
+/// a report set against its twin in a saved report. A scenario is called slower only when
 ///
 /// - the slowdown is larger than the threshold (`--threshold`, default `defaultThreshold`); and
 /// - it is significantly larger: the p-value of "the change is within the threshold" is below
-///   α = 0.05 after Holm-Bonferroni over every scenario compared (family-wise), the p-value
+///   α = 0.05 after Holm-Bonferroni over every scenario judged (family-wise), the p-value
 ///   coming from a hierarchical bootstrap over each side's rounds and repetitions, so the spread
 ///   between processes is in it.
 ///
 /// Testing against the threshold rather than against no change keeps a process that ran a
-/// little slower in a busier minute from being called slower because its CI, which cannot hold
-/// all of the spread between processes with three rounds a side, just excluded 1 while its median
-/// was a hair past the threshold (docs/gate.md).
+/// little slower in a busier minute from being called slower (docs/gate.md).
 ///
-/// "faster" is decided the same way. A scenario whose threads ran together for under 90% of the
-/// section on either side (`thread_overlap`) timed a queue rather than the scenario: it gets no
-/// verdict and is left out of the correction. Any "slower" makes the command exit 3
-/// (docs/gate.md).
+/// Before any scenario, the machine: when the two reports' calibrations differ beyond what
+/// unchanged machines do (`MachineState.changes`), nothing is called slower and the outcome is
+/// inconclusive (exit 4). And no scenario passes unseen: every baseline scenario is judged or
+/// listed with the reason it was not (missing now, too few repetitions whose threads all ran),
+/// and any unjudged one makes the outcome inconclusive too.
 public struct Gate: Sendable {
     /// Chosen from A/A runs of the default `compare` on this project's shared 2-CPU machine
     /// (docs/gate.md): at 8% one A/A pair in thirteen failed on a significant 8.7% slowdown of
@@ -25,16 +24,34 @@ public struct Gate: Sendable {
     /// and every synthetic 15% regression the 8% gate caught was still caught.
     public static let defaultThreshold = 0.10
     public static let alpha = 0.05
-    /// Resamples for the p-values: 2/(n+1) must stay below α over the scenarios of a big report.
+    /// Resamples for the p-values (tails too thin to count are read from the normal curve:
+    /// `Statistics.countedTailMinimum`, so any family size can fail).
     public static let resamples = 4000
+    /// The power `minDetectableChange` is quoted at.
+    public static let power = 0.80
+    /// A repetition counts when every thread was on its CPU for at least this share of its own
+    /// timed windows (`threads_ran`).
+    public static let ranAtLeast = 0.9
 
-    /// One scenario of a report: its identity, a short label, its samples by round, and its
-    /// threads' overlap (nil for one thread).
+    /// One scenario of a report: its identity, a short label, its samples by round, and (more
+    /// than one thread) per repetition the least share of its windows any thread spent on
+    /// its CPU, shaped like the samples; older reports carry only the section's overlap.
     public struct Scenario: Sendable {
         public let identity: String
         public let label: String
         public let samples: RoundSamples
         public var threadOverlap: Double? = nil
+        public var threadsRan: [[Double]]? = nil
+    }
+
+    /// A report as the gate reads it.
+    public struct Side: Sendable {
+        public let scenarios: [Scenario]
+        public let machine: MachineState?
+        public init(scenarios: [Scenario], machine: MachineState?) {
+            self.scenarios = scenarios
+            self.machine = machine
+        }
     }
 
     public struct Entry: Sendable {
@@ -51,14 +68,55 @@ public struct Gate: Sendable {
         public let p: Double
         public let holmP: Double
         public let verdict: Verdict
+        /// The smallest slowdown (a fraction) this scenario would be flagged for with 80%
+        /// power at the spread it measured (`minDetectableChange`).
+        public let minDetectableChange: Double
+        /// Repetitions left out because a thread was off its CPU (before, now).
+        public let dropped: (before: Int, now: Int)
         public var beforeMedian: Double { Statistics.median(before.all) }
         public var nowMedian: Double { Statistics.median(now.all) }
+    }
+
+    /// A baseline scenario that got no verdict, and why.
+    public struct Unjudged: Sendable {
+        public let identity: String
+        public let label: String
+        public let reason: String
+    }
+
+    public enum Outcome: String, Sendable {
+        case unchanged, slower, inconclusive
+        /// The command's exit status.
+        public var exitCode: Int32 {
+            switch self {
+            case .unchanged: return 0
+            case .slower: return 3
+            case .inconclusive: return 4
+            }
+        }
     }
 
     public let baselinePath: String
     public let threshold: Double
     public let entries: [Entry]
+    public let unjudged: [Unjudged]
+    /// Scenarios measured now that the baseline does not have (not judged; they do not make
+    /// the outcome inconclusive: there is nothing they could have regressed from).
+    public let newScenarios: [String]
+    /// Where the machine differs (empty: the same machine as far as the calibrations tell).
+    public let machineChanges: [MachineState.Change]
+    /// Why the machines could not be compared (a report without calibration), or nil.
+    public let machineNote: String?
+
     public var anySlower: Bool { entries.contains { $0.verdict == .slower } }
+
+    /// Inconclusive when the machine changed (never "slower" then), else slower when any
+    /// scenario is, else inconclusive when a baseline scenario went unjudged.
+    public var outcome: Outcome {
+        if !machineChanges.isEmpty { return .inconclusive }
+        if anySlower { return .slower }
+        return unjudged.isEmpty ? .unchanged : .inconclusive
+    }
 
     /// The gate's rule for one scenario.
     public static func verdict(speedup: Double, holmP: Double, threshold: Double, repetitions: Int) -> Verdict {
@@ -69,38 +127,110 @@ public struct Gate: Sendable {
         return .withinNoise
     }
 
-    /// Every current scenario must have its twin in the baseline; otherwise a usage error.
-    public init(current: [Scenario], baseline: [Scenario], baselinePath: String, threshold: Double) throws {
+    /// The smallest slowdown flagged with `power` when the log ratio's bootstrap spread is
+    /// `logSE` and `family` scenarios share the correction: the median slowdown must clear
+    /// 1 + threshold by the two-sided critical value of Holm's strictest step (α/family) plus
+    /// the power quantile, in standard deviations of the log ratio:
+    ///
+    ///     (1 + threshold) × exp((z[1 − α/(2·family)] + z[power]) × logSE) − 1
+    public static func minDetectableChange(logSE: Double, threshold: Double, family: Int) -> Double {
+        guard logSE.isFinite, family > 0 else { return .nan }
+        let z = Statistics.normalQuantile(1 - alpha / (2 * Double(family))) + Statistics.normalQuantile(power)
+        return (1 + threshold) * exp(z * logSE) - 1
+    }
+
+    /// The repetitions that count: those whose threads were all on their CPUs
+    /// (`threads_ran` >= `ranAtLeast`); every one when the report has no per-repetition record.
+    static func counted(_ s: Scenario) -> (samples: RoundSamples, dropped: Int) {
+        guard let ran = s.threadsRan, ran.map(\.count) == s.samples.rounds.map(\.count) else { return (s.samples, 0) }
+        let kept = zip(s.samples.rounds, ran).map { round, shares in
+            zip(round, shares).filter { $0.1 >= ranAtLeast }.map(\.0)
+        }
+        let samples = RoundSamples(kept)
+        return (samples, s.samples.count - samples.count)
+    }
+
+    /// Why a scenario cannot be judged from these repetitions, or nil.
+    static func reasonUnjudged(before: Scenario, now: Scenario, counted: (RoundSamples, RoundSamples),
+                               dropped: (Int, Int)) -> String? {
+        for (side, s) in [("baseline", before), ("now", now)] where s.threadsRan == nil {
+            if let overlap = s.threadOverlap, overlap < ThreadOverlap.noisyBelow {
+                return "threads did not run together (\(Fmt.percent(overlap)) overlap \(side)); the report has no per-repetition record"
+            }
+        }
+        for (side, s, kept, lost) in [("baseline", before, counted.0, dropped.0), ("now", now, counted.1, dropped.1)] {
+            if s.samples.count < 2 { return "\(s.samples.count) repetition \(side): no spread to judge a change against" }
+            if kept.count < max(2, (s.samples.count + 1) / 2) {
+                return "a thread was off its CPU in \(lost) of \(s.samples.count) repetitions \(side): "
+                    + "\(kept.count) left, at least \(max(2, (s.samples.count + 1) / 2)) needed"
+            }
+        }
+        return nil
+    }
+
+    init(baselinePath: String, threshold: Double, entries: [Entry], unjudged: [Unjudged], newScenarios: [String],
+         machineChanges: [MachineState.Change], machineNote: String?) {
         self.baselinePath = baselinePath
         self.threshold = threshold
-        var old: [String: Scenario] = [:]
-        for s in baseline { old[s.identity] = s }
-        let pairs = try current.map { now -> (Scenario, Scenario) in
-            guard let before = old[now.identity], before.samples.count > 0 else {
-                throw GUPBenchError.usage(
-                    "--baseline '\(baselinePath)' has different scenarios: nothing matches \(now.label); "
-                    + "run with the options that made it")
+        self.entries = entries
+        self.unjudged = unjudged
+        self.newScenarios = newScenarios
+        self.machineChanges = machineChanges
+        self.machineNote = machineNote
+    }
+
+    /// Judges `current` against `baseline`. A usage error when no scenario of one is in the
+    /// other (another matrix altogether).
+    public init(current: Side, baseline: Side, baselinePath: String, threshold: Double) throws {
+        self.baselinePath = baselinePath
+        self.threshold = threshold
+        var now: [String: Scenario] = [:]
+        for s in current.scenarios { now[s.identity] = s }
+        let known = Set(baseline.scenarios.map(\.identity))
+        guard current.scenarios.contains(where: { known.contains($0.identity) }) || current.scenarios.isEmpty else {
+            throw GUPBenchError.usage(
+                "--baseline '\(baselinePath)' has different scenarios: nothing matches \(current.scenarios[0].label); "
+                + "run with the options that made it")
+        }
+        newScenarios = current.scenarios.filter { !known.contains($0.identity) }.map(\.label)
+        var unjudged: [Unjudged] = []
+        var judged: [(before: Scenario, now: Scenario, counted: (RoundSamples, RoundSamples), dropped: (Int, Int))] = []
+        for before in baseline.scenarios {
+            guard let after = now[before.identity] else {
+                unjudged.append(Unjudged(identity: before.identity, label: before.label,
+                                         reason: "missing now: this run did not measure it"))
+                continue
             }
-            return (before, now)
+            let (b, lostBefore) = Self.counted(before), (n, lostNow) = Self.counted(after)
+            if let reason = Self.reasonUnjudged(before: before, now: after, counted: (b, n), dropped: (lostBefore, lostNow)) {
+                unjudged.append(Unjudged(identity: before.identity, label: after.label, reason: reason))
+            } else {
+                judged.append((before, after, (b, n), (lostBefore, lostNow)))
+            }
         }
-        let apart = pairs.map { pair in
-            [pair.0.threadOverlap, pair.1.threadOverlap].contains { ($0 ?? 1) < ThreadOverlap.noisyBelow }
-        }
-        let tests = pairs.map {
-            Statistics.speedup(baseline: $0.0.samples, candidate: $0.1.samples, paired: false,
+        self.unjudged = unjudged
+        let tests = judged.map {
+            Statistics.speedup(baseline: $0.counted.0, candidate: $0.counted.1, paired: false,
                                resamples: Self.resamples, margin: threshold)
         }
-        // Untested (NaN) p-values are not part of the family Holm corrects for.
-        let adjusted = Statistics.holm(zip(tests, apart).map { $1 ? .nan : $0.pBeyond })
-        entries = pairs.indices.map { k in
-            let (before, now) = pairs[k]
-            let t = tests[k]
-            let verdict = apart[k] ? Verdict.threadsApart
-                : Self.verdict(speedup: t.median, holmP: adjusted[k], threshold: threshold,
-                               repetitions: min(before.samples.count, now.samples.count))
-            return Entry(identity: now.identity, label: now.label, before: before.samples, now: now.samples,
+        let adjusted = Statistics.holm(tests.map(\.pBeyond))
+        entries = judged.indices.map { k in
+            let j = judged[k], t = tests[k]
+            let verdict = Self.verdict(speedup: t.median, holmP: adjusted[k], threshold: threshold,
+                                       repetitions: min(j.counted.0.count, j.counted.1.count))
+            return Entry(identity: j.now.identity, label: j.now.label, before: j.counted.0, now: j.counted.1,
                          speedup: t.median, ci95Low: t.low, ci95High: t.high, p: t.pBeyond, holmP: adjusted[k],
-                         verdict: verdict)
+                         verdict: verdict,
+                         minDetectableChange: Self.minDetectableChange(logSE: t.logSE, threshold: threshold,
+                                                                       family: judged.count),
+                         dropped: j.dropped)
+        }
+        if let b = baseline.machine, let n = current.machine {
+            machineChanges = MachineState.changes(before: b, now: n)
+            machineNote = nil
+        } else {
+            machineChanges = []
+            machineNote = "machine state not compared: \(baseline.machine == nil ? "the baseline" : "this report") has no calibration"
         }
     }
 
@@ -151,23 +281,27 @@ public struct Gate: Sendable {
         return RoundSamples([])
     }
 
-    /// The scenarios of a parsed gupbench/1 report.
-    public static func scenarios(json: [String: Any]) -> [Scenario] {
+    /// The scenarios and machine of a parsed gupbench/1 report.
+    public static func side(json: [String: Any]) -> Side {
         let results = json["results"] as? [[String: Any]] ?? []
-        return results.map {
+        let scenarios = results.map {
             Scenario(identity: identity($0), label: label($0), samples: samples($0),
-                     threadOverlap: ($0["thread_overlap"] as? NSNumber)?.doubleValue)
+                     threadOverlap: ($0["thread_overlap"] as? NSNumber)?.doubleValue,
+                     threadsRan: ($0["threads_ran"] as? [Any])?.map {
+                         (($0 as? [Any]) ?? []).compactMap { ($0 as? NSNumber)?.doubleValue }
+                     })
         }
+        return Side(scenarios: scenarios, machine: MachineState.read(json: json))
     }
 
-    /// The scenarios of a report measured in this process, read back exactly as a saved one is.
-    public static func scenarios(of report: Report) -> [Scenario] {
+    /// A report measured in this process, read back exactly as a saved one is.
+    public static func side(of report: Report) -> Side {
         let data = Data(report.json().serialized().utf8)
-        return scenarios(json: (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+        return side(json: (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
     }
 
     /// Loads a saved report; `option` names where the path came from in errors.
-    public static func load(_ path: String, option: String = "--baseline") throws -> [Scenario] {
+    public static func load(_ path: String, option: String = "--baseline") throws -> Side {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw GUPBenchError.usage("\(option) '\(path)' cannot be read; give a report written with --format json")
         }
@@ -175,7 +309,7 @@ public struct Gate: Sendable {
               json["schema"] as? String == "gupbench/1", json["results"] is [[String: Any]] else {
             throw GUPBenchError.usage("\(option) '\(path)' is not a gupbench/1 JSON report")
         }
-        return scenarios(json: json)
+        return side(json: json)
     }
 
     /// "8%" or "0.08": a fraction between 0 and 1 (exclusive).
@@ -191,9 +325,9 @@ public struct Gate: Sendable {
     // MARK: output
 
     var rule: String {
-        let tested = entries.filter { !$0.holmP.isNaN }.count
-        return "slower/faster = a change significantly beyond \(Fmt.percent(threshold)) (--threshold): p of a change "
-            + "within it, Holm-Bonferroni over \(tested) scenarios, below family-wise α \(Self.alpha)"
+        "slower/faster = a change significantly beyond \(Fmt.percent(threshold)) (--threshold): p of a change "
+            + "within it, Holm-Bonferroni over \(entries.count) scenarios, below family-wise α \(Self.alpha); "
+            + "detectable = the least slowdown flagged with \(Fmt.percent(Self.power)) power at this spread"
     }
 
     /// The verdict with the threshold it was judged against.
@@ -202,22 +336,75 @@ public struct Gate: Sendable {
         case .slower, .faster: return "\(e.verdict.rawValue) (beyond \(Fmt.percent(threshold)))"
         case .withinNoise: return "within noise (±\(Fmt.percent(threshold)))"
         case .notApplicable: return e.verdict.rawValue
-        case .threadsApart: return e.verdict.rawValue + " (overlap under \(Fmt.percent(ThreadOverlap.noisyBelow)))"
         }
     }
 
-    public func rendered() -> String {
-        var table = TextTable(header: ["scenario", "before ns", "now ns", "change [95% CI]", "p", "Holm p", "verdict"])
-        for e in entries {
-            table.add([e.label, Fmt.ns(e.beforeMedian), Fmt.ns(e.nowMedian), Fmt.speedup(e.speedup, e.ci95Low, e.ci95High),
-                       Fmt.pValue(e.p), Fmt.pValue(e.holmP), verdictText(e)])
-        }
+    /// The machine comparison, one line per resource that changed.
+    var machineLines: [String] {
+        if let machineNote { return [machineNote] }
+        if machineChanges.isEmpty { return ["machine: the same host, every calibration within what unchanged machines do"] }
+        return ["machine changed (no scenario can be called slower):"] + machineChanges.map { "  \($0)" }
+    }
+
+    /// The scenarios whose spread cannot reveal a slowdown of the threshold, and the worst.
+    var powerLine: String? {
+        let mdc = entries.map(\.minDetectableChange).filter(\.isFinite)
+        guard !mdc.isEmpty, let worst = entries.filter({ $0.minDetectableChange.isFinite })
+            .max(by: { $0.minDetectableChange < $1.minDetectableChange }) else { return nil }
+        return "detectable: median \(Fmt.percent(Statistics.median(mdc))), largest \(Fmt.percent(worst.minDetectableChange)) "
+            + "(\(worst.label)); a slowdown between --threshold \(Fmt.percent(threshold)) and a scenario's figure "
+            + "can pass as within noise"
+    }
+
+    /// The last line: the outcome and why.
+    var outcomeLine: String {
         let slower = entries.filter { $0.verdict == .slower }.count
         let faster = entries.filter { $0.verdict == .faster }.count
-        return "against baseline \(baselinePath) (change = before/now time: above 1 is faster now)\n"
-            + rule + "\n" + table.rendered() + "\n"
-            + "gate: \(slower) slower, \(faster) faster, \(entries.count - slower - faster) unchanged "
-            + "at threshold \(Fmt.percent(threshold))\n"
+        var line = "gate: \(slower) slower, \(faster) faster, \(entries.count - slower - faster) unchanged, "
+            + "\(unjudged.count) not judged at threshold \(Fmt.percent(threshold))"
+        switch outcome {
+        case .unchanged: line += ": no change"
+        case .slower: line += ": slower (exit 3)"
+        case .inconclusive:
+            line += machineChanges.isEmpty ? ": inconclusive, not every baseline scenario was judged (exit 4)"
+                : ": inconclusive, the machine changed (exit 4)"
+        }
+        return line
+    }
+
+    public func rendered() -> String {
+        var table = TextTable(header: ["scenario", "before ns", "now ns", "change [95% CI]", "Holm p", "detectable", "verdict"])
+        for e in entries {
+            table.add([e.label, Fmt.ns(e.beforeMedian), Fmt.ns(e.nowMedian), Fmt.speedup(e.speedup, e.ci95Low, e.ci95High),
+                       Fmt.pValue(e.holmP), Fmt.percent(e.minDetectableChange), verdictText(e)])
+        }
+        var lines = ["against baseline \(baselinePath) (change = before/now time: above 1 is faster now)"]
+        lines += machineLines
+        lines.append(rule)
+        lines.append(table.rendered())
+        if !unjudged.isEmpty {
+            lines.append("not judged (\(unjudged.count) of the baseline's \(entries.count + unjudged.count)):")
+            lines += unjudged.map { "  \($0.label): \($0.reason)" }
+        }
+        if !newScenarios.isEmpty {
+            lines.append("new, not in the baseline (not judged): \(newScenarios.count) scenarios")
+        }
+        if let powerLine { lines.append(powerLine) }
+        lines.append(outcomeLine)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The one-line message for standard error when the outcome is not "unchanged".
+    public var failureMessage: String? {
+        switch outcome {
+        case .unchanged: return nil
+        case .slower: return "slower than baseline \(baselinePath) beyond \(Fmt.percent(threshold)) and noise"
+        case .inconclusive where !machineChanges.isEmpty:
+            return "inconclusive against baseline \(baselinePath): the machine changed ("
+                + machineChanges.map(\.resource).joined(separator: ", ") + ")"
+        case .inconclusive:
+            return "inconclusive against baseline \(baselinePath): \(unjudged.count) of its scenarios not judged"
+        }
     }
 
     public var json: JSON {
@@ -226,14 +413,26 @@ public struct Gate: Sendable {
             ("threshold", .num(threshold)),
             ("alpha", .num(Self.alpha)),
             ("correction", .string("holm-bonferroni")),
+            ("outcome", .string(outcome.rawValue)),
             ("slower", .int(entries.filter { $0.verdict == .slower }.count)),
+            ("machine_changes", .array(machineChanges.map { c in
+                .object([("resource", .string(c.resource)), ("before", .string(c.before)), ("now", .string(c.now)),
+                         ("ratio", c.ratio.map(JSON.num) ?? .null), ("tolerance", c.tolerance.map(JSON.num) ?? .null)])
+            })),
+            ("machine_note", machineNote.map(JSON.string) ?? .null),
             ("entries", .array(entries.map { e in
                 .object([("scenario", .string(e.identity)), ("before_ns_per_page", .num(e.beforeMedian)),
                          ("now_ns_per_page", .num(e.nowMedian)),
                          ("speedup", .object([("median", .num(e.speedup)), ("ci95_low", .num(e.ci95Low)),
                                               ("ci95_high", .num(e.ci95High))])),
-                         ("p_value", .num(e.p)), ("p_holm", .num(e.holmP)), ("verdict", .string(e.verdict.rawValue))])
+                         ("p_value", .num(e.p)), ("p_holm", .num(e.holmP)), ("verdict", .string(e.verdict.rawValue)),
+                         ("min_detectable_change", .num(e.minDetectableChange)),
+                         ("dropped_repetitions", .object([("before", .int(e.dropped.before)), ("now", .int(e.dropped.now))]))])
             })),
+            ("unjudged", .array(unjudged.map {
+                .object([("scenario", .string($0.identity)), ("label", .string($0.label)), ("reason", .string($0.reason))])
+            })),
+            ("new_scenarios", .array(newScenarios.map(JSON.string))),
         ])
     }
 }

@@ -4,9 +4,6 @@ public enum Verdict: String, Sendable, Codable {
     case withinNoise = "within noise"
     /// One repetition on a side: there is no spread to judge a change against.
     case notApplicable = "n/a: 1 repetition"
-    /// The gate only: a side's threads ran together for under 90% of the section
-    /// (`ThreadOverlap`), so it timed a queue, not the scenario.
-    case threadsApart = "n/a: threads did not run together"
 
     /// The least change a verdict inside one report calls faster or slower.
     public static let minimumChange = 0.02
@@ -26,7 +23,7 @@ public enum Verdict: String, Sendable, Codable {
         case .faster: return "faster"
         case .slower: return "slower"
         case .withinNoise: return "≈"
-        case .notApplicable, .threadsApart: return rawValue
+        case .notApplicable: return rawValue
         }
     }
 }
