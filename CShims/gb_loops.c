@@ -6,6 +6,8 @@
 #include "gb_loops.h"
 #include "gb_kcalls.h"
 
+#include <stdlib.h>
+
 #define GB_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define GB_PAGE_BYTES 4096L /* a base page */
 
@@ -53,16 +55,41 @@ void gb_c_put_pages(gb_page *const *pages, long npages, long batch, gb_dirty_mod
     *t = local;
 }
 
+/* A known slowdown for measuring the gate's power (scripts/aa-check --real): a build made with
+ * -DGB_TEST_SLOWDOWN does GUPBENCH_TEST_EXTRA_WORK (environment, read once) dependent multiplies
+ * per entry in the C unpin-each loop, and nothing else differs. Normal builds have no code here. */
+#ifdef GB_TEST_SLOWDOWN
+static long gb_test_extra_work_count(void) {
+    static long count = -1;
+    if (count < 0) {
+        const char *text = getenv("GUPBENCH_TEST_EXTRA_WORK");
+        count = text ? atol(text) : 0;
+    }
+    return count;
+}
+GB_INLINE void gb_test_extra_work(long count) {
+    unsigned long x = 1;
+    for (long i = 0; i < count; i++) __asm__ volatile("imul %0, %0" : "+r"(x));
+}
+#define GB_TEST_EXTRA_WORK_COUNT() gb_test_extra_work_count()
+#define GB_TEST_EXTRA_WORK(count) gb_test_extra_work(count)
+#else
+#define GB_TEST_EXTRA_WORK_COUNT() 0
+#define GB_TEST_EXTRA_WORK(count) ((void)(count))
+#endif
+
 /* unpin-each: kernel unpin_user_page() per entry, dirtying as the seed's loop does */
 GB_INLINE void unpin_each_body(gb_page *const *pages, long npages, long batch, gb_dirty_mode dirty,
                                gb_detect_mode detect, gb_ledger *ledger, gb_tally *t) {
     gb_mitigation mode = gb_mitigations();
+    long extra = GB_TEST_EXTRA_WORK_COUNT();
     for (long i = 0; i < npages; i += batch) {
         long n = GB_MIN(npages - i, batch);
         for (long k = i; k < i + n; k++) {
             gb_detect_entries(detect, ledger, pages + k, 1, GB_CALL_UNPIN_USER_PAGE, t);
             gb_dirty_if_clean(pages[k], dirty, t);
             gb_detect_kcall_unpin_user_page(detect, mode, pages[k], t);
+            GB_TEST_EXTRA_WORK(extra);
         }
     }
 }

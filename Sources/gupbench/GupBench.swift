@@ -15,12 +15,13 @@ struct GupBench: ParsableCommand {
             """,
         version: BuildInfo.version,
         subcommands: [Compare.self, Run.self, Sweep.self, TopologyCommand.self, Calibrate.self,
-                      MisuseCommand.self, Kernel.self, LayoutCommand.self, GateCommand.self],
+                      MisuseCommand.self, Kernel.self, LayoutCommand.self, GateCommand.self, ABCommand.self],
         defaultSubcommand: Compare.self)
 }
 
-/// The entry point: every error is one line on stderr and an exit code (0 ok, 1 environment, 2 usage, 3 slower than a baseline)
-/// (2 usage, 1 environment or audit); help and --version exit 0.
+/// The entry point: every error is one line on stderr and an exit code: 0 ok, 1 environment or
+/// audit, 2 usage, 3 slower than a baseline, 4 a baseline comparison that could not decide (the
+/// machine changed, or a scenario went unjudged); help and --version exit 0.
 @main
 enum Main {
     static func main() {

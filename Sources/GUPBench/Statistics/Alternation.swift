@@ -1,0 +1,136 @@
+import Foundation
+
+/// `gupbench ab`: two builds measured in alternating processes, A B B A A B B A …, each A
+/// paired with the B next to it. On a shared machine whole processes of unchanged code differ
+/// by up to ±20% (the neighbour, the physical pages a region got): a saved baseline from an
+/// hour ago carries its own minute. Alternating puts both builds in the same minutes, and
+/// pairing neighbours makes each ratio compare processes that ran seconds apart, so a slow
+/// minute lands on both sides of a ratio (hyperfine alternates commands the same way; duet
+/// benchmarking runs both at once).
+public enum Alternation {
+    public enum Build: String, Sendable { case baseline = "A", candidate = "B" }
+
+    /// The order the processes run in: A B, then B A, … (ABBA), so neither build always goes
+    /// first after the other's warm caches, and each pair's two processes are neighbours.
+    public static func order(pairs: Int) -> [Build] {
+        (0..<pairs).flatMap { $0 % 2 == 0 ? [Build.baseline, .candidate] : [.candidate, .baseline] }
+    }
+
+    /// The test of one scenario on its pairs' ratios (baseline time ÷ candidate time): the
+    /// same rule as the gate (a change significantly beyond the threshold), here as a
+    /// one-sample t-test on the log ratios, since each pair is one independent draw.
+    public struct PairedTest: Sendable, Equatable {
+        public let speedup: Double
+        public let ci95Low: Double
+        public let ci95High: Double
+        /// Two-sided p of "the change is within the threshold", in the direction of the mean.
+        public let pBeyond: Double
+        /// Standard error of the mean log ratio.
+        public let logSE: Double
+        public let pairs: Int
+    }
+
+    public static func test(ratios: [Double], threshold: Double) -> PairedTest {
+        let logs = ratios.map { log($0) }
+        let n = Double(logs.count)
+        let mean = Statistics.mean(logs)
+        guard logs.count >= 2 else {
+            return PairedTest(speedup: exp(mean), ci95Low: exp(mean), ci95High: exp(mean), pBeyond: .nan,
+                              logSE: .nan, pairs: logs.count)
+        }
+        let sd = (logs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)).squareRoot()
+        let se = sd / n.squareRoot()
+        let df = n - 1
+        let half = Statistics.studentQuantile(0.975, df: df) * se
+        let bound = log(1 + threshold)
+        let p: Double
+        if mean == 0 {
+            p = 1
+        } else {
+            // How far the mean lies beyond ±bound, in standard errors (negative: inside).
+            let beyond = abs(mean) - bound
+            p = se > 0 ? min(1, 2 * Statistics.studentTail(beyond / se, df: df)) : (beyond > 0 ? 0 : 1)
+        }
+        return PairedTest(speedup: exp(mean), ci95Low: exp(mean - half), ci95High: exp(mean + half), pBeyond: p,
+                          logSE: se, pairs: logs.count)
+    }
+
+    /// The least slowdown flagged with `Gate.power` over `family` scenarios at this spread:
+    /// `Gate.minDetectableChange` with Student's t quantiles for `pairs` − 1 degrees of freedom.
+    public static func minDetectableChange(logSE: Double, pairs: Int, threshold: Double, family: Int) -> Double {
+        guard logSE.isFinite, pairs >= 2, family > 0 else { return .nan }
+        let df = Double(pairs - 1)
+        let t = Statistics.studentQuantile(1 - Gate.alpha / (2 * Double(family)), df: df)
+            + Statistics.studentQuantile(Gate.power, df: df)
+        return (1 + threshold) * exp(t * logSE) - 1
+    }
+
+    /// The fewest pairs a scenario is judged on: at least 3, and at least half of them.
+    public static func pairsNeeded(of total: Int) -> Int { max(3, (total + 1) / 2) }
+}
+
+extension Gate {
+    /// `gupbench ab`: `pairs[k]` holds pair k's two processes. Per scenario of the first
+    /// baseline process, each pair whose processes both measured it (with enough repetitions
+    /// whose threads were on their CPUs, `counted`) gives one ratio of medians; the pairs'
+    /// log ratios are tested (`Alternation.test`) and corrected by Holm like the gate's. A
+    /// scenario missing from any process, or left with too few pairs, is listed unjudged.
+    public init(pairs: [(baseline: Side, candidate: Side)], baselineName: String, threshold: Double) throws {
+        guard let first = pairs.first?.baseline else {
+            throw GUPBenchError.usage("--pairs must be at least 1")
+        }
+        let known = Set(first.scenarios.map(\.identity))
+        var unjudged: [Unjudged] = []
+        var judged: [(scenario: Scenario, ratios: [Double], a: [Double], b: [Double], lost: Int)] = []
+        for scenario in first.scenarios {
+            var ratios: [Double] = [], a: [Double] = [], b: [Double] = []
+            var missing = 0, lost = 0
+            for pair in pairs {
+                guard let before = pair.baseline.scenarios.first(where: { $0.identity == scenario.identity }),
+                      let now = pair.candidate.scenarios.first(where: { $0.identity == scenario.identity }) else {
+                    missing += 1
+                    continue
+                }
+                let (kb, _) = Self.counted(before), (kn, _) = Self.counted(now)
+                guard kb.count >= max(2, (before.samples.count + 1) / 2),
+                      kn.count >= max(2, (now.samples.count + 1) / 2) else {
+                    lost += 1
+                    continue
+                }
+                let mb = Statistics.median(kb.all), mn = Statistics.median(kn.all)
+                a.append(mb)
+                b.append(mn)
+                ratios.append(mb / mn)
+            }
+            let needed = Alternation.pairsNeeded(of: pairs.count)
+            if missing > 0 {
+                unjudged.append(Unjudged(identity: scenario.identity, label: scenario.label,
+                                         reason: "missing in \(missing) of \(pairs.count) pairs"))
+            } else if ratios.count < needed {
+                let why = lost == 0 ? "too few pairs" : "a thread was off its CPU in too many repetitions in \(lost) pairs"
+                unjudged.append(Unjudged(identity: scenario.identity, label: scenario.label,
+                                         reason: "\(why): \(ratios.count) of \(pairs.count) left, at least \(needed) needed"))
+            } else {
+                judged.append((scenario, ratios, a, b, lost))
+            }
+        }
+        let tests = judged.map { Alternation.test(ratios: $0.ratios, threshold: threshold) }
+        let adjusted = Statistics.holm(tests.map(\.pBeyond))
+        let entries = judged.indices.map { k -> Entry in
+            let j = judged[k], t = tests[k]
+            return Entry(identity: j.scenario.identity, label: j.scenario.label,
+                         before: RoundSamples(j.a.map { [$0] }), now: RoundSamples(j.b.map { [$0] }),
+                         speedup: t.speedup, ci95Low: t.ci95Low, ci95High: t.ci95High, p: t.pBeyond, holmP: adjusted[k],
+                         verdict: Self.verdict(speedup: t.speedup, holmP: adjusted[k], threshold: threshold,
+                                               repetitions: t.pairs),
+                         minDetectableChange: Alternation.minDetectableChange(
+                            logSE: t.logSE, pairs: t.pairs, threshold: threshold, family: judged.count),
+                         dropped: (j.lost, j.lost))
+        }
+        self.init(baselinePath: baselineName, threshold: threshold, entries: entries, unjudged: unjudged,
+                  newScenarios: pairs[0].candidate.scenarios.filter { !known.contains($0.identity) }.map(\.label),
+                  machineChanges: [],
+                  machineNote: "machine: the builds alternated (\(Alternation.order(pairs: min(pairs.count, 2)).map(\.rawValue).joined(separator: " ")) …) "
+                    + "in \(pairs.count) pairs, so the machine's changes land on both; per scenario a t-test on the pairs' ratios")
+    }
+}
