@@ -63,6 +63,16 @@ import Testing
         try "Not affected\n".write(toFile: root + "/spec_rstack_overflow", atomically: true, encoding: .utf8)
         #expect(Mitigations.running(root: root) == .retpoline)
         #expect(try Mitigations.parseOption("retpoline+safe-ret") == .retpolineSafeRet)
+        // What auto does not model is named: the Intel host's ITS return thunk, retbleed's.
+        try "Mitigation: Aligned branch/return thunks\n".write(toFile: root + "/indirect_target_selection", atomically: true, encoding: .utf8)
+        try "Mitigation: untrained return thunk; SMT vulnerable\n".write(toFile: root + "/retbleed", atomically: true, encoding: .utf8)
+        let thunks = KernelThunks.read(root: root)
+        #expect(thunks.shapes.map(\.file) == ["spectre_v2", "retbleed", "indirect_target_selection"])
+        #expect(thunks.summary.contains("its_return_thunk"))
+        #expect(thunks.summary.contains("retbleed_return_thunk"))
+        #expect(thunks.shapes.map(\.model) == ["modelled: retpoline", "not modelled: a predicted jmp + ret, run as a plain ret",
+                                               "not modelled: an aligned, predicted ret, run as a plain ret"])
+        #expect(KernelThunks.read(root: root + "/none").summary == "plain calls and returns")
         #expect(throws: GUPBenchError.self) { try Mitigations.parseOption("ibrs") }
     }
 

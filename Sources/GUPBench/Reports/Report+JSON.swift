@@ -47,6 +47,7 @@ extension Report {
             ("tool_version", .string(BuildInfo.version)),
             ("git_commit", .string(BuildInfo.gitCommit)),
             ("kernel_layout", .string(KernelLayout.running.verdict.description)),
+            ("kernel_thunks", .string(KernelThunks.running.summary)),
         ])
     }
 
