@@ -89,7 +89,9 @@ import Testing
                                   "--impl", "swift", "--rounds", "1", "--repetitions", "3", "--warmup", "0", "--min-time", "0"])
         #expect(r.status == 4)
         #expect(r.stdout.contains("not judged (1 of the baseline's 1):"))
-        #expect(r.stdout.contains("1 of 1 left, at least 3 needed"))
+        // "too few pairs: 1 of 1 left", or "0 of 1" when a thread was descheduled in most of
+        // the three repetitions of a process (a busy machine): either way, not judged.
+        #expect(r.stdout.contains(" of 1 left, at least 3 needed"))
         #expect(r.stderr.contains("ab: pair 1 of 1, build A\nab: pair 1 of 1, build B\n"))
     }
 }
