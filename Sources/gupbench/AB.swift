@@ -23,7 +23,7 @@ struct ABCommand: ParsableCommand {
     @Option(help: "Pairs of processes (A B, then B A, …); each scenario is judged on one ratio per pair.")
     var pairs = 10
 
-    @Option(help: "The least slowdown reported, as 5% or 0.05 (default: \(Fmt.percent(Gate.defaultThreshold))).")
+    @Option(help: "The least slowdown reported, as 5% or 0.05 (default: \(Fmt.percent(Alternation.defaultThreshold)): alternation takes out the drift a saved baseline's 10% allows for).")
     var threshold: String?
 
     @Option(help: "Keep every process's report and standard error in this directory (default: a temporary one, removed).")
@@ -74,7 +74,7 @@ struct ABCommand: ParsableCommand {
         }
         let verdicts = try Gate(pairs: sides.map { ($0.baseline!, $0.candidate!) },
                                 baselineName: "build \(baselineBinary)",
-                                threshold: threshold.map(Gate.parseThreshold) ?? Gate.defaultThreshold)
+                                threshold: threshold.map(Gate.parseThreshold) ?? Alternation.defaultThreshold)
         try report.emit(table: verdicts.rendered(), json: verdicts.json)
         try exitOnOutcome(verdicts)
     }

@@ -53,6 +53,22 @@ import Testing
         #expect(g.rendered().contains("the builds alternated (A B B A …) in 6 pairs"))
     }
 
+    /// Seven pairs see the candidate 20% slower; in the eighth a neighbour sat on the
+    /// baseline's process for all of it, and its ratio says the candidate is 60% faster. The trimmed test keeps the
+    /// seven; the plain mean of all eight would not clear 5% significantly.
+    @Test func onePairAKnownNeighbourSpoiledIsTrimmed() {
+        let ratios = [0.83, 0.84, 0.82, 0.835, 0.845, 0.84, 0.83, 1.6]
+        let t = Alternation.test(ratios: ratios, threshold: 0.05)
+        #expect(t.degreesOfFreedom == 5)  // 8 pairs, one trimmed from each end
+        #expect(abs(1 / t.speedup - 1.2) < 0.01)
+        #expect(t.pBeyond < 1e-4)
+        let logs = ratios.map { log($0) }
+        let mean = logs.reduce(0, +) / 8
+        #expect(exp(mean) > 0.9)  // what an untrimmed mean would have called the change
+        // Fewer than five pairs: nothing trimmed, the plain t-test.
+        #expect(Alternation.test(ratios: [0.8, 0.82, 0.81, 0.79], threshold: 0.05).degreesOfFreedom == 3)
+    }
+
     @Test func aScenarioMissingFromOneProcessIsListed() throws {
         let g = try Gate(pairs: Self.pairs(missing: true), baselineName: "build A", threshold: 0.10)
         #expect(g.unjudged.map(\.reason) == ["missing in 1 of 6 pairs"])

@@ -17,30 +17,44 @@ public enum Alternation {
     }
 
     /// The test of one scenario on its pairs' ratios (baseline time ÷ candidate time): the
-    /// same rule as the gate (a change significantly beyond the threshold), here as a
-    /// one-sample t-test on the log ratios, since each pair is one independent draw.
+    /// same rule as the gate (a change significantly beyond the threshold), here as Yuen's
+    /// one-sample trimmed-mean t-test on the log ratios, since each pair is one independent
+    /// draw. Trimmed, because a pair's ratio is either the code's (a few percent of spread) or,
+    /// when a neighbour sat on one of its two processes for the whole process, tens of percent
+    /// off: an ordinary t-test lets one such pair in eight widen the interval until a real 20%
+    /// slowdown cannot be seen (docs/gate.md). 20% of the pairs are trimmed from each end
+    /// (none below five pairs, where it is the plain t-test).
     public struct PairedTest: Sendable, Equatable {
         public let speedup: Double
         public let ci95Low: Double
         public let ci95High: Double
-        /// Two-sided p of "the change is within the threshold", in the direction of the mean.
+        /// Two-sided p of "the change is within the threshold", in the direction of the
+        /// trimmed mean.
         public let pBeyond: Double
-        /// Standard error of the mean log ratio.
+        /// Standard error of the trimmed mean log ratio, and its degrees of freedom.
         public let logSE: Double
+        public let degreesOfFreedom: Int
         public let pairs: Int
     }
 
+    public static let trimming = 0.2
+
     public static func test(ratios: [Double], threshold: Double) -> PairedTest {
-        let logs = ratios.map { log($0) }
-        let n = Double(logs.count)
-        let mean = Statistics.mean(logs)
-        guard logs.count >= 2 else {
-            return PairedTest(speedup: exp(mean), ci95Low: exp(mean), ci95High: exp(mean), pBeyond: .nan,
-                              logSE: .nan, pairs: logs.count)
+        let logs = ratios.map { log($0) }.sorted()
+        let n = logs.count
+        let g = Int(trimming * Double(n)), h = n - 2 * g
+        guard h >= 2 else {
+            let m = Statistics.mean(logs)
+            return PairedTest(speedup: exp(m), ci95Low: exp(m), ci95High: exp(m), pBeyond: .nan, logSE: .nan,
+                              degreesOfFreedom: 0, pairs: n)
         }
-        let sd = (logs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)).squareRoot()
-        let se = sd / n.squareRoot()
-        let df = n - 1
+        let mean = Statistics.mean(Array(logs[g..<(n - g)]))
+        // Winsorized: the trimmed values replaced by the nearest kept one.
+        let winsorized = logs.indices.map { logs[min(max($0, g), n - g - 1)] }
+        let wm = Statistics.mean(winsorized)
+        let variance = winsorized.reduce(0) { $0 + ($1 - wm) * ($1 - wm) } / Double(n - 1)
+        let se = (Double(n - 1) * variance / Double(h * (h - 1))).squareRoot()
+        let df = Double(h - 1)
         let half = Statistics.studentQuantile(0.975, df: df) * se
         let bound = log(1 + threshold)
         let p: Double
@@ -52,18 +66,24 @@ public enum Alternation {
             p = se > 0 ? min(1, 2 * Statistics.studentTail(beyond / se, df: df)) : (beyond > 0 ? 0 : 1)
         }
         return PairedTest(speedup: exp(mean), ci95Low: exp(mean - half), ci95High: exp(mean + half), pBeyond: p,
-                          logSE: se, pairs: logs.count)
+                          logSE: se, degreesOfFreedom: h - 1, pairs: n)
     }
 
     /// The least slowdown flagged with `Gate.power` over `family` scenarios at this spread:
-    /// `Gate.minDetectableChange` with Student's t quantiles for `pairs` − 1 degrees of freedom.
-    public static func minDetectableChange(logSE: Double, pairs: Int, threshold: Double, family: Int) -> Double {
-        guard logSE.isFinite, pairs >= 2, family > 0 else { return .nan }
-        let df = Double(pairs - 1)
+    /// `Gate.minDetectableChange` with Student's t quantiles for the test's degrees of freedom.
+    public static func minDetectableChange(logSE: Double, degreesOfFreedom: Int, threshold: Double,
+                                           family: Int) -> Double {
+        guard logSE.isFinite, degreesOfFreedom >= 1, family > 0 else { return .nan }
+        let df = Double(degreesOfFreedom)
         let t = Statistics.studentQuantile(1 - Gate.alpha / (2 * Double(family)), df: df)
             + Statistics.studentQuantile(Gate.power, df: df)
         return (1 + threshold) * exp(t * logSE) - 1
     }
+
+    /// `ab`'s default threshold, half the saved baseline's: alternating the builds takes out
+    /// the drift between minutes that the baseline gate's 10% has to absorb, so what is left
+    /// to allow for is a build's own small constant differences (code layout), not the machine.
+    public static let defaultThreshold = 0.05
 
     /// The fewest pairs a scenario is judged on: at least 3, and at least half of them.
     public static func pairsNeeded(of total: Int) -> Int { max(3, (total + 1) / 2) }
@@ -136,13 +156,15 @@ extension Gate {
                          verdict: Self.verdict(speedup: t.speedup, holmP: adjusted[k], threshold: threshold,
                                                repetitions: t.pairs),
                          minDetectableChange: Alternation.minDetectableChange(
-                            logSE: t.logSE, pairs: t.pairs, threshold: threshold, family: judged.count),
+                            logSE: t.logSE, degreesOfFreedom: t.degreesOfFreedom, threshold: threshold,
+                            family: judged.count),
                          dropped: (j.lost, j.lost))
         }
         self.init(baselinePath: baselineName, threshold: threshold, entries: entries, unjudged: unjudged,
                   newScenarios: pairs[0].candidate.scenarios.filter { !known.contains($0.identity) }.map(\.label),
                   machineChanges: [],
                   machineNote: "machine: the builds alternated (\(Alternation.order(pairs: min(pairs.count, 2)).map(\.rawValue).joined(separator: " ")) …) "
-                    + "in \(pairs.count) pairs, so the machine's changes land on both; per scenario a t-test on the pairs' ratios")
+                    + "in \(pairs.count) pairs, so the machine's changes land on both; per scenario a trimmed t-test "
+                    + "on the pairs' ratios")
     }
 }
