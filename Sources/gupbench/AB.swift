@@ -10,7 +10,8 @@ struct ABCommand: ParsableCommand {
         commandName: "ab",
         abstract: "Compare two builds in alternating processes (A B B A …): exit 3 if the candidate is slower beyond --threshold and noise, 4 if a scenario could not be judged.",
         discussion: """
-            Each process runs `compare --format json` with the options after `--`, e.g.
+            Each process runs `compare --format json --rounds 6` (unless --rounds is given) with the
+            options after `--`, e.g.
               gupbench ab --baseline-binary /tmp/old/gupbench --pairs 10 -- --backing 4k --threads 1
             """)
 
@@ -63,7 +64,7 @@ struct ABCommand: ParsableCommand {
             let binary = build == .baseline ? baselineBinary : candidate
             progress("ab: pair \(pair + 1) of \(pairs), build \(build.rawValue)")
             let status = try ChildProcess.run(binary, ["compare", "--format", "json", "--output", name + ".json"]
-                                                + compareOptions, stderrPath: name + ".stderr")
+                                                + Self.withDefaultRounds(compareOptions), stderrPath: name + ".stderr")
             guard status == 0 else {
                 let why = (try? String(contentsOfFile: name + ".stderr", encoding: .utf8))?
                     .split(separator: "\n").last.map(String.init) ?? ""
@@ -77,6 +78,16 @@ struct ABCommand: ParsableCommand {
                                 threshold: threshold.map(Gate.parseThreshold) ?? Alternation.defaultThreshold)
         try report.emit(table: verdicts.rendered(), json: verdicts.json)
         try exitOnOutcome(verdicts)
+    }
+
+    /// Rounds per process unless the options say: `ab` judges a process by its fastest round
+    /// (`Gate.processTime`), and with 3 rounds too many processes had no fast one (a real 20%
+    /// slowdown flagged in 4 of 10 runs of 10 pairs on the AMD EPYC host; with 6, docs/gate.md).
+    static let defaultRounds = 6
+
+    static func withDefaultRounds(_ options: [String]) -> [String] {
+        options.contains { $0 == "--rounds" || $0.hasPrefix("--rounds=") } ? options
+            : options + ["--rounds", String(defaultRounds)]
     }
 
     /// This process's own executable, so that B defaults to the build that runs `ab`.
