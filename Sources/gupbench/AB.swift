@@ -10,9 +10,9 @@ struct ABCommand: ParsableCommand {
         commandName: "ab",
         abstract: "Compare two builds in alternating processes (A B B A …): exit 3 if the candidate is slower beyond --threshold and noise, 4 if a scenario could not be judged.",
         discussion: """
-            Each process runs `compare --format json --rounds 6` (unless --rounds is given) with the
-            options after `--`, e.g.
-              gupbench ab --baseline-binary /tmp/old/gupbench --pairs 10 -- --backing 4k --threads 1
+            Each process runs `compare --format json --rounds 6` (unless --rounds is given) with the options after `--`. For example:
+
+              gupbench ab --baseline-binary /tmp/old/gupbench -- --backing 4k --threads 1
             """)
 
     @Option(help: "The build to compare against (A): a gupbench executable.")

@@ -19,6 +19,16 @@ func mappings(ofSize bytes: Int) -> Int {
     }.count
 }
 
+/// Whether any mapping of this process covers `address` (/proc/self/maps).
+func isMapped(_ address: UInt) -> Bool {
+    let maps = (try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? ""
+    return maps.split(separator: "\n").contains { line in
+        let range = line.split(separator: " ")[0].split(separator: "-")
+        guard range.count == 2, let lo = UInt(range[0], radix: 16), let hi = UInt(range[1], radix: 16) else { return false }
+        return lo <= address && address < hi
+    }
+}
+
 /// Open io_uring instances of this process (anon inodes named "[io_uring]").
 func openRings() -> Int {
     let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
