@@ -25,13 +25,17 @@ import Testing
         #expect(Set(savedMedian.keys) == ["off", "ledger"])
 
         let again = try CLITests.run(Self.common + ["--format", "json", "--baseline", old.path])
-        #expect(again.status == 0 || again.status == 3, "\(again.stderr)")  // a verdict either way
+        // A verdict either way; 4 when a repetition's thread was descheduled on a busy machine.
+        #expect([0, 3, 4].contains(again.status), "\(again.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
         let baseline = try #require(json["baseline"] as? [String: Any])
         let entries = try #require(baseline["entries"] as? [[String: Any]])
-        #expect(entries.count == 2)
+        let unjudged = try #require(baseline["unjudged"] as? [[String: Any]])
+        #expect(entries.count + unjudged.count == 2)  // each baseline scenario judged or listed
         for mode in ["off", "ledger"] {
-            let entry = try #require(entries.first { ($0["scenario"] as? String)?.contains("detect=\(mode) ") == true })
+            guard let entry = entries.first(where: { ($0["scenario"] as? String)?.contains("detect=\(mode) ") == true }),
+                  let dropped = entry["dropped_repetitions"] as? [String: Any],
+                  (dropped["before"] as? NSNumber)?.intValue == 0 else { continue }
             // The gate recomputes the median from the saved samples, which JSON rounds to 6
             // significant figures: equal to that precision, and far from the other mode's row.
             let before = try #require((entry["before_ns_per_page"] as? NSNumber)?.doubleValue)
