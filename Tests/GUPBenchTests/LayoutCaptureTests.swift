@@ -4,7 +4,9 @@ import Testing
 @testable import GUPBench
 
 /// `gupbench layout` on a child whose memory is known: exact runs, histograms and run lengths.
-@Suite(.serialized) struct LayoutCaptureTests {
+@Suite(.serialized, .disabled(if: ProcessInfo.processInfo.environment["ASAN_OPTIONS"] != nil,
+                             "the layout child is started with Foundation's Process, whose run() leaks a weak-reference side table that LeakSanitizer reports"))
+struct LayoutCaptureTests {
     static let root = geteuid() == 0
 
     func capture(_ child: LayoutChild, _ names: [String]) throws -> FolioLayout {
