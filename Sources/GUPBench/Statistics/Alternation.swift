@@ -124,8 +124,8 @@ extension Gate {
                     continue
                 }
                 let (kb, _) = Self.counted(before), (kn, _) = Self.counted(now)
-                guard kb.count >= max(2, (before.samples.count + 1) / 2),
-                      kn.count >= max(2, (now.samples.count + 1) / 2) else {
+                guard kb.count >= Self.minimumKept(of: before.samples.count),
+                      kn.count >= Self.minimumKept(of: now.samples.count) else {
                     lost += 1
                     continue
                 }

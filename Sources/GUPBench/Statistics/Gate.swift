@@ -150,19 +150,22 @@ public struct Gate: Sendable {
         return (samples, s.samples.count - samples.count)
     }
 
+    /// The fewest of `total` repetitions a side must keep to be judged: at least half, and two.
+    static func minimumKept(of total: Int) -> Int { max(2, (total + 1) / 2) }
+
     /// Why a scenario cannot be judged from these repetitions, or nil.
-    static func reasonUnjudged(before: Scenario, now: Scenario, counted: (RoundSamples, RoundSamples),
-                               dropped: (Int, Int)) -> String? {
+    static func reasonUnjudged(before: Scenario, now: Scenario, counted: (RoundSamples, RoundSamples)) -> String? {
         for (side, s) in [("baseline", before), ("now", now)] where s.threadsRan == nil {
             if let overlap = s.threadOverlap, overlap < ThreadOverlap.noisyBelow {
                 return "threads did not run together (\(Fmt.percent(overlap)) overlap \(side)); the report has no per-repetition record"
             }
         }
-        for (side, s, kept, lost) in [("baseline", before, counted.0, dropped.0), ("now", now, counted.1, dropped.1)] {
-            if s.samples.count < 2 { return "\(s.samples.count) repetition \(side): no spread to judge a change against" }
-            if kept.count < max(2, (s.samples.count + 1) / 2) {
-                return "a thread was off its CPU in \(lost) of \(s.samples.count) repetitions \(side): "
-                    + "\(kept.count) left, at least \(max(2, (s.samples.count + 1) / 2)) needed"
+        for (side, s, kept) in [("baseline", before, counted.0), ("now", now, counted.1)] {
+            let total = s.samples.count
+            if total < 2 { return "\(total) repetition \(side): no spread to judge a change against" }
+            if kept.count < minimumKept(of: total) {
+                return "a thread was off its CPU in \(total - kept.count) of \(total) repetitions \(side): "
+                    + "\(kept.count) left, at least \(minimumKept(of: total)) needed"
             }
         }
         return nil
@@ -202,7 +205,7 @@ public struct Gate: Sendable {
                 continue
             }
             let (b, lostBefore) = Self.counted(before), (n, lostNow) = Self.counted(after)
-            if let reason = Self.reasonUnjudged(before: before, now: after, counted: (b, n), dropped: (lostBefore, lostNow)) {
+            if let reason = Self.reasonUnjudged(before: before, now: after, counted: (b, n)) {
                 unjudged.append(Unjudged(identity: before.identity, label: after.label, reason: reason))
             } else {
                 judged.append((before, after, (b, n), (lostBefore, lostNow)))
