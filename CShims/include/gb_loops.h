@@ -12,16 +12,6 @@
 #include "gb_ledger.h"
 #include "gb_free.h"
 
-/* Strategy numbers (the command-line names of docs/model.md in comments). */
-typedef enum gb_strategy {
-    GB_STRATEGY_PUT_PAGE = 0,       /* put-page */
-    GB_STRATEGY_UNPIN_EACH = 1,     /* unpin-each */
-    GB_STRATEGY_UNPIN_BATCHED = 2,  /* unpin-batched */
-    GB_STRATEGY_UNPIN_RANGE = 3,    /* unpin-range */
-    GB_STRATEGY_UNPIN_FOLIOS = 4,   /* unpin-folios */
-    GB_STRATEGY_IO_URING_RELEASE = 5, /* io-uring-release */
-} gb_strategy;
-
 /* kernel: struct bio_vec (include/linux/bvec.h) — 16 bytes: the page, then length and offset. */
 typedef struct gb_bvec {
     gb_page *_Nonnull bv_page;
@@ -35,58 +25,58 @@ _Static_assert(sizeof(gb_bvec) == 16, "a bio_vec is 16 bytes on 64-bit");
 void gb_grab_pages(gb_page *_Nonnull const *_Nonnull pages, long npages, gb_foll flags,
                    gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
 
+/*
+ * The release loops, one per strategy and implementation, all with one signature: what the
+ * strategy walks (the page array, the first of contiguous descriptors, the folio pointers or the
+ * bvecs), then `count` entries, `batch` entries per release call, the dirty and detection modes,
+ * the ledger (GB_DETECT_LEDGER), the tally the loop adds its counts to, and `ctx`: the thread's
+ * free path for the `_last` loops, where a release drops the last reference and frees
+ * (folio_put_refs() -> __folio_put(); gb_free.h), ignored by the others. A strategy whose
+ * kernel function has no dirtying variant ignores `dirty`. Written once, on the walkers of
+ * gb_loops.c; the Swift twins are in Sources/GUPBench/Strategies.
+ */
+#define GB_RELEASE_LOOP_PARAMS                                                                       \
+    long count, long batch, gb_dirty_mode dirty, gb_detect_mode detect, gb_ledger *_Nullable ledger, \
+        gb_tally *_Nonnull t, gb_free_ctx *_Nullable ctx
+
 /* put-page: the seed's put_user_pages*() loop with put_user_page() == put_page(). */
-void gb_c_put_pages(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, gb_dirty_mode dirty,
-                    gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
+void gb_c_put_pages(gb_page *_Nonnull const *_Nonnull pages, GB_RELEASE_LOOP_PARAMS);
+void gb_c_put_pages_last(gb_page *_Nonnull const *_Nonnull pages, GB_RELEASE_LOOP_PARAMS);
 
 /* unpin-each: unpin_user_page() per entry; today's per-page loop. */
-void gb_c_unpin_each(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, gb_dirty_mode dirty,
-                     gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
+void gb_c_unpin_each(gb_page *_Nonnull const *_Nonnull pages, GB_RELEASE_LOOP_PARAMS);
+void gb_c_unpin_each_last(gb_page *_Nonnull const *_Nonnull pages, GB_RELEASE_LOOP_PARAMS);
 
 /* unpin-batched: unpin_user_pages_dirty_lock() — one release per run of entries in one folio. */
-void gb_c_unpin_batched(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch,
-                        gb_dirty_mode dirty, gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
+void gb_c_unpin_batched(gb_page *_Nonnull const *_Nonnull pages, GB_RELEASE_LOOP_PARAMS);
+void gb_c_unpin_batched_last(gb_page *_Nonnull const *_Nonnull pages, GB_RELEASE_LOOP_PARAMS);
 
-/* unpin-range: unpin_user_page_range_dirty_lock() over contiguous descriptors from `start`. */
-void gb_c_unpin_range(gb_page *_Nonnull start, long npages, long batch, gb_dirty_mode dirty,
-                      gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
+/* unpin-range: unpin_user_page_range_dirty_lock() over contiguous descriptors from `first`. */
+void gb_c_unpin_range(gb_page *_Nonnull first, GB_RELEASE_LOOP_PARAMS);
+void gb_c_unpin_range_last(gb_page *_Nonnull first, GB_RELEASE_LOOP_PARAMS);
 
 /* release-pages: release_pages() per call of `batch` entries — folio_batch of 31, one
  * folio_ref_sub_and_test() per entry, at zero the lruvec lock kept across a batch of one lruvec and
- * free_unref_folios() for the batch (gb_free.h). Drops FOLL_GET references, as put_page() does.
- * `ctx` is the thread's free path in last-reference mode, NULL otherwise (nothing is freed). */
-void gb_c_release_pages(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, gb_dirty_mode dirty,
-                        gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
-                        gb_free_ctx *_Nullable ctx);
+ * free_unref_folios() for the batch (gb_free.h). Drops FOLL_GET references, as put_page() does;
+ * frees only with a `ctx` (one function for both modes). */
+void gb_c_release_pages(gb_page *_Nonnull const *_Nonnull pages, GB_RELEASE_LOOP_PARAMS);
 
-/* The per-page and per-folio strategies in last-reference mode: the same loops, ending in
- * folio_put_refs() -> __folio_put() when a release drops the last reference (one lruvec lock and
- * one pcp lock per freed folio). */
-void gb_c_put_pages_last(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, gb_dirty_mode dirty,
-                         gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
-                         gb_free_ctx *_Nullable ctx);
-void gb_c_unpin_each_last(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch, gb_dirty_mode dirty,
-                          gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
-                          gb_free_ctx *_Nullable ctx);
-void gb_c_unpin_batched_last(gb_page *_Nonnull const *_Nonnull pages, long npages, long batch,
-                             gb_dirty_mode dirty, gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t,
-                             gb_free_ctx *_Nullable ctx);
-void gb_c_unpin_range_last(gb_page *_Nonnull start, long npages, long batch, gb_dirty_mode dirty, gb_detect_mode detect,
-                           gb_ledger *_Nullable ledger, gb_tally *_Nonnull t, gb_free_ctx *_Nullable ctx);
+/* unpin-folios: unpin_folios() — runs of equal neighbouring pointers (no descriptor read to find
+ * them), one gup_put_folio(folio, run, FOLL_PIN) per run; `batch` entries per call. */
+void gb_c_unpin_folios(gb_page *_Nonnull const *_Nonnull folios, GB_RELEASE_LOOP_PARAMS);
 
-/* ---- unpin-folios: mm/gup.c unpin_folios() over an array of folio pointers ---- */
+/* io-uring-release: io_release_ubuf() — unpin_user_folio(page_folio(bv_page), 1) per bvec;
+ * `batch` bvecs per registered buffer. The `_last` twin runs after the buffer's mapping is gone
+ * (munmap while registered), so each unpin frees its folio. */
+void gb_c_io_uring_release(const gb_bvec *_Nonnull bvecs, GB_RELEASE_LOOP_PARAMS);
+void gb_c_io_uring_release_last(const gb_bvec *_Nonnull bvecs, GB_RELEASE_LOOP_PARAMS);
+
+/* ---- untimed: the arrays unpin-folios and io-uring-release walk ---- */
 
 /* Untimed: the folio array a caller holds for a page array, folios[k] = page_folio(pages[k]) —
  * one entry per page, so neighbours in one folio repeat and unpin_folios() groups them. */
 void gb_folios_of_pages(gb_page *_Nonnull const *_Nonnull pages, long npages,
                         gb_page *_Nonnull *_Nonnull folios);
-
-/* kernel: unpin_folios() — runs of equal neighbouring pointers (no descriptor read to find
- * them), one unpin_user_folio(folio, run) per run. `batch` entries per unpin_folios() call. */
-void gb_c_unpin_folios(gb_page *_Nonnull const *_Nonnull folios, long nfolios, long batch,
-                       gb_detect_mode detect, gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
-
-/* ---- io-uring-release: io_uring/rsrc.c io_release_ubuf() over a registered buffer's bvecs ---- */
 
 /*
  * Untimed: the bvec array IORING_REGISTER_BUFFERS builds for a page array. kernel:
@@ -102,16 +92,5 @@ long gb_bvecs_of_pages(gb_page *_Nonnull const *_Nonnull pages, long npages,
  * kernel has dropped the other pins of each folio), recorded in the ledger when one is given. */
 void gb_grab_bvecs(const gb_bvec *_Nonnull bvecs, long nbvecs, gb_ledger *_Nullable ledger,
                    gb_tally *_Nonnull t);
-
-/* kernel: io_release_ubuf() — unpin_user_folio(page_folio(bv_page), 1) per bvec; `batch` bvecs
- * per registered buffer (one io_release_ubuf() call each). */
-void gb_c_io_uring_release(const gb_bvec *_Nonnull bvecs, long nbvecs, long batch, gb_detect_mode detect,
-                           gb_ledger *_Nullable ledger, gb_tally *_Nonnull t);
-
-/* io-uring-release at the last reference (`--last-ref`): io_release_ubuf() after the buffer's
- * mapping is gone (munmap while registered), so each unpin_user_folio() drops the folio's last
- * reference and frees it (gup_put_folio() -> folio_put_refs() -> __folio_put()) through `ctx`. */
-void gb_c_io_uring_release_last(const gb_bvec *_Nonnull bvecs, long nbvecs, long batch, gb_detect_mode detect,
-                                gb_ledger *_Nullable ledger, gb_tally *_Nonnull t, gb_free_ctx *_Nullable ctx);
 
 #endif /* GB_LOOPS_H */

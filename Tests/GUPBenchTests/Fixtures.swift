@@ -92,3 +92,13 @@ enum Fixtures {
             auditDetail: nil, pinsAcquired: 30 * 1024, pinsReleased: 30 * 1024, underflows: 0, ledgerViolations: 0)
     }
 }
+
+extension Strategy {
+    /// Runs this strategy's loop of one implementation straight on a page array, for tests that
+    /// release by hand (twice, with a ledger, from several threads). Strategies that walk pages.
+    func release(_ pages: PageArray, count: Int, batch: Int, dirty: gb_dirty_mode = GB_DIRTY_NONE,
+                 detect: DetectMode = .off, ledger: LedgerPointer? = nil, impl: Impl = .swift,
+                 tally: inout gb_tally) {
+        loop(impl)(ReleaseEntries(pages: pages), count, batch, dirty, detect, ledger, nil, &tally)
+    }
+}

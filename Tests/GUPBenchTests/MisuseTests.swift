@@ -164,10 +164,10 @@ import Testing
                     let (lists, wrong, l) = shared.value
                     var tally = gb_tally()
                     tally.thread = Int64(t)
-                    ReleaseLoops.unpinEach(lists[t].base, count: lists[t].count, batch: 64, dirty: GB_DIRTY_NONE,
-                                           detect: .ledger, ledger: l, tally: &tally)
+                    Strategy.unpinEach.release(lists[t].base, count: lists[t].count, batch: 64, detect: .ledger,
+                                               ledger: l, tally: &tally)
                     if t == 1 {
-                        ReleaseLoops.putPages(wrong.base, count: 1, batch: 1, dirty: GB_DIRTY_NONE, detect: .ledger, ledger: l, tally: &tally)
+                        Strategy.putPage.release(wrong.base, count: 1, batch: 1, detect: .ledger, ledger: l, tally: &tally)
                     }
                     done.signal()
                 }.start()

@@ -5,8 +5,8 @@
 // Per benchmark, once (setup hook): map the region on the local node, lay out the page model
 // from its verified backing, build the single thread's page array. Per iteration, untimed: take
 // the references the strategy releases (pins, or FOLL_GET references for put-page). Timed,
-// between startMeasurement() and stopMeasurement(): the release loop alone, the Swift loop of
-// ReleaseLoops that `gupbench compare` runs. Untimed again: the audit, every descriptor back at
+// between startMeasurement() and stopMeasurement(): the release loop alone, the strategy's
+// Swift loop that `gupbench compare` runs. Untimed again: the audit, every descriptor back at
 // its baseline and pins acquired == pins released, or the benchmark fails.
 //
 // Metrics: wall clock of the release call, mallocs inside it (the loops must not allocate: 0

@@ -195,7 +195,7 @@ public final class ReleaseRunner: @unchecked Sendable {
             loop(entries, count, batch, dirty, key.detect, ledger, free, &tally)
             return
         }
-        key.strategy.loop(key.impl)(entries, count, batch, dirty, key.detect, ledger, &tally)
+        key.strategy.loop(key.impl)(entries, count, batch, dirty, key.detect, ledger, nil, &tally)
     }
 
     /// Makes the last-reference model (once per runner; rebuilt before every repetition).

@@ -48,7 +48,7 @@ public enum MemPolicy: String, CaseIterable, Sendable, Codable {
 }
 
 public enum Impl: String, CaseIterable, Sendable, Codable {
-    /// The Swift loops of `ReleaseLoops` (the product under test).
+    /// The Swift loops of Strategies/ (the product under test).
     case swift
     /// The C reference loops of `gb_loops.c`.
     case c

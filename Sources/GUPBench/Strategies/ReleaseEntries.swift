@@ -79,6 +79,6 @@ public final class ReleaseInput: @unchecked Sendable {
                         tally: inout gb_tally) {
         let n = count(key.strategy)
         guard n > 0 else { return }
-        key.strategy.loop(key.impl)(entries, n, batch, dirty, key.detect, ledger, &tally)
+        key.strategy.loop(key.impl)(entries, n, batch, dirty, key.detect, ledger, nil, &tally)
     }
 }

@@ -3,12 +3,14 @@ import CShims
 /// A release strategy: one way to drop the references a get_user_pages()/pin_user_pages() call
 /// took. Everything about a strategy is in its registry entry (this type's static properties,
 /// one file per strategy in this folder): its name on the command line and in reports, the
-/// kernel function it mirrors, the reference kind it releases, its Swift and C loops, and the
-/// memory access pattern that decides the lines its floor counts. The runner, the benchmark suite and the tests
-/// iterate `Strategy.allCases`; nothing else switches on a strategy.
+/// kernel function it mirrors, the reference kind it releases, its Swift and C loops (a walker of
+/// Walkers.swift and a release call), and the memory access pattern that decides the lines its
+/// floor counts. The runner, the benchmark suite and the tests iterate `Strategy.allCases`;
+/// nothing else switches on a strategy.
 ///
-/// Adding a strategy: write `Strategies/<Name>.swift` (its loop and `static let`), add the C twin
-/// to `CShims/gb_loops.c`, and list it in `allCases` below. See docs/developing.md, "Adding a strategy".
+/// Adding a strategy: write `Strategies/<Name>.swift` (its `static let`, loops included), add its
+/// C twin (a GB_RELEASE_LOOP line on a walker) to `CShims/gb_loops.c` and its declaration to
+/// gb_loops.h, and list it in `allCases` below. See docs/developing.md, "Adding a strategy".
 public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, CustomStringConvertible {
     /// The command-line spelling and JSON value: `unpin-batched`.
     public let rawValue: String
@@ -34,10 +36,10 @@ public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, Cust
     /// The Swift loop (the product under test) and its C twin (`--impl c`).
     public let swiftLoop: ReleaseLoop
     public let cLoop: ReleaseLoop
-    /// The same loops when releases drop the last reference and free (`--last-ref`,
-    /// Strategies/LastRefLoops.swift); nil = the strategy cannot run in that mode.
-    public let lastRefSwiftLoop: LastRefLoop?
-    public let lastRefCLoop: LastRefLoop?
+    /// The same walkers with the release that drops the last reference and frees (`--last-ref`);
+    /// nil = the strategy cannot run in that mode.
+    public let lastRefSwiftLoop: ReleaseLoop?
+    public let lastRefCLoop: ReleaseLoop?
     /// Part of what `compare` runs when --strategies is not given (release-pages is asked for
     /// by name: it is about the last reference, docs/last-reference.md).
     public let runByDefault: Bool
@@ -50,7 +52,7 @@ public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, Cust
     public func loop(_ impl: Impl) -> ReleaseLoop { impl == .swift ? swiftLoop : cLoop }
 
     /// The `--last-ref` loop of one implementation.
-    public func lastRefLoop(_ impl: Impl) -> LastRefLoop? { impl == .swift ? lastRefSwiftLoop : lastRefCLoop }
+    public func lastRefLoop(_ impl: Impl) -> ReleaseLoop? { impl == .swift ? lastRefSwiftLoop : lastRefCLoop }
 
 
     /// The registry, in the order reports list strategies: per-page first, then batched.
@@ -69,7 +71,7 @@ public struct Strategy: Sendable, Hashable, CaseIterable, RawRepresentable, Cust
          comparedWith: String?, needsContiguousPages: Bool = false, releasesFolioRuns: Bool,
          access: AccessPattern, walks: EntryKind = .pages, dirties: Bool = true,
          swiftLoop: @escaping ReleaseLoop, cLoop: @escaping ReleaseLoop,
-         lastRefSwiftLoop: LastRefLoop? = nil, lastRefCLoop: LastRefLoop? = nil, runByDefault: Bool = true) {
+         lastRefSwiftLoop: ReleaseLoop? = nil, lastRefCLoop: ReleaseLoop? = nil, runByDefault: Bool = true) {
         self.lastRefSwiftLoop = lastRefSwiftLoop
         self.lastRefCLoop = lastRefCLoop
         self.runByDefault = runByDefault
@@ -104,13 +106,9 @@ public enum AccessPattern: String, Sendable {
     case bvecWalk
 }
 
-/// A release loop: `(entries, count, batch, dirty, detect, ledger, tally)`. It walks `count`
+/// A release loop: `(entries, count, batch, dirty, detect, ledger, free, tally)`. It walks `count`
 /// entries of the array its strategy `walks`; `batch` entries go to one release call; the loop
-/// adds its counts to `tally`.
+/// adds its counts to `tally`. `free` is the worker's free path (its pcp, the node's lruvec and
+/// zone) for the `--last-ref` loops, nil for the others.
 public typealias ReleaseLoop = @Sendable (ReleaseEntries, Int, Int, gb_dirty_mode, DetectMode, LedgerPointer?,
-                                          inout gb_tally) -> Void
-
-/// A `--last-ref` loop: a `ReleaseLoop` with the worker's free path (its pcp, the node's lruvec and
-/// zone) as one more argument: `(entries, count, batch, dirty, detect, ledger, free, tally)`.
-public typealias LastRefLoop = @Sendable (ReleaseEntries, Int, Int, gb_dirty_mode, DetectMode, LedgerPointer?,
-                                          FreeContextPointer, inout gb_tally) -> Void
+                                          FreeContextPointer?, inout gb_tally) -> Void
