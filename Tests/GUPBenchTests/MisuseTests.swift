@@ -48,61 +48,48 @@ import Testing
                  maybePinned: false, underflows: 1022, events: events(2, 0, 0, 0), detected: atCall,
                  symptom: "`_refcount` reaches 0 while mapped: 2 folios freed under their mapping (use-after-free)"),
         // An unpin of a reference: order 0 subtracts the whole bias from 2 and jumps over 0.
-        Expected(scenario: .unpinOnGet, strategy: .unpinEach, order: 0, refcountExcess: -1023, pincount: 0,
-                 maybePinned: true, underflows: 1024, events: events(0, 1024, 0, 0), detected: atCall,
-                 symptom: "`_refcount` jumps over 0 (to -1022): nothing is freed and the count never returns to 0, "
-                    + "1024 pages leak and look maybe-dma-pinned for good (the count read unsigned)"),
-        Expected(scenario: .unpinOnGet, strategy: .unpinBatched, order: 0, refcountExcess: -1023, pincount: 0,
-                 maybePinned: true, underflows: 1024, events: events(0, 1024, 0, 0), detected: atCall,
-                 symptom: "`_refcount` jumps over 0 (to -1022): nothing is freed and the count never returns to 0, "
-                    + "1024 pages leak and look maybe-dma-pinned for good (the count read unsigned)"),
+    ] + orderZeroUnpins(.unpinOnGet, excess: -1023) + [
         Expected(scenario: .unpinOnGet, strategy: .unpinEach, order: 9, refcountExcess: 0, pincount: -512,
                  maybePinned: false, underflows: 1024, events: events(0, 0, 0, -1024), detected: atCall,
-                 symptom: "`_pincount` goes negative (-512): whenever the folio is freed, it is freed with a nonzero pincount "
-                    + "(bad_page() when page checks are on)"),
+                 symptom: negativePincount),
         Expected(scenario: .unpinOnGet, strategy: .unpinBatched, order: 9, refcountExcess: 0, pincount: -512,
                  maybePinned: false, underflows: 2, events: events(0, 0, 0, -1024), detected: atCall,
-                 symptom: "`_pincount` goes negative (-512): whenever the folio is freed, it is freed with a nonzero pincount "
-                    + "(bad_page() when page checks are on)"),
-        // Pin once, unpin twice: per page the first extra unpin of an order-9 folio reaches 0 and
-        // frees it while mapped; the batched extra unpin subtracts 512 at once and jumps over 0.
-        Expected(scenario: .doubleUnpin, strategy: .unpinEach, order: 0, refcountExcess: -1024, pincount: 0,
-                 maybePinned: true, underflows: 1024, events: events(0, 1024, 0, 0), detected: atCall,
-                 symptom: "`_refcount` jumps over 0 (to -1023): nothing is freed and the count never returns to 0, "
-                    + "1024 pages leak and look maybe-dma-pinned for good (the count read unsigned)"),
-        Expected(scenario: .doubleUnpin, strategy: .unpinBatched, order: 0, refcountExcess: -1024, pincount: 0,
-                 maybePinned: true, underflows: 1024, events: events(0, 1024, 0, 0), detected: atCall,
-                 symptom: "`_refcount` jumps over 0 (to -1023): nothing is freed and the count never returns to 0, "
-                    + "1024 pages leak and look maybe-dma-pinned for good (the count read unsigned)"),
-        Expected(scenario: .doubleUnpin, strategy: .unpinEach, order: 9, refcountExcess: -512, pincount: -512,
-                 maybePinned: false, underflows: 1024, events: events(2, 0, 0, -1024), detected: atCall,
-                 symptom: "`_refcount` reaches 0 while mapped: 2 folios freed under their mapping (use-after-free); "
-                    + "`_pincount` goes negative (-512): whenever the folio is freed, it is freed with a nonzero pincount (bad_page() when "
-                    + "page checks are on)"),
-        Expected(scenario: .doubleUnpin, strategy: .unpinBatched, order: 9, refcountExcess: -512, pincount: -512,
-                 maybePinned: false, underflows: 2, events: events(0, 2, 0, -1024), detected: atCall,
-                 symptom: "`_refcount` jumps over 0 (to -511): nothing is freed and the count never returns to 0, "
-                    + "2 folios leak; `_pincount` goes negative (-512): whenever the folio is freed, it is freed with a nonzero pincount "
-                    + "(bad_page() when page checks are on)"),
-        Expected(scenario: .unpinUnpinned, strategy: .unpinEach, order: 0, refcountExcess: -1024, pincount: 0,
-                 maybePinned: true, underflows: 1024, events: events(0, 1024, 0, 0), detected: atCall,
-                 symptom: "`_refcount` jumps over 0 (to -1023): nothing is freed and the count never returns to 0, "
-                    + "1024 pages leak and look maybe-dma-pinned for good (the count read unsigned)"),
-        Expected(scenario: .unpinUnpinned, strategy: .unpinBatched, order: 0, refcountExcess: -1024, pincount: 0,
-                 maybePinned: true, underflows: 1024, events: events(0, 1024, 0, 0), detected: atCall,
-                 symptom: "`_refcount` jumps over 0 (to -1023): nothing is freed and the count never returns to 0, "
-                    + "1024 pages leak and look maybe-dma-pinned for good (the count read unsigned)"),
-        Expected(scenario: .unpinUnpinned, strategy: .unpinEach, order: 9, refcountExcess: -512, pincount: -512,
-                 maybePinned: false, underflows: 1024, events: events(2, 0, 0, -1024), detected: atCall,
-                 symptom: "`_refcount` reaches 0 while mapped: 2 folios freed under their mapping (use-after-free); "
-                    + "`_pincount` goes negative (-512): whenever the folio is freed, it is freed with a nonzero pincount (bad_page() when "
-                    + "page checks are on)"),
-        Expected(scenario: .unpinUnpinned, strategy: .unpinBatched, order: 9, refcountExcess: -512, pincount: -512,
-                 maybePinned: false, underflows: 2, events: events(0, 2, 0, -1024), detected: atCall,
-                 symptom: "`_refcount` jumps over 0 (to -511): nothing is freed and the count never returns to 0, "
-                    + "2 folios leak; `_pincount` goes negative (-512): whenever the folio is freed, it is freed with a nonzero pincount "
-                    + "(bad_page() when page checks are on)"),
-    ]
+                 symptom: negativePincount),
+        // Pin once, unpin twice, and unpin what was never pinned, end alike: per page the first
+        // extra unpin of an order-9 folio reaches 0 and frees it while mapped; the batched extra
+        // unpin subtracts 512 at once and jumps over 0.
+    ] + overUnpins(.doubleUnpin) + overUnpins(.unpinUnpinned)
+
+    static let negativePincount = "`_pincount` goes negative (-512): whenever the folio is freed, it is freed with a "
+        + "nonzero pincount (bad_page() when page checks are on)"
+
+    static func jumpedOverZero(to value: Int, _ what: String) -> String {
+        "`_refcount` jumps over 0 (to \(value)): nothing is freed and the count never returns to 0, \(what)"
+    }
+
+    /// unpin-each and unpin-batched on 1024 order-0 pages: every run is one page, so both jump
+    /// over 0 on every page.
+    static func orderZeroUnpins(_ scenario: MisuseScenario, excess: Int) -> [Expected] {
+        [Strategy.unpinEach, .unpinBatched].map {
+            Expected(scenario: scenario, strategy: $0, order: 0, refcountExcess: excess, pincount: 0,
+                     maybePinned: true, underflows: 1024, events: events(0, 1024, 0, 0), detected: atCall,
+                     symptom: jumpedOverZero(to: excess + 1, "1024 pages leak and look maybe-dma-pinned for good "
+                        + "(the count read unsigned)"))
+        }
+    }
+
+    /// One unpin more than the pins taken.
+    static func overUnpins(_ scenario: MisuseScenario) -> [Expected] {
+        orderZeroUnpins(scenario, excess: -1024) + [
+            Expected(scenario: scenario, strategy: .unpinEach, order: 9, refcountExcess: -512, pincount: -512,
+                     maybePinned: false, underflows: 1024, events: events(2, 0, 0, -1024), detected: atCall,
+                     symptom: "`_refcount` reaches 0 while mapped: 2 folios freed under their mapping (use-after-free); "
+                        + negativePincount),
+            Expected(scenario: scenario, strategy: .unpinBatched, order: 9, refcountExcess: -512, pincount: -512,
+                     maybePinned: false, underflows: 2, events: events(0, 2, 0, -1024), detected: atCall,
+                     symptom: jumpedOverZero(to: -511, "2 folios leak; ") + negativePincount),
+        ]
+    }
 
     @Test func everyScenarioRunsOnEachOfItsStrategiesAtBothOrders() {
         let cells = Set(Self.expected.map { "\($0.scenario.rawValue) \($0.strategy.rawValue) \($0.order)" })

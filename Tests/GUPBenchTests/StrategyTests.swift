@@ -60,17 +60,11 @@ import Testing
     }
 
     @Test func unpinEachOnLargeFolioIsTwoAtomicsPerPage() throws {
-        let model = try makeModel(pages: 1024, order: 9)
-        let list = PageList(model, indices: Array(0..<1024))
-        _ = grab(.unpinEach, list)
-        #expect(release(.unpinEach, .swift, list, batch: 1024, dirty: .none).atomics == 2048)
+        #expect(try released(.unpinEach, pages: 1024).atomics == 2048)
     }
 
     @Test func unpinRangeOnOrderNineIsTwoAtomicsPerFolio() throws {
-        let model = try makeModel(pages: 2048, order: 9)
-        let list = PageList(model, indices: Array(0..<2048))
-        _ = grab(.unpinRange, list)
-        let t = release(.unpinRange, .swift, list, batch: 2048, dirty: .none)
+        let t = try released(.unpinRange, pages: 2048)
         #expect(t.atomics == 8)
         #expect(t.pins_released == 2048)
     }
@@ -78,12 +72,17 @@ import Testing
     /// The seed's dirty loop on a large folio: every subpage reads the head's PG_dirty, only
     /// the first one writes it (Morton's question (a)).
     @Test func seedDirtyLoopOnOrderNineReadsHeadForEverySubpageAndWritesItOnce() throws {
-        let model = try makeModel(pages: 512, order: 9)
-        let list = PageList(model, indices: Array(0..<512))
-        _ = grab(.unpinEach, list)
-        let t = release(.unpinEach, .c, list, batch: 512, dirty: .dirtyLock)
+        let t = try released(.unpinEach, .c, pages: 512, dirty: .dirtyLock)
         #expect(t.flag_tests == 512)
         #expect(t.atomics == 512 * 2 + 3)
+    }
+
+    /// `pages` pages of order-9 folios, grabbed and released in one call by `strategy`.
+    func released(_ strategy: Strategy, _ impl: Impl = .swift, pages: Int, dirty: DirtyMode = .none) throws -> gb_tally {
+        let model = try makeModel(pages: pages, order: 9)
+        let list = PageList(model, indices: Array(0..<pages))
+        _ = grab(strategy, list)
+        return release(strategy, impl, list, batch: pages, dirty: dirty)
     }
 
     func memmapBytes(_ model: PageModel) -> Data {
