@@ -4,8 +4,9 @@ import GUPBench
 
 /// `gupbench kernel`: the real kernel pins and unpins the same kind of memory through io_uring
 /// fixed buffers, and the model does the corresponding release beside it.
-struct Kernel: ParsableCommand {
+struct KernelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "kernel",
         abstract: "The real kernel pinning and unpinning the same memory (io_uring fixed buffers), beside the model.",
         discussion: """
             For each backing: map and fault in a region, register it with an io_uring instance \
