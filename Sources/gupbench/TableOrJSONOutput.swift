@@ -23,8 +23,6 @@ struct TableOrJSONOutput: ParsableArguments {
         return renderer
     }
 
-    var json: Bool { format.trimmed == OutputFormat.json.rawValue }
-
     func validate() throws {
         do {
             _ = try renderer()
