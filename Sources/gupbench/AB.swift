@@ -76,7 +76,7 @@ struct ABCommand: ParsableCommand {
         let verdicts = try Gate(pairs: sides.map { ($0.baseline!, $0.candidate!) },
                                 baselineName: "build \(baselineBinary)",
                                 threshold: threshold.map(Gate.parseThreshold) ?? Alternation.defaultThreshold)
-        try report.emit(table: verdicts.rendered(), json: verdicts.json)
+        try report.emit(verdicts.output)
         try exitOnOutcome(verdicts)
     }
 

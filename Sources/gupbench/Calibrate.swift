@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import GUPBench
 
-struct Calibrate: ParsableCommand {
+struct CalibrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "calibrate",
         abstract: "The machine's limits: atomic RMW cost, contended atomics, spin lock pairs, descriptor streaming.")
 
     @Option(name: .customLong("mem-node"), help: "NUMA node of the streamed memory (default: local).")

@@ -97,21 +97,11 @@ struct CommonOptions: ParsableArguments {
     /// Checked by validate(), so a run never sees an invalid one.
     var outputFormat: OutputFormat { OutputFormat(rawValue: format.trimmed) ?? .table }
 
-    /// For commands that take a few of these options under defaults of their own: a bad value
-    /// comes back as one usage line, not as the parser's wrapped error.
-    static func parsing(_ arguments: [String]) throws -> CommonOptions {
-        do {
-            return try parse(joinNegativeValues(arguments))
-        } catch {
-            throw GUPBenchError.usage(message(for: error))
-        }
-    }
-
     /// The matrix these options describe.
     func config() throws -> BenchConfig {
         var c = BenchConfig()
-        if let size { c.sizes = try size.items("--size").map { try ByteSize.parse($0) } }
-        c.backings = try backing.choices("--backing")
+        if let size { c.sizes = try size.sizes() }
+        c.backings = try backing.backings()
         if let folioOrder {
             c.folioOrders = try folioOrder.ints("--folio-order", range: 0...PageModel.maxOrder).map { $0 }
         }
@@ -125,9 +115,9 @@ struct CommonOptions: ParsableArguments {
         if let batch { c.batches = try batch.ints("--batch", range: 1...Int(Int32.max)).map { $0 } }
         c.strategies = try strategies.map { try $0.choices("--strategies") } ?? defaultStrategies
         c.impls = try impl.choices("--impl")
-        c.detects = try detect.choices("--detect")
-        c.repetitions = try repetitions.ints("--repetitions", range: 1...100_000, single: true)[0]
-        c.warmup = try warmup.ints("--warmup", range: 0...100_000, single: true)[0]
+        c.detects = try detect.detects()
+        c.repetitions = try repetitions.repetitions()
+        c.warmup = try warmup.warmup()
         if let minTime { c.minTimeNs = try DurationText.parseNs(minTime, option: "--min-time") }
         c.lastRef = lastRef
         c.mitigations = try mitigations.items("--mitigations").map { try Mitigations.parseOption($0) }

@@ -24,41 +24,6 @@ struct GateOptions: ParsableArguments {
     }
 }
 
-/// Prints the report (and, with --baseline, the gate's table), then fails when an audit did
-/// not balance (exit 1) or the gate found something slower (exit 3).
-func finish(_ report: Report, _ options: CommonOptions, gate: GateOptions, extra: [(String, JSON)] = [],
-            markdown: ((Report) -> String)? = nil, render: (Report) -> String) throws {
-    let text: String
-    switch options.outputFormat {
-    case .table: text = render(report)
-    case .markdown: text = markdown?(report) ?? report.render(.markdown)
-    case .json: text = report.json(extra: extra).serialized() + "\n"
-    case .csv: text = report.renderCSV()
-    }
-    guard let path = gate.baseline else {
-        try options.emit(text)
-        try requireBalanced(report)
-        return
-    }
-    let verdicts = try Gate(current: Gate.side(of: report), baseline: Gate.load(path), baselinePath: path,
-                            threshold: gate.thresholdValue())
-    switch options.outputFormat {
-    case .json: try options.emit(report.json(extra: extra + [("baseline", verdicts.json)]).serialized() + "\n")
-    case .table, .markdown: try options.emit(text + "\n" + verdicts.rendered())
-    case .csv: try options.emit(text)
-    }
-    try requireBalanced(report)
-    try exitOnOutcome(verdicts)
-}
-
-/// Exit 3 when something got slower, 4 when the gate could not decide (the machine changed,
-/// or a baseline scenario went unjudged), with one line on standard error saying which.
-func exitOnOutcome(_ gate: Gate) throws {
-    guard let message = gate.failureMessage else { return }
-    FileHandle.standardError.write("gupbench: \(message)\n".data(using: .utf8)!)
-    throw ExitCode(gate.outcome.exitCode)
-}
-
 /// `gupbench gate CURRENT.json --baseline BASE.json`: the gate on two saved reports, without
 /// measuring, so one set of runs can be judged against many baselines (scripts/aa-check).
 struct GateCommand: ParsableCommand {
@@ -86,7 +51,7 @@ struct GateCommand: ParsableCommand {
         let path = gate.baseline!
         let verdicts = try Gate(current: Gate.load(current, option: "report"), baseline: Gate.load(path),
                                 baselinePath: path, threshold: gate.thresholdValue())
-        try report.emit(table: verdicts.rendered(), json: verdicts.json)
+        try report.emit(verdicts.output)
         try exitOnOutcome(verdicts)
     }
 }

@@ -14,9 +14,10 @@ struct GupBench: ParsableCommand {
             with libnuma, with a 64-byte page-descriptor model that follows the kernel's rules.
             """,
         version: BuildInfo.version,
-        subcommands: [Compare.self, Run.self, Sweep.self, TopologyCommand.self, Calibrate.self,
-                      MisuseCommand.self, Kernel.self, LayoutCommand.self, GateCommand.self, ABCommand.self],
-        defaultSubcommand: Compare.self)
+        subcommands: [CompareCommand.self, RunCommand.self, SweepCommand.self, TopologyCommand.self,
+                      CalibrateCommand.self, MisuseCommand.self, KernelCommand.self, LayoutCommand.self,
+                      GateCommand.self, ABCommand.self],
+        defaultSubcommand: CompareCommand.self)
 }
 
 /// The entry point: every error is one line on stderr and an exit code: 0 ok, 1 environment or

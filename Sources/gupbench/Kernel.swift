@@ -4,8 +4,9 @@ import GUPBench
 
 /// `gupbench kernel`: the real kernel pins and unpins the same kind of memory through io_uring
 /// fixed buffers, and the model does the corresponding release beside it.
-struct Kernel: ParsableCommand {
+struct KernelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "kernel",
         abstract: "The real kernel pinning and unpinning the same memory (io_uring fixed buffers), beside the model.",
         discussion: """
             For each backing: map and fault in a region, register it with an io_uring instance \
@@ -19,17 +20,8 @@ struct Kernel: ParsableCommand {
             first, so the unregistration frees it (proven from pgfree and nr_foll_pin_*).
             """)
 
-    @Option(help: "Region sizes, comma-separated, with suffix (64MiB, 1GiB): each size runs every backing.")
-    var size = "16MiB,256MiB,1GiB"
-
-    @Option(help: "Backings, comma-separated: \(Backing.validList).")
-    var backing = "4k,thp"
-
-    @Option(help: "Timed repetitions.")
-    var repetitions = "10"
-
-    @Option(help: "Untimed warm-up repetitions.")
-    var warmup = "1"
+    @OptionGroup var region: RegionOptions<Self>
+    @OptionGroup var repetition: RepetitionOptions<Self>
 
     @Option(name: .customLong("min-time"), help: "The model's least timed release per sample (0 = one window; default: \(DurationText.format(BenchConfig.defaultMinTimeNs))).")
     var minTime: String?
@@ -45,33 +37,33 @@ struct Kernel: ParsableCommand {
 
     @OptionGroup var report: TableOrJSONOutput
 
-    /// The parsed options; validate() has already rejected anything invalid.
-    struct Settings {
-        var sizes: [Int]
-        var backings: [Backing]
-        var repetitions: Int
-        var warmup: Int
-        var minTimeNs: Double
-        var json: Bool
-        var mitigations: Mitigations
-        var lastRef: Bool
-    }
+    /// The parsed options: the model's matrix before a size is chosen (`modelConfig`);
+    /// validate() has already rejected anything invalid.
+    typealias Settings = BenchConfig
 
-    /// Parsed the way every measuring command parses these options (CommonOptions).
     func settings() throws -> Settings {
-        var args = ["--size", size, "--backing", backing, "--repetitions", repetitions, "--warmup", warmup]
-        if let minTime { args += ["--min-time", minTime] }
-        let options = try CommonOptions.parsing(args)
-        let config = try options.config()
-        var backings: [Backing] = []
-        for b in config.backings where !backings.contains(b) { backings.append(b) }
-        if lastRef, backings.contains(.hugetlb) {
+        var config = BenchConfig()
+        try region.apply(to: &config)
+        try repetition.apply(to: &config)
+        if let minTime { config.minTimeNs = try DurationText.parseNs(minTime, option: "--min-time") }
+        if lastRef, config.backings.contains(.hugetlb) {
             throw GUPBenchError.usage("--backing hugetlb does not apply with --last-ref: a hugetlb folio goes back to "
                 + "its pool (free_huge_folio()), not through the page allocator pgfree counts; valid: 4k, thp, mthp-*")
         }
-        return Settings(sizes: config.sizes, backings: backings, repetitions: config.repetitions,
-                        warmup: config.warmup, minTimeNs: config.minTimeNs, json: report.json,
-                        mitigations: try Mitigations.parseOption(mitigations), lastRef: lastRef)
+        config.mitigations = [try Mitigations.parseOption(mitigations)]
+        config.threads = [1]
+        if lastRef {
+            // io_release_ubuf()'s own loop, each unpin the last reference.
+            config.strategies = [.ioUringRelease]
+            config.layouts = [.sequential]
+            config.lastRef = true
+        } else {
+            // io-uring-release: io_release_ubuf()'s own loop, the kernel's unregistration in the model.
+            config.strategies = [.unpinEach, .unpinRange, .ioUringRelease]
+            // Shuffled: descriptors in random order, the cost if the kernel's were scattered.
+            config.layouts = [.sequential, .shuffled]
+        }
+        return config
     }
 
     func validate() throws {
@@ -84,26 +76,24 @@ struct Kernel: ParsableCommand {
 
     /// The model's matrix for one size: one thread, the loops that mirror the kernel's release.
     func modelConfig(_ s: Settings, size: Int) -> BenchConfig {
-        var config = BenchConfig()
+        var config = s
         config.sizes = [size]
-        config.backings = s.backings
-        config.threads = [1]
-        config.mitigations = [s.mitigations]
-        config.repetitions = s.repetitions
-        config.warmup = s.warmup
-        config.minTimeNs = s.minTimeNs
-        if s.lastRef {
-            // io_release_ubuf()'s own loop, each unpin the last reference.
-            config.strategies = [.ioUringRelease]
-            config.layouts = [.sequential]
-            config.lastRef = true
-        } else {
-            // io-uring-release: io_release_ubuf()'s own loop, the kernel's unregistration in the model.
-            config.strategies = [.unpinEach, .unpinRange, .ioUringRelease]
-            // Shuffled: descriptors in random order, the cost if the kernel's were scattered.
-            config.layouts = [.sequential, .shuffled]
-        }
         return config
+    }
+
+    /// The model on one size beside the kernel's measurements of it (`frames`: each backing's
+    /// page frames, when pagemap showed them).
+    func modelReport(_ s: Settings, size: Int, frames: [(backing: Backing, pfns: [UInt64]?)], topology: Topology,
+                     calibration: CalibrationFigures) throws -> Report {
+        var config = modelConfig(s, size: size)
+        // Pfn: the model's descriptors spaced as the kernel's struct pages for the very region it
+        // pinned (PfnOrder), where pagemap shows PFNs (root); the same loop is compared on it.
+        if frames.allSatisfy({ $0.pfns != nil }) {
+            config.layouts.append(.pfn)
+            for k in frames { config.framePfns[k.backing] = k.pfns }
+        }
+        return try Experiment(config: config, topology: topology, calibration: calibration,
+                              progress: Progress()).run(command: "kernel")
     }
 
     func run() throws {
@@ -134,28 +124,19 @@ struct Kernel: ParsableCommand {
                                                       topology: topology))
             }
             progress("model: unpin-each, unpin-range and io-uring-release on \(ByteSize.format(size)), "
-                + "mitigations \(s.mitigations.rawValue)")
-            var config = modelConfig(s, size: size)
-            // Pfn: the model's descriptors spaced as the kernel's struct pages for the very region it
-            // pinned (PfnOrder), where pagemap shows PFNs (root); the same loop is compared on it.
-            if kernel.allSatisfy({ $0.framePfns != nil }) {
-                config.layouts.append(.pfn)
-                for k in kernel { config.framePfns[k.backing] = k.framePfns }
-            }
-            let report = try Experiment(config: config, topology: topology, calibration: calibration,
-                                        progress: Progress()).run(command: "kernel")
+                + "mitigations \(s.mitigations[0].rawValue)")
+            let report = try modelReport(s, size: size, frames: kernel.map { ($0.backing, $0.framePfns) },
+                                         topology: topology, calibration: calibration)
             entries.append(.init(size: size, comparison: KernelComparison(kernel: kernel, model: report),
                                  report: report))
             if SignalStop.requested { break }
         }
         let sizes = KernelSizes(entries)
         let merged = sizes.mergedReport
-        let text = s.json
-            ? merged.json(extra: sizes.jsonFields).serialized() + "\n"
-            : sizes.renderTable() + "\nthe model's full comparison:\n\n"
-                + entries.map { $0.report.compareTable().rendered() }.joined(separator: "\n\n") + "\n\n"
-                + merged.footer() + "\n"
-        try emit(text, output: self.report.output)
+        try report.emit(table: sizes.renderTable() + "\nthe model's full comparison:\n\n"
+                            + entries.map { $0.report.compareTable().rendered() }.joined(separator: "\n\n") + "\n\n"
+                            + merged.footer() + "\n",
+                        json: merged.json(extra: sizes.jsonFields))
         try requireBalanced(merged)
         if !sizes.vmstatComplete {
             throw GUPBenchError.auditFailed(
@@ -184,14 +165,9 @@ struct Kernel: ParsableCommand {
                                                                repetitions: s.repetitions, warmup: s.warmup,
                                                                topology: topology))
             }
-            progress("model: io-uring-release --last-ref on \(ByteSize.format(size)), mitigations \(s.mitigations.rawValue)")
-            var config = modelConfig(s, size: size)
-            if measured.allSatisfy({ $0.framePfns != nil }) {
-                config.layouts.append(.pfn)
-                for k in measured { config.framePfns[k.backing] = k.framePfns }
-            }
-            let report = try Experiment(config: config, topology: topology, calibration: calibration,
-                                        progress: Progress()).run(command: "kernel")
+            progress("model: io-uring-release --last-ref on \(ByteSize.format(size)), mitigations \(s.mitigations[0].rawValue)")
+            let report = try modelReport(s, size: size, frames: measured.map { ($0.backing, $0.framePfns) },
+                                         topology: topology, calibration: calibration)
             kernel += measured
             reports[size] = report
             ordered.append(report)
@@ -201,12 +177,10 @@ struct Kernel: ParsableCommand {
         let merged = KernelSizes(zip(s.sizes, ordered).map {
             KernelSizes.Entry(size: $0.0, comparison: KernelComparison(kernel: [], model: $0.1), report: $0.1)
         }).mergedReport
-        let text = s.json
-            ? merged.json(extra: comparison.jsonFields).serialized() + "\n"
-            : comparison.renderTable() + "\nthe model's full comparison:\n\n"
-                + ordered.map { $0.compareTable().rendered() }.joined(separator: "\n\n") + "\n\n"
-                + merged.footer() + "\n"
-        try emit(text, output: self.report.output)
+        try report.emit(table: comparison.renderTable() + "\nthe model's full comparison:\n\n"
+                            + ordered.map { $0.compareTable().rendered() }.joined(separator: "\n\n") + "\n\n"
+                            + merged.footer() + "\n",
+                        json: merged.json(extra: comparison.jsonFields))
         try requireBalanced(merged)
         if let bad = comparison.rows.first(where: { $0.kernel.proof != .ok }) {
             let k = bad.kernel
@@ -235,4 +209,11 @@ struct Kernel: ParsableCommand {
     func progress(_ line: String) {
         FileHandle.standardError.write("gupbench: \(line)\n".data(using: .utf8)!)
     }
+}
+
+extension KernelCommand: ModelOptionDefaults {
+    static let modelOptions = ModelOptionText(
+        size: ("16MiB,256MiB,1GiB", "Region sizes, comma-separated, with suffix (64MiB, 1GiB): each size runs every backing."),
+        backingHelp: "Backings, comma-separated: \(Backing.validList).",
+        repetitions: ("10", "Timed repetitions."), warmup: ("1", "Untimed warm-up repetitions."))
 }

@@ -7,27 +7,20 @@ struct MisuseCommand: ParsableCommand {
         commandName: "misuse",
         abstract: "The wrong release call in each way; detection modes and their cost on the release path.")
 
-    @Option(help: "Region size for the cost measurement (in cache by default).")
-    var size = "64MiB"
-
-    @Option(help: "Backings for the cost measurement: \(Backing.validList).")
-    var backing = "4k,thp"
+    @OptionGroup var region: RegionOptions<Self>
 
     @Option(help: "Detection modes: \(DetectMode.validList).")
-    var detect = "off,audit,underflow,ledger"
+    var detect: CommaList = "off,audit,underflow,ledger"
 
-    @Option(help: "Timed repetitions per mode (interleaved).")
-    var repetitions = "20"
-
-    @Option(help: "Untimed warm-ups.")
-    var warmup = "2"
+    @OptionGroup var repetition: RepetitionOptions<Self>
 
     @OptionGroup var report: TableOrJSONOutput
 
     func parsed() throws -> (BenchConfig, [DetectMode]) {
-        let options = try CommonOptions.parsing(["--size", size, "--backing", backing, "--detect", detect,
-                                               "--repetitions", repetitions, "--warmup", warmup])
-        let config = try options.config()
+        var config = BenchConfig()
+        try region.apply(to: &config)
+        config.detects = try detect.detects()
+        try repetition.apply(to: &config)
         return (config, config.detects)
     }
 
@@ -51,4 +44,11 @@ struct MisuseCommand: ParsableCommand {
         try report.emit(table: misuse.renderTable(), json: misuse.json())
         try requireBalanced(misuse.report)
     }
+}
+
+extension MisuseCommand: ModelOptionDefaults {
+    static let modelOptions = ModelOptionText(
+        size: ("64MiB", "Region size for the cost measurement (in cache by default)."),
+        backingHelp: "Backings for the cost measurement: \(Backing.validList).",
+        repetitions: ("20", "Timed repetitions per mode (interleaved)."), warmup: ("2", "Untimed warm-ups."))
 }

@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import GUPBench
 
-struct Sweep: ParsableCommand {
+struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "sweep",
         abstract: "One parameter swept (threads, size, folio order, batch): a scaling table with bars.")
 
     @Option(help: "The parameter: \(SweepParam.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -50,6 +51,6 @@ struct Sweep: ParsableCommand {
         let swept = try p.apply(try valueList(), to: &config)
         let report = try measure(config, options, command: "sweep")
         let extra: [(String, JSON)] = [("sweep", .object([("param", .string(p.rawValue)), ("values", .array(swept.map(JSON.int)))]))]
-        try finish(report, options, gate: gate, extra: extra, markdown: { $0.renderSweepMarkdown(p) }) { $0.renderSweep(p) }
+        try finish(report, options, gate: gate, view: .sweep(p), extra: extra)
     }
 }

@@ -2,39 +2,43 @@ import ArgumentParser
 import Foundation
 import GUPBench
 
-/// `--format table|json` and `--output FILE` for the commands whose report is a table or JSON
-/// (topology, calibrate, misuse, kernel, gate): one check of the format, one opening of the
-/// output file, written once here. The measuring commands take csv and markdown too
+/// `--format` and `--output FILE` for the commands whose output is a table or JSON (topology,
+/// calibrate, misuse, kernel, gate, ab): the formats are those whose renderer draws a
+/// `TableAndJSON` (`OutputFormat.forTableAndJSON`); the measuring commands take every format
 /// (CommonOptions).
 struct TableOrJSONOutput: ParsableArguments {
-    @Option(help: "Report format: table, json.")
+    @Option(help: "Report format: \(Self.validFormats).")
     var format = "table"
 
     @Option(help: "Also write the report to this file.")
     var output: String?
 
-    /// The format, or a usage error naming the value and what is valid.
-    func parsedFormat() throws -> OutputFormat {
-        let value = format.trimmed
-        guard value == OutputFormat.table.rawValue || value == OutputFormat.json.rawValue else {
-            throw GUPBenchError.usage("--format '\(format)' is not valid here; valid values: table, json")
-        }
-        return OutputFormat(rawValue: value)!
-    }
+    static var validFormats: String { OutputFormat.forTableAndJSON.map(\.rawValue).joined(separator: ", ") }
 
-    var json: Bool { format.trimmed == OutputFormat.json.rawValue }
+    /// The renderer, or a usage error naming the value and what is valid.
+    func renderer() throws -> any TableAndJSONRenderer {
+        guard let renderer = OutputFormat(rawValue: format.trimmed)?.tableAndJSONRenderer else {
+            throw GUPBenchError.usage("--format '\(format)' is not valid here; valid values: \(Self.validFormats)")
+        }
+        return renderer
+    }
 
     func validate() throws {
         do {
-            _ = try parsedFormat()
+            _ = try renderer()
             if let output { try checkWritable(output) }
         } catch let error as GUPBenchError {
             throw ValidationError(error.description)
         }
     }
 
-    /// Prints the table or the JSON (`json` is only built when asked for) to stdout and --output.
-    func emit(table: @autoclosure () -> String, json: @autoclosure () -> JSON) throws {
-        try gupbench.emit(self.json ? json().serialized() + "\n" : table(), output: output)
+    /// Prints the output in the format asked for to stdout and --output.
+    func emit(_ what: TableAndJSON) throws {
+        try gupbench.emit(try renderer().render(what), output: output)
+    }
+
+    /// The same, for a command that builds its two forms in place (`json` only when asked for).
+    func emit(table: @escaping @autoclosure () -> String, json: @escaping @autoclosure () -> JSON) throws {
+        try emit(TableAndJSON(table: table, json: json))
     }
 }

@@ -18,6 +18,12 @@ public indirect enum JSON: Equatable, Sendable {
         return .number(x)
     }
 
+    /// An object's value for `key`; nil when there is none or this is not an object.
+    public subscript(key: String) -> JSON? {
+        guard case .object(let fields) = self else { return nil }
+        return fields.first { $0.0 == key }?.1
+    }
+
     public func serialized(indent: Int = 0, pretty: Bool = true) -> String {
         let pad = pretty ? String(repeating: "  ", count: indent + 1) : ""
         let close = pretty ? String(repeating: "  ", count: indent) : ""

@@ -34,16 +34,15 @@ extension Report {
         return .object(fields)
     }
 
+    /// The machine in brief: counts where the topology lists, and the topology's own fields as
+    /// `gupbench topology --format json` spells them (Topology+JSON.swift), taken from there.
     var machineJSON: JSON {
-        .object([
+        let topologyJSON = topology.json
+        let fromTopology = ["llc_bytes", "kernel", "thp_mode", "cpu_model", "hugepages_total", "hugepages_free"]
+        return .object([
             ("cpus", .int(topology.allowedCPUs.count)),
             ("numa_nodes", .int(topology.nodes.count)),
-            ("llc_bytes", .int(topology.llcBytes)),
-            ("kernel", .string(topology.kernel)),
-            ("thp_mode", .string(topology.thpMode)),
-            ("cpu_model", .string(topology.cpuModel)),
-            ("hugepages_total", .int(topology.hugePagesTotal)),
-            ("hugepages_free", .int(topology.hugePagesFree)),
+        ] + fromTopology.map { ($0, topologyJSON[$0] ?? .null) } + [
             ("tool_version", .string(BuildInfo.version)),
             ("git_commit", .string(BuildInfo.gitCommit)),
             ("kernel_layout", .string(KernelLayout.running.verdict.description)),

@@ -43,15 +43,8 @@ extension Report {
         return table
     }
 
-    public func renderSweep(_ param: SweepParam) -> String {
-        title() + "\n\n" + sweepTable(param).rendered() + "\n\n" + footer() + "\n"
-    }
-
-    /// The sweep table as markdown (no bars), the title in bold and the footer as a list.
-    public func renderSweepMarkdown(_ param: SweepParam) -> String {
-        "**" + title().replacingOccurrences(of: "\n", with: "**  \n") + "\n\n"
-            + sweepTable(param, bars: false).markdown() + "\n"
-            + footer().split(separator: "\n").map { "- " + $0 }.joined(separator: "\n") + "\n"
+    func renderSweep(_ param: SweepParam) -> String {
+        textPage(sweepTable(param).rendered())
     }
 
     /// A horizontal bar of unicode blocks, `fraction` of `width` cells, eighths included.

@@ -211,11 +211,17 @@ extension Report {
         return line
     }
 
-    public func renderTable() -> String {
+    /// `compare`'s table: the compare table, the swift÷c ratios and the locks between title and footer.
+    func renderTable() -> String {
         let locks = lockTable().map { "\n\n" + $0.rendered() } ?? ""
         let c = cTable().map { "\n\nswift÷c time (the C loop as reference; 1.00x = as fast, above = Swift slower):\n"
             + $0.rendered() } ?? ""
-        return title() + "\n\n" + compareTable().rendered() + c + locks + "\n\n" + footer() + "\n"
+        return textPage(compareTable().rendered() + c + locks)
+    }
+
+    /// The title, a body of tables, and the footer: the page of every plain-text view but `run`'s.
+    func textPage(_ body: String) -> String {
+        title() + "\n\n" + body + "\n\n" + footer() + "\n"
     }
 
     /// With the C reference: swift÷c time per strategy with its 95% CI, a row per scenario.
@@ -260,14 +266,5 @@ extension Report {
             table.add(labels.map { $0.text(r.scenario) } + [label(r.key)] + numbers)
         }
         return table
-    }
-
-    public func render(_ format: OutputFormat) -> String {
-        switch format {
-        case .table: return renderTable()
-        case .markdown: return renderMarkdown()
-        case .csv: return renderCSV()
-        case .json: return json().serialized() + "\n"
-        }
     }
 }

@@ -34,11 +34,7 @@ public struct MemoryUse: Sendable, Equatable {
     public var predicted: PeakPrediction
     /// VmHWM at the end of the run: the most the process held at any moment.
     public var peakResidentBytes: Int64
-
-    public init(predicted: PeakPrediction, peakResidentBytes: Int64) {
-        self.predicted = predicted
-        self.peakResidentBytes = peakResidentBytes
-    }
+    // Built only by the run (Experiment) and the kernel's merged report: the memberwise init serves.
 }
 
 /// Where a run's wall time went, in seconds: mapping and faulting regions in, verifying their

@@ -1,5 +1,15 @@
 import Foundation
 
+/// One CSV table of results and comparisons, the same for every view. The gate's verdicts are
+/// not rows of it: with --baseline the CSV is unchanged and the exit code carries the outcome.
+struct CSVRenderer: FormatRenderer {
+    func render(_ report: Report, _ view: ReportView, extra: [(String, JSON)]) -> String { report.renderCSV() }
+
+    func render(_ report: Report, _ view: ReportView, extra: [(String, JSON)], verdicts: Gate) -> String {
+        report.renderCSV()
+    }
+}
+
 extension Report {
     /// One CSV table holding both results and comparisons, told apart by the first column,
     /// `kind` (`result` or `comparison`). The identity columns are the report's identity keys
@@ -17,7 +27,7 @@ extension Report {
         ]
     }
 
-    public func renderCSV() -> String {
+    func renderCSV() -> String {
         let header = Self.csvHeader
         var lines = [header.joined(separator: ",")]
         func row(_ values: [String: String]) -> String {
