@@ -53,20 +53,27 @@ enum Walk {
         }
     }
 
+    /// `calls` inside `withContext`: each release call's context, first entry and entry count.
+    @inline(__always)
+    static func eachCall(_ count: Int, _ batch: Int, _ detect: DetectMode, _ free: FreeContextPointer?,
+                         _ tally: inout gb_tally, _ call: (Context, _ start: Int, _ n: Int, inout gb_tally) -> Void) {
+        withContext(detect, free, &tally) { c, t in
+            calls(count, batch) { start, n in call(c, start, n, &t) }
+        }
+    }
+
     /// Per entry (put_page(), unpin_user_page() per entry): check, dirty, release each.
     @inline(__always)
     static func entries(_ pages: PageArray, _ count: Int, _ batch: Int, _ dirty: gb_dirty_mode,
                         _ detect: DetectMode, _ ledger: LedgerPointer?, _ free: FreeContextPointer?,
                         _ call: gb_call, _ tally: inout gb_tally, _ release: PageRelease) {
-        withContext(detect, free, &tally) { c, t in
-            calls(count, batch) { start, n in
-                var i = start
-                while i < start + n {
-                    gb_detect_entries(c.detect, ledger, pages + i, 1, call, &t)
-                    gb_dirty_if_clean(pages[i], dirty, &t)
-                    release(c, pages[i], &t)
-                    i += 1
-                }
+        eachCall(count, batch, detect, free, &tally) { c, start, n, t in
+            var i = start
+            while i < start + n {
+                gb_detect_entries(c.detect, ledger, pages + i, 1, call, &t)
+                gb_dirty_if_clean(pages[i], dirty, &t)
+                release(c, pages[i], &t)
+                i += 1
             }
         }
     }
@@ -106,18 +113,16 @@ enum Walk {
         check: (gb_detect_mode, LedgerPointer?, UnsafeMutablePointer<Entry>, Int, inout gb_tally) -> Void,
         _ release: RunRelease
     ) {
-        withContext(detect, free, &tally) { c, t in
-            calls(count, batch) { start, n in
-                let call = base + start
-                var i = 0
-                var run = 0
-                while i < n {
-                    let folio = next(call, n, i, &run)
-                    check(c.detect, ledger, call + i, run, &t)
-                    gb_dirty_folio_run(folio, dirty, &t)
-                    release(c, folio, Int32(truncatingIfNeeded: run), &t)
-                    i += run
-                }
+        eachCall(count, batch, detect, free, &tally) { c, start, n, t in
+            let call = base + start
+            var i = 0
+            var run = 0
+            while i < n {
+                let folio = next(call, n, i, &run)
+                check(c.detect, ledger, call + i, run, &t)
+                gb_dirty_folio_run(folio, dirty, &t)
+                release(c, folio, Int32(truncatingIfNeeded: run), &t)
+                i += run
             }
         }
     }
@@ -129,18 +134,16 @@ enum Walk {
     static func folioPointers(_ folios: FolioArray, _ count: Int, _ batch: Int, _ detect: DetectMode,
                               _ ledger: LedgerPointer?, _ free: FreeContextPointer?, _ tally: inout gb_tally,
                               _ release: RunRelease) {
-        withContext(detect, free, &tally) { c, t in
-            calls(count, batch) { start, n in
-                let call = folios + start
-                var i = 0
-                while i < n {
-                    let folio = call[i]
-                    var j = i + 1
-                    while j < n && call[j] == folio { j += 1 }
-                    gb_detect_entries(c.detect, ledger, call + i, j - i, GB_CALL_UNPIN_USER_PAGE, &t)
-                    release(c, folio, Int32(j - i), &t)
-                    i = j
-                }
+        eachCall(count, batch, detect, free, &tally) { c, start, n, t in
+            let call = folios + start
+            var i = 0
+            while i < n {
+                let folio = call[i]
+                var j = i + 1
+                while j < n && call[j] == folio { j += 1 }
+                gb_detect_entries(c.detect, ledger, call + i, j - i, GB_CALL_UNPIN_USER_PAGE, &t)
+                release(c, folio, Int32(j - i), &t)
+                i = j
             }
         }
     }
@@ -152,17 +155,15 @@ enum Walk {
     static func bvecs(_ bvecs: BvecArray, _ count: Int, _ batch: Int, _ detect: DetectMode,
                       _ ledger: LedgerPointer?, _ free: FreeContextPointer?, _ tally: inout gb_tally,
                       _ release: PageRelease) {
-        withContext(detect, free, &tally) { c, t in
-            calls(count, batch) { start, n in
-                let imu = bvecs + start
-                gb_kcall_release_indirect(c.mode, &t)
-                var i = 0
-                while i < n {
-                    let page = imu[i].bv_page
-                    gb_detect_range(c.detect, ledger, page, 1, GB_CALL_UNPIN_USER_PAGE, &t)
-                    release(c, gb_page_folio(page), &t)
-                    i += 1
-                }
+        eachCall(count, batch, detect, free, &tally) { c, start, n, t in
+            let imu = bvecs + start
+            gb_kcall_release_indirect(c.mode, &t)
+            var i = 0
+            while i < n {
+                let page = imu[i].bv_page
+                gb_detect_range(c.detect, ledger, page, 1, GB_CALL_UNPIN_USER_PAGE, &t)
+                release(c, gb_page_folio(page), &t)
+                i += 1
             }
         }
     }
