@@ -4,8 +4,7 @@ import Testing
 @testable import GUPBench
 
 /// `gupbench layout` on a child whose memory is known: exact runs, histograms and run lengths.
-@Suite(.serialized, .disabled(if: ProcessInfo.processInfo.environment["ASAN_OPTIONS"] != nil,
-                             "the layout child is started with Foundation's Process, whose run() leaks a weak-reference side table that LeakSanitizer reports"))
+@Suite(.serialized)
 struct LayoutCaptureTests {
     static let root = geteuid() == 0
 
@@ -202,21 +201,15 @@ struct LayoutCaptureTests {
 
     @Test(.enabled(if: root && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to drop to nobody"))
     func notRootIsExitOneWithOneLine() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", CLITests.executable.path,
-                       "layout", "--pid", "\(getpid())", "--vma", "[heap]"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let p = try Spawn.run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups",
+                                                   CLITests.executable.path, "layout", "--pid", "\(getpid())",
+                                                   "--vma", "[heap]"])
+        let text = p.stderr
         guard !text.contains("Permission denied") || text.contains("gupbench:") else {
             print("skipped: nobody cannot execute the test build of gupbench (\(text))")
             return
         }
-        #expect(p.terminationStatus == 1)
+        #expect(p.status == 1)
         #expect(text.hasPrefix("gupbench: "))
         #expect(text.split(separator: "\n").count == 1, "\(text)")
     }

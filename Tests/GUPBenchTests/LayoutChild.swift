@@ -1,7 +1,8 @@
 import Foundation
 
 /// scripts/layout-child.c compiled once with cc and run as a child that maps a known mix of
-/// memory, for the layout tests. Lives until `stop()` (or deinit) closes its stdin.
+/// memory, for the layout tests. Lives until `stop()` (or deinit) closes its stdin. Started with
+/// posix_spawn (Spawn), not Foundation's Process, whose run() leaks under AddressSanitizer.
 final class LayoutChild {
     struct Mapping {
         let start: UInt64
@@ -11,10 +12,10 @@ final class LayoutChild {
         var startHex: String { String(start, radix: 16) }
     }
 
-    let process = Process()
-    private let input = Pipe()
+    let pid: pid_t
+    /// The write end of the child's stdin; -1 once closed.
+    private var input: Int32
     let mappings: [String: Mapping]
-    var pid: Int32 { process.processIdentifier }
 
     /// The package root, found from this file's path.
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -26,35 +27,34 @@ final class LayoutChild {
         let source = packageRoot.appendingPathComponent("scripts/layout-child.c")
         let out = URL(fileURLWithPath: layoutChildBinaryPath)
         atexit { unlink(layoutChildBinaryPath) }
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-O1", "-o", out.path, source.path]
+        let cc: Spawned
         do {
-            try cc.run()
-            cc.waitUntilExit()
+            cc = try Spawn.run("/usr/bin/env", ["cc", "-O1", "-o", out.path, source.path])
         } catch {
             return .failure(LayoutChildError(reason: "cannot run cc: \(error)"))
         }
-        guard cc.terminationStatus == 0 else {
-            return .failure(LayoutChildError(reason: "cc failed on scripts/layout-child.c"))
+        guard cc.status == 0 else {
+            return .failure(LayoutChildError(reason: "cc failed on scripts/layout-child.c: \(cc.stderr)"))
         }
         return .success(out)
     }()
 
     init(_ specs: [String]) throws {
-        process.executableURL = try Self.binary.get()
-        process.arguments = specs
-        process.standardInput = input
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
+        let child = try Spawn.start(try Self.binary.get().path, specs)
+        pid = child.pid
+        input = child.input
+        defer { close(child.output) }
         var lines: [String] = []
-        var buffer = Data()
-        let handle = output.fileHandleForReading
+        var buffer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
         while !lines.contains("ready") {
-            let chunk = handle.availableData
-            if chunk.isEmpty { throw LayoutChildError(reason: "layout-child \(specs) exited before it was ready") }
-            buffer += chunk
+            let n = read(child.output, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                Self.finish(pid, input)
+                throw LayoutChildError(reason: "layout-child \(specs) exited before it was ready")
+            }
+            buffer += chunk[0..<n]
             lines = String(decoding: buffer, as: UTF8.self).split(separator: "\n").map(String.init)
         }
         var found: [String: Mapping] = [:]
@@ -65,10 +65,17 @@ final class LayoutChild {
         mappings = found
     }
 
+    /// Closes the child's stdin (its signal to exit) and waits for it.
     func stop() {
-        guard process.isRunning else { return }
-        try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        guard input >= 0 else { return }
+        Self.finish(pid, input)
+        input = -1
+    }
+
+    private static func finish(_ pid: pid_t, _ input: Int32) {
+        close(input)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 
     deinit { stop() }

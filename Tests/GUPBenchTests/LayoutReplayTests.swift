@@ -5,8 +5,7 @@ import Testing
 
 /// `--layout-file`: the replay builds exactly the captured structure, and each strategy does
 /// exactly the work that structure implies.
-@Suite(.serialized, .disabled(if: ProcessInfo.processInfo.environment["ASAN_OPTIONS"] != nil,
-                             "the layout child is started with Foundation's Process, whose run() leaks a weak-reference side table that LeakSanitizer reports"))
+@Suite(.serialized)
 struct LayoutReplayTests {
     /// Partial folios at both edges, a hole, zero pages, a folio reached again after a hole,
     /// single pages, an mTHP-sized folio and whole THPs.

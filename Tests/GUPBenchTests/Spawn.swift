@@ -45,36 +45,18 @@ enum Spawn {
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
         }
         for fd in out + err { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        // The calling thread may be a pool worker with signals blocked; the child must start
-        // with none blocked and default dispositions, as from a shell.
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t(), defaults = sigset_t()
-        sigemptyset(&none)
-        sigemptyset(&defaults)
-        for s in [SIGINT, SIGTERM, SIGPIPE, SIGXFSZ] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var pid = pid_t()
+        let spawned = spawn(executable, arguments, stdin: nil, stdout: out[1], stderr: err[1])
         let start = Date()
-        let rc = posix_spawn(&pid, executable, &actions, &attr, argv, environ)
         spawnLock.unlock()
         close(out[1])
         close(err[1])
-        guard rc == 0 else {
+        let pid: pid_t
+        switch spawned {
+        case .success(let p): pid = p
+        case .failure(let error):
             close(out[0])
             close(err[0])
-            throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO)
+            throw error
         }
         var stdoutBytes: [UInt8] = [], stderrBytes: [UInt8] = []
         var open = [out[0], err[0]]
@@ -112,6 +94,58 @@ enum Spawn {
                        stdout: String(decoding: stdoutBytes, as: UTF8.self),
                        stderr: String(decoding: stderrBytes, as: UTF8.self),
                        timedOut: timedOut, seconds: Date().timeIntervalSince(start))
+    }
+
+    /// posix_spawn of `executable` with fds 0-2 taken from `stdin` (nil: /dev/null), `stdout`
+    /// and `stderr`. The calling thread may be a pool worker with signals blocked; the child
+    /// starts with none blocked and default dispositions, as from a shell. Call under spawnLock.
+    static func spawn(_ executable: String, _ arguments: [String], stdin: Int32?, stdout: Int32,
+                      stderr: Int32) -> Result<pid_t, POSIXError> {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let stdin {
+            posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t(), defaults = sigset_t()
+        sigemptyset(&none)
+        sigemptyset(&defaults)
+        for s in [SIGINT, SIGTERM, SIGPIPE, SIGXFSZ] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var pid = pid_t()
+        let rc = posix_spawn(&pid, executable, &actions, &attr, argv, environ)
+        return rc == 0 ? .success(pid) : .failure(POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO))
+    }
+
+    /// A child left running with a pipe to its stdin (`input`, write end) and one from its stdout
+    /// (`output`, read end); its stderr is this process's.
+    static func start(_ executable: String, _ arguments: [String]) throws -> (pid: pid_t, input: Int32, output: Int32) {
+        var inPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0]
+        spawnLock.lock()
+        defer { spawnLock.unlock() }
+        guard pipe(&inPipe) == 0, pipe(&outPipe) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        for fd in inPipe + outPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let spawned = spawn(executable, arguments, stdin: inPipe[0], stdout: outPipe[1], stderr: 2)
+        close(inPipe[0])
+        close(outPipe[1])
+        switch spawned {
+        case .success(let pid): return (pid, inPipe[1], outPipe[0])
+        case .failure(let error):
+            close(inPipe[1])
+            close(outPipe[0])
+            throw error
+        }
     }
 
     /// Whether process `pid` has a thread named `name` (e.g. "gb-release-0": a runner's worker).
