@@ -16,7 +16,6 @@ struct KernelPathTests {
         #expect(path.modelStrategy(for: .thp) == .unpinRange)
         #expect(path.modelStrategy(for: .hugetlb) == .unpinRange)
         #expect(path.modelStrategies.map(\.rawValue) == ["unpin-each", "unpin-range", "io-uring-release"])
-        #expect(KernelComparison.modelStrategy(for: .fourK) == path.modelStrategy(for: .fourK))
     }
 
     @Test("the kernel command runs one path per entry of KernelPaths.all, in order; io-uring is the only one")

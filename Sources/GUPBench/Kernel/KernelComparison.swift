@@ -49,11 +49,6 @@ public struct KernelComparison: Sendable {
     public let rows: [Row]
     public let speedups: [BackingSpeedup]
 
-    /// io_uring's loop for `backing` (IoUringFixedBuffers.modelStrategy(for:)).
-    public static func modelStrategy(for backing: Backing) -> Strategy {
-        KernelPaths.ioUring.modelStrategy(for: backing)
-    }
-
     public init(kernel: [KernelMeasurement], model: Report, path: any KernelPath = KernelPaths.ioUring) {
         self.path = path
         rows = kernel.map { k in
