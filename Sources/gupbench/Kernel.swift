@@ -37,11 +37,9 @@ struct KernelCommand: ParsableCommand {
 
     @OptionGroup var report: TableOrJSONOutput
 
-    /// The parsed options: the model's matrix before a size is chosen (`modelConfig`);
+    /// One run per kernel path of the registry (KernelPaths.all), from the parsed options;
     /// validate() has already rejected anything invalid.
-    typealias Settings = BenchConfig
-
-    func settings() throws -> Settings {
+    func runs() throws -> [KernelRun] {
         var config = BenchConfig()
         try region.apply(to: &config)
         try repetition.apply(to: &config)
@@ -50,144 +48,37 @@ struct KernelCommand: ParsableCommand {
             throw GUPBenchError.usage("--backing hugetlb does not apply with --last-ref: a hugetlb folio goes back to "
                 + "its pool (free_huge_folio()), not through the page allocator pgfree counts; valid: 4k, thp, mthp-*")
         }
-        config.mitigations = [try Mitigations.parseOption(mitigations)]
-        config.threads = [1]
-        if lastRef {
-            // io_release_ubuf()'s own loop, each unpin the last reference.
-            config.strategies = [.ioUringRelease]
-            config.layouts = [.sequential]
-            config.lastRef = true
-        } else {
-            // io-uring-release: io_release_ubuf()'s own loop, the kernel's unregistration in the model.
-            config.strategies = [.unpinEach, .unpinRange, .ioUringRelease]
-            // Shuffled: descriptors in random order, the cost if the kernel's were scattered.
-            config.layouts = [.sequential, .shuffled]
-        }
-        return config
+        return KernelRun.all(sizes: config.sizes, backings: config.backings, repetitions: config.repetitions,
+                             warmup: config.warmup, minTimeNs: config.minTimeNs,
+                             mitigations: try Mitigations.parseOption(mitigations), lastRef: lastRef)
     }
 
     func validate() throws {
         do {
-            _ = try settings()
+            _ = try runs()
         } catch let error as GUPBenchError {
             throw ValidationError(error.description)
         }
     }
 
-    /// The model's matrix for one size: one thread, the loops that mirror the kernel's release.
-    func modelConfig(_ s: Settings, size: Int) -> BenchConfig {
-        var config = s
-        config.sizes = [size]
-        return config
-    }
-
-    /// The model on one size beside the kernel's measurements of it (`frames`: each backing's
-    /// page frames, when pagemap showed them).
-    func modelReport(_ s: Settings, size: Int, frames: [(backing: Backing, pfns: [UInt64]?)], topology: Topology,
-                     calibration: CalibrationFigures) throws -> Report {
-        var config = modelConfig(s, size: size)
-        // Pfn: the model's descriptors spaced as the kernel's struct pages for the very region it
-        // pinned (PfnOrder), where pagemap shows PFNs (root); the same loop is compared on it.
-        if frames.allSatisfy({ $0.pfns != nil }) {
-            config.layouts.append(.pfn)
-            for k in frames { config.framePfns[k.backing] = k.pfns }
-        }
-        return try Experiment(config: config, topology: topology, calibration: calibration,
-                              progress: Progress()).run(command: "kernel")
-    }
-
     func run() throws {
         if checkLayout { return try runLayoutCheck() }
-        let s = try settings()
+        let runs = try runs()
         let topology = Topology.read()
-        // Every size at once: memory (the largest size decides), 2 MiB multiples; before mapping anything.
-        var all = modelConfig(s, size: s.sizes.max()!)
-        all.sizes = s.sizes.sorted(by: >)  // the largest first: a refusal names the size that does not fit
-        try all.validate(on: topology)
-        try KernelProbe.checkAvailable()        // io_uring refused: one line, nothing mapped
-        try KernelProbe.checkResources(size: s.sizes.max()!, backings: s.backings)  // MemAvailable, RLIMIT_MEMLOCK
+        // Every size at once, the path usable, MemAvailable and its pin limit: before mapping anything.
+        for run in runs { try run.checkBeforeMapping(topology: topology) }
 
         let node = topology.localNode
         let cpu = topology.node(node)?.cpus.first
         let cpus = Array((topology.node(node)?.cpus ?? []).prefix(2))
         let calibration = try Calibration.measure(topology: topology, memNode: node, cpus: cpus,
-                                                  memmapSizes: s.sizes.map { $0 / 4096 * 64 })
-        if s.lastRef { return try runLastRef(s, topology: topology, node: node, cpu: cpu, calibration: calibration) }
-
-        var entries: [KernelSizes.Entry] = []
-        for size in s.sizes {
-            var kernel: [KernelMeasurement] = []
-            for b in s.backings {
-                progress("kernel: registering and unregistering \(ByteSize.format(size)) of \(b.rawValue) memory")
-                kernel.append(try KernelProbe.measure(size: size, backing: b, node: node, cpu: cpu,
-                                                      repetitions: s.repetitions, warmup: s.warmup,
-                                                      topology: topology))
-            }
-            progress("model: unpin-each, unpin-range and io-uring-release on \(ByteSize.format(size)), "
-                + "mitigations \(s.mitigations[0].rawValue)")
-            let report = try modelReport(s, size: size, frames: kernel.map { ($0.backing, $0.framePfns) },
-                                         topology: topology, calibration: calibration)
-            entries.append(.init(size: size, comparison: KernelComparison(kernel: kernel, model: report),
-                                 report: report))
-            if SignalStop.requested { break }
-        }
-        let sizes = KernelSizes(entries)
-        let merged = sizes.mergedReport
-        try report.emit(table: sizes.renderTable() + "\nthe model's full comparison:\n\n"
-                            + entries.map { $0.report.compareTable().rendered() }.joined(separator: "\n\n") + "\n\n"
-                            + merged.footer() + "\n",
-                        json: merged.json(extra: sizes.jsonFields))
-        try requireBalanced(merged)
-        if !sizes.vmstatComplete {
-            throw GUPBenchError.auditFailed(
-                "the kernel's FOLL_PIN counters fell short of the pages registered; see SHORT above")
-        }
-        if sizes.otherPinning {
-            throw GUPBenchError.auditFailed(
-                "the kernel's FOLL_PIN counters rose by more than this run's pins: other pinning "
-                + "during the run (see OTHERS above); run again when the machine is quiet")
-        }
-    }
-
-    /// `--last-ref`: per size and backing the kernel frees the region at unregistration; the
-    /// model's io-uring-release --last-ref runs on the same frames.
-    func runLastRef(_ s: Settings, topology: Topology, node: Int, cpu: Int?,
-                    calibration: CalibrationFigures) throws {
-        var kernel: [KernelLastRefMeasurement] = []
-        var reports: [Int: Report] = [:]
-        var ordered: [Report] = []
-        for size in s.sizes {
-            var measured: [KernelLastRefMeasurement] = []
-            for b in s.backings {
-                progress("kernel: registering, unmapping and unregistering \(ByteSize.format(size)) of "
-                    + "\(b.rawValue) memory (the unpin frees it)")
-                measured.append(try KernelProbe.measureLastRef(size: size, backing: b, node: node, cpu: cpu,
-                                                               repetitions: s.repetitions, warmup: s.warmup,
-                                                               topology: topology))
-            }
-            progress("model: io-uring-release --last-ref on \(ByteSize.format(size)), mitigations \(s.mitigations[0].rawValue)")
-            let report = try modelReport(s, size: size, frames: measured.map { ($0.backing, $0.framePfns) },
-                                         topology: topology, calibration: calibration)
-            kernel += measured
-            reports[size] = report
-            ordered.append(report)
-            if SignalStop.requested { break }
-        }
-        let comparison = KernelLastRefComparison(kernel: kernel, reports: reports)
-        let merged = KernelSizes(zip(s.sizes, ordered).map {
-            KernelSizes.Entry(size: $0.0, comparison: KernelComparison(kernel: [], model: $0.1), report: $0.1)
-        }).mergedReport
-        try report.emit(table: comparison.renderTable() + "\nthe model's full comparison:\n\n"
-                            + ordered.map { $0.compareTable().rendered() }.joined(separator: "\n\n") + "\n\n"
-                            + merged.footer() + "\n",
-                        json: merged.json(extra: comparison.jsonFields))
-        try requireBalanced(merged)
-        if let bad = comparison.rows.first(where: { $0.kernel.proof != .ok }) {
-            let k = bad.kernel
-            throw GUPBenchError.auditFailed(
-                "--last-ref not proven for \(ByteSize.format(k.size)) \(k.backing.rawValue): \(k.proof.rawValue) "
-                + "(pins acquired \(k.pinsAcquired), released \(k.pinsReleased), pgfree at unregistration "
-                + "\(k.pgfreeAtUnregister), for \(k.pages) pages); see the notes above")
+                                                  memmapSizes: runs[0].sizes.map { $0 / 4096 * 64 })
+        for run in runs {
+            let outcome = try run.run(topology: topology, node: node, cpu: cpu, calibration: calibration,
+                                      progress: progress)
+            try report.emit(outcome.output)
+            try requireBalanced(outcome.merged)
+            try outcome.audit()
         }
     }
 

@@ -250,7 +250,7 @@ import Testing
         #expect(VmstatProof.judge([cycle(131_072, 131_072)], pages: pages, exact: true, cpus: 2) == .ok)
         #expect(VmstatProof.judge([cycle(131_072 + 1310, 131_072)], pages: pages, exact: true, cpus: 2) == .ok)
         #expect(VmstatProof.judge([cycle(131_071, 131_072)], pages: pages, exact: true, cpus: 2) == .short)
-        #expect(VmstatProof.judge([], pages: pages, exact: true, cpus: 2) == .short)
+        #expect(VmstatProof.judge([PinCycle](), pages: pages, exact: true, cpus: 2) == .short)
         // Two runs at once: one counted 262126 pins for its 131072 pages.
         let both = [cycle(131_072, 131_072), cycle(262_126, 262_126)]
         #expect(VmstatProof.judge(both, pages: pages, exact: true, cpus: 2) == .otherPinning)

@@ -4,24 +4,21 @@ import Foundation
 /// speedups of each large-folio backing over 4k, for the kernel and for the model.
 public struct KernelComparison: Sendable {
     /// One backing: the kernel's measurement and the model loop that does corresponding work.
-    public struct Row: Sendable {
+    public struct Row: Sendable, SameLoopRow {
         public let kernel: KernelMeasurement
-        /// kernel io_release_ubuf() unpins per bvec: per page on 4k (model: unpin-each), per
-        /// folio on coalesced THP/hugetlb (model: unpin-range, one descriptor per folio).
+        /// The path's loop for this backing (io_uring: io_release_ubuf() unpins per bvec: per
+        /// page on 4k, unpin-each; per folio on coalesced THP/hugetlb, unpin-range).
         public let modelStrategy: Strategy
         public let model: ResultRecord?
         /// Per-page strategies only: the same loop over a shuffled page array, i.e. descriptors
         /// visited in random order, as the kernel's struct pages are over scattered frames.
         public let modelShuffled: ResultRecord?
-        /// The model's io-uring-release: io_release_ubuf()'s own loop (bvec walk, page_folio(),
-        /// out-of-line unpin_user_folio() and mod_node_page_state()) on the same kind of memory,
-        /// over a page array in the kernel's descriptor order (layout pfn, PfnOrder) when the
-        /// PFNs were readable, else in virtual order (layout sequential).
+        /// The model's same loop (SameLoopRow; io_uring: io-uring-release, io_release_ubuf()'s
+        /// bvec walk, page_folio(), out-of-line unpin_user_folio() and mod_node_page_state()).
         public let sameLoop: ResultRecord?
         /// The same loop over the virtual-order array, when `sameLoop` is the PFN-ordered one.
         public let sameLoopSequential: ResultRecord?
-        /// Kernel unpin time over the same loop's model time: 1 = the model costs what the kernel does.
-        public var kernelOverModel: Double? { sameLoop.map { kernel.unpin.median / $0.nsPerPage.median } }
+        var releasedAtRelease: UInt64 { kernel.vmstatReleasedAtUnregister }
     }
 
     /// A speedup (baseline time / candidate time) with its bootstrap 95% CI.
@@ -35,6 +32,8 @@ public struct KernelComparison: Sendable {
     /// A large-folio backing against 4k.
     public struct BackingSpeedup: Sendable {
         public let baseline: Backing, candidate: Backing
+        /// The path whose loops the model ran (their strategies name the model's figures).
+        public let path: any KernelPath
         public let kernelUnpin: Speedup, kernelPin: Speedup
         public let model: Speedup?
         /// The model's speedup with the 4k loop over a shuffled page array.
@@ -46,32 +45,24 @@ public struct KernelComparison: Sendable {
         public let sameLoop: Speedup?
     }
 
+    public let path: any KernelPath
     public let rows: [Row]
     public let speedups: [BackingSpeedup]
 
-    public static func modelStrategy(for backing: Backing) -> Strategy {
-        backing == .fourK ? .unpinEach : .unpinRange
-    }
-
-    public init(kernel: [KernelMeasurement], model: Report) {
+    public init(kernel: [KernelMeasurement], model: Report, path: any KernelPath = KernelPaths.ioUring) {
+        self.path = path
         rows = kernel.map { k in
-            let strategy = Self.modelStrategy(for: k.backing)
+            let strategy = path.modelStrategy(for: k.backing)
             func find(_ layout: Layout) -> ResultRecord? {
                 model.results.first {
                     $0.scenario.backing == k.backing && $0.strategy == strategy
                         && $0.scenario.threads == 1 && $0.scenario.layout == layout
                 }
             }
-            func same(_ layout: Layout) -> ResultRecord? {
-                model.results.first {
-                    $0.scenario.backing == k.backing && $0.strategy == .ioUringRelease
-                        && $0.scenario.threads == 1 && $0.scenario.layout == layout
-                }
-            }
-            let pfn = same(.pfn)
+            let same = Row.sameLoop(for: k, in: model.results, lastRef: false)
             return Row(kernel: k, modelStrategy: strategy, model: find(.sequential),
                        modelShuffled: strategy == .unpinRange ? nil : find(.shuffled),
-                       sameLoop: pfn ?? same(.sequential), sameLoopSequential: pfn == nil ? nil : same(.sequential))
+                       sameLoop: same.sameLoop, sameLoopSequential: same.sequential)
         }
         guard let base = rows.first(where: { $0.kernel.backing == .fourK }) else {
             speedups = []
@@ -83,7 +74,7 @@ public struct KernelComparison: Sendable {
                 return Speedup(baseline.nsPerPageSamples, candidate.nsPerPageSamples)
             }
             return BackingSpeedup(
-                baseline: .fourK, candidate: row.kernel.backing,
+                baseline: .fourK, candidate: row.kernel.backing, path: path,
                 kernelUnpin: Speedup(base.kernel.unpinNsPerPage, row.kernel.unpinNsPerPage),
                 kernelPin: Speedup(base.kernel.pinNsPerPage, row.kernel.pinNsPerPage),
                 model: speedup(base.model), modelShuffled: speedup(base.modelShuffled),
@@ -127,11 +118,7 @@ extension KernelComparison.Row {
                          ("ns_per_page", m.nsPerPage.json), ("thp_backed_fraction", .num(m.thpBackedFraction))])
             } ?? .null
         }
-        return .object([
-            ("backing", .string(k.backing.rawValue)),
-            ("size_bytes", .int(k.size)),
-            ("pages", .int(k.pages)),
-            ("folios", .int(k.folios)),
+        return .object(k.region.jsonHead + [
             ("pin_ns_per_page", .num(k.pin.median)),
             ("unpin_ns_per_page", .num(k.unpin.median)),
             ("vmstat_pins_acquired", .int(Int(k.vmstatPinsAcquired))),
@@ -182,11 +169,11 @@ extension KernelComparison.BackingSpeedup {
             ("kernel_unpin", kernelUnpin.json), ("kernel_pin", kernelPin.json),
             ("model_unpin", model?.json ?? .null),
             ("model_unpin_shuffled_baseline", modelShuffled?.json ?? .null),
-            ("model_baseline_strategy", .string(KernelComparison.modelStrategy(for: baseline).rawValue)),
-            ("model_candidate_strategy", .string(KernelComparison.modelStrategy(for: candidate).rawValue)),
+            ("model_baseline_strategy", .string(path.modelStrategy(for: baseline).rawValue)),
+            ("model_candidate_strategy", .string(path.modelStrategy(for: candidate).rawValue)),
             ("kernel_over_model", .num(kernelOverModel)),
             ("kernel_over_model_shuffled_baseline", .num(kernelOverModelShuffled)),
-            ("same_loop_strategy", .string(Strategy.ioUringRelease.rawValue)),
+            ("same_loop_strategy", .string(path.modelStrategy.rawValue)),
             ("same_loop_model_unpin", sameLoop?.json ?? .null),
             ("kernel_over_same_loop_model", .num(sameLoop.map { kernelUnpin.median / $0.median })),
         ])
@@ -201,9 +188,8 @@ extension KernelComparison {
         let reps = rows.first?.kernel.pinNsPerPage.count ?? 0
         let size = rows.first.map { ByteSize.format($0.kernel.size) } ?? "-"
         var out = (model.partial.map { "PARTIAL REPORT: \($0)\n" } ?? "")
-            + "gupbench kernel: io_uring fixed buffers, \(size) per backing, \(reps) reps\n"
-            + "median ns per 4 KiB page [95% CI]; pin = IORING_REGISTER_BUFFERS "
-            + "(pin_user_pages_fast FOLL_LONGTERM), unpin = IORING_UNREGISTER_BUFFERS\n\n"
+            + "gupbench kernel: \(path.words.pinnedAs), \(size) per backing, \(reps) reps\n"
+            + "median ns per 4 KiB page [95% CI]; \(path.words.calls)\n\n"
         var table = TextTable(header: ["backing", "pages", "folios", "THP", "folio order", "frames adj.",
                                        "kernel pin", "kernel unpin", "model unpin",
                                        "model shuffled", "same loop seq.", "same loop", "kernel ÷ same", "vmstat acquired",
@@ -219,9 +205,8 @@ extension KernelComparison {
                 k.framesAdjacentFraction.map(Fmt.percent) ?? "-",
                 Self.ci(k.pin), Self.ci(k.unpin), modelCell,
                 row.modelShuffled.map { Self.ci($0.nsPerPage) } ?? "-",
-                row.sameLoopSequential.map { Self.ci($0.nsPerPage) } ?? "-",
-                row.sameLoop.map { Self.ci($0.nsPerPage) + ($0.scenario.layout == .pfn ? " pfn" : "") } ?? "-",
-                row.kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-", String(k.vmstatPinsAcquired),
+            ] + row.sameLoopCells + [
+                String(k.vmstatPinsAcquired),
                 "\(k.vmstatReleasedAtRegister)+\(k.vmstatReleasedAtUnregister)",
                 k.vmstatProof.word,
             ])
@@ -258,8 +243,7 @@ extension KernelComparison {
         var lines = [
             "vmstat = smallest per-cycle delta of /proc/vmstat nr_foll_pin_acquired/released; "
             + "system-wide, so other processes' pins may add a little",
-            "on large folios io_uring keeps one pin per folio: io_coalesce_buffer() releases the "
-            + "rest during registration, so unregistration releases once per folio",
+            path.words.releaseNote,
             "model unpin: one thread, 'each' = unpin-each (unpin_user_page() per page), 'range' = "
             + "unpin-range (folio arithmetic), on a region of the same size and backing",
             "model shuffled: unpin-each over a shuffled page array, descriptors in random order: "
@@ -271,8 +255,7 @@ extension KernelComparison {
             lines.append("vmstat could not be refreshed (/proc/sys/vm/stat_refresh needs root): "
                 + "counts may lag by each CPU's stat threshold")
         }
-        lines.append("same loop: the model's io-uring-release (io_release_ubuf(): bvec walk, page_folio(), "
-            + "out-of-line unpin_user_folio() and mod_node_page_state()), mitigations "
+        lines.append("same loop: the model's \(path.modelStrategy.rawValue) (\(path.words.sameLoop)), mitigations "
             + (rows.compactMap { $0.sameLoop?.scenario.mitigations.rawValue }.first ?? "-")
             + "; its descriptors are laid out as the kernel's ('pfn': page i's descriptor sits at its "
             + "frame in the kernel's region minus the lowest frame, as the vmemmap places struct pages) "

@@ -38,55 +38,35 @@ public struct LastRefCycle: Sendable, Equatable {
     public var released: UInt64 { register.released + unmap.released + unregister.released }
 }
 
+extension LastRefCycle: PinCounts {}
+
 /// What the vmstat deltas prove about `--last-ref`: every cycle took exactly one pin per page
 /// and released every one (nr_foll_pin_acquired = nr_foll_pin_released = pages: exact, the
 /// per-CPU counters folded first), and the unregistration freed at least the region's pages
 /// (pgfree, system-wide: other processes free pages too, so only "at least" is a proof).
-public enum LastRefProof: String, Sendable, Equatable {
-    case ok
-    /// A cycle counted fewer pins or releases than pages: the kernel did not pin or unpin them all.
-    case short
-    /// A cycle counted more pins or releases than pages: another process pinned during the run.
-    case otherPinning = "other-pinning"
-    /// The unregistration freed fewer base pages than the region has: something still held them.
-    case notFreed = "not-freed"
+/// The same verdicts as a plain run's, with `notFreed` besides.
+public typealias LastRefProof = VmstatProof
 
-    public var word: String {
-        switch self {
-        case .ok: return "ok"
-        case .short: return "SHORT"
-        case .otherPinning: return "OTHERS"
-        case .notFreed: return "NOT FREED"
-        }
-    }
-
+extension VmstatProof {
     /// With exact counters (root) the pins must match to the page; without, within each CPU's
     /// stat threshold on each read (VmstatProof.tolerance).
     public static func judge(_ cycles: [LastRefCycle], pages: Int, exact: Bool, cpus: Int) -> LastRefProof {
-        let p = UInt64(pages)
-        let slack = exact ? 0 : VmstatProof.tolerance(pages: pages, exact: false, cpus: cpus)
-        if cycles.isEmpty || cycles.contains(where: { $0.acquired + slack < p || $0.released + slack < p }) {
-            return .short
-        }
-        if cycles.contains(where: { $0.acquired > p + slack || $0.released > p + slack }) { return .otherPinning }
-        if cycles.contains(where: { $0.pgfreeAtUnregister < p }) { return .notFreed }
-        return .ok
+        let slack = exact ? 0 : tolerance(pages: pages, exact: false, cpus: cpus)
+        let pins = judgePins(cycles, pages: pages, below: slack, above: slack)
+        if pins != .ok { return pins }
+        return cycles.contains(where: { $0.pgfreeAtUnregister < UInt64(pages) }) ? .notFreed : .ok
     }
 }
 
 /// The real kernel dropping the last reference: `gupbench kernel --last-ref`, one backing.
-public struct KernelLastRefMeasurement: Sendable {
-    public let backing: Backing
-    public let size: Int
-    public let pages: Int
-    public let folios: Int
-    public let thpBackedFraction: Double
-    public let folioBackedFraction: Double
-    public let folioOrder: Int
-    public let placement: PlacementReport
+public struct KernelLastRefMeasurement: KernelPathMeasurement {
+    /// The path that pinned and released the region; it judges the cycles (`proof`).
+    public let path: any KernelPath
+    /// The first cycle's region (every cycle maps a fresh one of the same size and backing).
+    public let region: PinnedRegion
     public let warmup: Int
-    /// ns per 4 KiB page of IORING_UNREGISTER_BUFFERS after the munmap (unpin, and the free of
-    /// every folio), one per timed repetition.
+    /// ns per 4 KiB page of the release after the munmap (io_uring: IORING_UNREGISTER_BUFFERS;
+    /// the unpin, and the free of every folio), one per timed repetition.
     public let unpinNsPerPage: [Double]
     /// Every cycle, warm-ups included.
     public let cycles: [LastRefCycle]
@@ -95,7 +75,6 @@ public struct KernelLastRefMeasurement: Sendable {
     /// The frames of the first cycle's region (nil: PFNs hidden): the model's same loop runs on them.
     public let framePfns: [UInt64]?
 
-    public var unpin: Summary { Summary(unpinNsPerPage) }
     /// The smallest delta over cycles: every cycle did at least this much.
     public var pinsAcquired: UInt64 { cycles.map(\.acquired).min() ?? 0 }
     public var pinsReleased: UInt64 { cycles.map(\.released).min() ?? 0 }
@@ -103,118 +82,97 @@ public struct KernelLastRefMeasurement: Sendable {
     public var pgfreeAtUnregister: UInt64 { cycles.map(\.pgfreeAtUnregister).min() ?? 0 }
     public var pgfreeAtUnmap: UInt64 { cycles.map(\.pgfreeAtUnmap).max() ?? 0 }
 
+    /// The path's verdict on the cycles.
     public var proof: LastRefProof {
-        LastRefProof.judge(cycles, pages: pages, exact: vmstatExact, cpus: ProcessInfo.processInfo.activeProcessorCount)
+        path.judge(cycles, pages: region.pages, exact: vmstatExact, cpus: ProcessInfo.processInfo.activeProcessorCount)
     }
 }
 
 extension KernelProbe {
-    /// `--last-ref`: per cycle, map and fault in a fresh region, register it as fixed buffers
-    /// (pin), munmap it (the mapping's references go; the pins are the only ones left), then
-    /// unregister, timed: io_release_ubuf()'s unpin_user_folio() drops each folio's last
-    /// reference and frees it (gup_put_folio() -> folio_put_refs() -> __folio_put()). vmstat is
-    /// read around each step, outside the timed window. The region is unmapped exactly once
-    /// (MemoryRegion.unmapData(); its deinit then unmaps only the memmap).
+    /// `--last-ref`: per cycle, map and fault in a fresh region, pin it (io_uring: register it
+    /// as fixed buffers), munmap it (the mapping's references go; the pins are the only ones
+    /// left), then release, timed: io_release_ubuf()'s unpin_user_folio() drops each folio's
+    /// last reference and frees it (mm/gup.c gup_put_folio() -> folio_put_refs() -> __folio_put()).
+    /// vmstat is read around each step, outside the timed window. The region is unmapped exactly
+    /// once (MemoryRegion.unmapData(); its deinit then unmaps only the memmap).
     public static func measureLastRef(size: Int, backing: Backing, node: Int, cpu: Int?, repetitions: Int,
-                                      warmup: Int, topology: Topology) throws -> KernelLastRefMeasurement {
-        var check = BenchConfig()
-        (check.sizes, check.backings, check.threads, check.memNodes) = ([size], [backing], [1], [node])
-        try check.validate(on: topology)
-        try checkResources(size: size, backings: [backing])
-        let ring = try FixedBufferRing()
+                                      warmup: Int, topology: Topology,
+                                      path: any KernelPath = KernelPaths.ioUring) throws -> KernelLastRefMeasurement {
+        try check(size: size, backing: backing, node: node, path: path, topology: topology)
+        let pinner = try path.makePinner()
         if let cpu { _ = gb_pin_current_thread(Int32(cpu)) }
         defer { Calibration.restoreAffinity(topology) }
 
         let exact = FollPinCounters.canRefresh
-        var first: (model: PageModel, placement: PlacementReport, pfns: [UInt64]?)? = nil
+        var first: (region: PinnedRegion, pfns: [UInt64]?)? = nil
         var unpinNs: [Double] = [], cycles: [LastRefCycle] = []
         var pages = 0
         for rep in 0..<(warmup + repetitions) {
             let region = try MemoryRegion(size: size, backing: backing, policy: .bind, node: node)
             pages = region.pageCount
-            if first == nil {
-                first = (try PageModel(region: region), region.verifyPlacement(maxNode: topology.maxNode),
-                         try? PfnOrder.read(region))
-            }
+            if first == nil { first = (try PinnedRegion(region, topology: topology), try? PfnOrder.read(region)) }
             func read() throws -> (FollPinCounters, UInt64) {
                 let pins = try FollPinCounters.read(refresh: exact)
                 return (pins, try VmEvents.pgfree())
             }
             let before = try read()
-            try ring.register(region)          // kernel: pin_user_pages_fast(FOLL_LONGTERM)
-            let registered = try read()
+            try pinner.pin(region)             // io_uring: pin_user_pages_fast(FOLL_LONGTERM)
+            let pinned = try read()
             try region.unmapData()             // kernel: zap: the mapping's references go, the pins stay
             let unmapped = try read()
             let t0 = gb_now_ns()
-            try ring.unregister()              // kernel: unpin_user_folio() per bvec, each the last reference
+            try pinner.release()               // io_uring: unpin_user_folio() per bvec, each the last reference
             let t1 = gb_now_ns()
             let after = try read()
-            cycles.append(LastRefCycle(register: registered.0 - before.0, unmap: unmapped.0 - registered.0,
+            cycles.append(LastRefCycle(register: pinned.0 - before.0, unmap: unmapped.0 - pinned.0,
                                        unregister: after.0 - unmapped.0,
-                                       pgfreeAtUnmap: unmapped.1 &- registered.1,
+                                       pgfreeAtUnmap: unmapped.1 &- pinned.1,
                                        pgfreeAtUnregister: after.1 &- unmapped.1))
             if rep >= warmup { unpinNs.append(Double(t1 - t0) / Double(max(1, pages))) }
             if SignalStop.requested { break }
         }
         let f = first!
         return KernelLastRefMeasurement(
-            backing: backing, size: size, pages: pages, folios: f.model.folioStarts().count,
-            thpBackedFraction: f.model.thpBackedFraction, folioBackedFraction: f.model.folioBackedFraction,
-            folioOrder: f.model.folioOrder, placement: f.placement, warmup: warmup,
-            unpinNsPerPage: unpinNs, cycles: cycles, vmstatExact: exact, cpu: Int(gb_current_cpu()),
-            framePfns: f.pfns)
+            path: path, region: f.region, warmup: warmup, unpinNsPerPage: unpinNs, cycles: cycles,
+            vmstatExact: exact, cpu: Int(gb_current_cpu()), framePfns: f.pfns)
     }
 }
 
-/// `gupbench kernel --last-ref`: per size and backing, the kernel's freeing unregistration beside
-/// the model's `--last-ref` io-uring-release on the same frames.
+/// `gupbench kernel --last-ref`: per size and backing, the kernel's freeing release beside the
+/// model's `--last-ref` same loop (io_uring: io-uring-release) on the same frames.
 public struct KernelLastRefComparison: Sendable {
-    public struct Row: Sendable {
+    public struct Row: Sendable, SameLoopRow {
         public let kernel: KernelLastRefMeasurement
-        /// The model's io-uring-release with --last-ref on the kernel's frames (layout pfn) when
-        /// the PFNs were readable, else in virtual order.
+        /// The model's same loop with --last-ref on the kernel's frames (layout pfn) when the
+        /// PFNs were readable, else in virtual order.
         public let sameLoop: ResultRecord?
         public let sameLoopSequential: ResultRecord?
-        public var kernelOverModel: Double? { sameLoop.map { kernel.unpin.median / $0.nsPerPage.median } }
+        var releasedAtRelease: UInt64 { kernel.releasedAtUnregister }
     }
 
+    public let path: any KernelPath
     public let rows: [Row]
 
     /// `reports`: the model's report per size.
-    public init(kernel: [KernelLastRefMeasurement], reports: [Int: Report]) {
+    public init(kernel: [KernelLastRefMeasurement], reports: [Int: Report], path: any KernelPath = KernelPaths.ioUring) {
+        self.path = path
         rows = kernel.map { k in
-            func same(_ layout: Layout) -> ResultRecord? {
-                reports[k.size]?.results.first {
-                    $0.scenario.backing == k.backing && $0.strategy == .ioUringRelease && $0.scenario.lastRef
-                        && $0.scenario.threads == 1 && $0.scenario.layout == layout
-                }
-            }
-            let pfn = same(.pfn)
-            return Row(kernel: k, sameLoop: pfn ?? same(.sequential), sameLoopSequential: pfn == nil ? nil : same(.sequential))
+            let same = Row.sameLoop(for: k, in: reports[k.size]?.results ?? [], lastRef: true)
+            return Row(kernel: k, sameLoop: same.sameLoop, sameLoopSequential: same.sequential)
         }
     }
 
     public var proven: Bool { rows.allSatisfy { $0.kernel.proof == .ok } }
 
-    public func attribution(_ row: Row) -> KernelTerms.Attribution? {
-        guard let same = row.sameLoop else { return nil }
-        let k = row.kernel
-        let others: [(pages: Int, kernelNs: Double, modelNs: Double)] = rows.compactMap { o in
-            guard o.kernel.backing == k.backing, o.kernel.size != k.size, let m = o.sameLoop else { return nil }
-            return (o.kernel.pages, o.kernel.unpin.median, m.nsPerPage.median)
-        }
-        return KernelTerms.attribute(KernelSizes.inputs(
-            kernel: k.unpin, pages: k.pages, releasedAtUnregister: k.releasedAtUnregister,
-            model: same, sequential: row.sameLoopSequential, others: others))
-    }
+    public func attribution(_ row: Row) -> KernelTerms.Attribution? { row.attribution(among: rows) }
 
     public func renderTable() -> String {
         let reps = rows.first?.kernel.unpinNsPerPage.count ?? 0
-        var out = "gupbench kernel --last-ref: register as io_uring fixed buffers, munmap, then unregister "
+        let w = path.words, strategy = path.modelStrategy.rawValue
+        var out = "gupbench kernel --last-ref: \(w.pin) as \(w.pinnedAs), munmap, then \(w.release) "
             + "(timed): the unpin drops the last reference and frees every folio; \(reps) reps\n"
-            + "median ns per 4 KiB page [95% CI]; model = io-uring-release --last-ref (unpin_user_folio() "
-            + "-> folio_put_refs() -> __folio_put())\n\n"
-        var t = TextTable(header: ["size", "backing", "pages", "folios", "THP", "kernel unregister", "model seq.",
+            + "median ns per 4 KiB page [95% CI]; model = \(strategy) --last-ref (\(w.lastRefChain))\n\n"
+        var t = TextTable(header: ["size", "backing", "pages", "folios", "THP", "kernel \(w.release)", "model seq.",
                                    "model", "kernel ÷ model", "differs", "pins acq.", "released",
                                    "pgfree unmap", "pgfree unreg.", "proof"], labelColumns: 2)
         var details: [String] = []
@@ -222,35 +180,30 @@ public struct KernelLastRefComparison: Sendable {
             let k = row.kernel
             let verdict = attribution(row)
             t.add([ByteSize.format(k.size), k.backing.rawValue, String(k.pages), String(k.folios),
-                   Fmt.percent(k.thpBackedFraction), KernelComparison.ci(k.unpin),
-                   row.sameLoopSequential.map { KernelComparison.ci($0.nsPerPage) } ?? "-",
-                   row.sameLoop.map { KernelComparison.ci($0.nsPerPage) + ($0.scenario.layout == .pfn ? " pfn" : "") } ?? "-",
-                   row.kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-",
-                   row.sameLoop == nil ? "-" : (verdict?.word ?? "agrees"),
+                   Fmt.percent(k.thpBackedFraction), KernelComparison.ci(k.unpin)]
+                  + row.sameLoopCells + [row.differsCell(verdict),
                    String(k.pinsAcquired), String(k.pinsReleased), String(k.pgfreeAtUnmap),
                    String(k.pgfreeAtUnregister), k.proof.word])
-            if let verdict {
-                details.append("differs: \(ByteSize.format(k.size)) \(k.backing.rawValue): \(verdict.detail)")
-            }
+            if let line = row.differsLine(verdict) { details.append(line) }
         }
         out += t.rendered() + "\n"
         if !details.isEmpty { out += "\n" + details.joined(separator: "\n") + "\n" }
         var notes = [
             "pins acq. / released = smallest per-cycle delta of nr_foll_pin_acquired / nr_foll_pin_released over "
-                + "register + munmap + unregister: one pin per 4 KiB page, every one released (exact: "
+                + "\(w.pin) + munmap + \(w.release): one pin per 4 KiB page, every one released (exact: "
                 + (rows.allSatisfy(\.kernel.vmstatExact) ? "per-CPU counters folded first" : "NOT folded, needs root")
                 + ")",
             "pgfree unmap = largest pgfree delta around the munmap (page tables; the data pages are held by the pins), "
-                + "pgfree unreg. = smallest around the unregistration, in base pages (a 2 MiB folio counts 512): at "
+                + "pgfree unreg. = smallest around the \(w.releaseNoun), in base pages (a 2 MiB folio counts 512): at "
                 + "least the region's pages proves the unpin freed them; system-wide, so others' frees add to both",
-            "model: io-uring-release with --last-ref (the mapping's reference dropped first, untimed), one thread, "
+            "model: \(strategy) with --last-ref (the mapping's reference dropped first, untimed), one thread, "
                 + "its descriptors on the kernel's frames ('pfn') when /proc/self/pagemap shows them; model seq. = "
                 + "the same loop over descriptors in virtual order",
         ]
         for row in rows where row.kernel.proof != .ok {
             let k = row.kernel
             notes.append("\(k.proof.word): \(ByteSize.format(k.size)) \(k.backing.rawValue): pins acquired "
-                + "\(k.pinsAcquired), released \(k.pinsReleased), pgfree at unregistration \(k.pgfreeAtUnregister), "
+                + "\(k.pinsAcquired), released \(k.pinsReleased), pgfree at \(w.releaseNoun) \(k.pgfreeAtUnregister), "
                 + "for \(k.pages) pages")
         }
         out += "\n" + notes.map { "note: " + $0 }.joined(separator: "\n") + "\n"
@@ -261,11 +214,7 @@ public struct KernelLastRefComparison: Sendable {
         [("kernel_last_ref", .array(rows.map { row in
             let k = row.kernel
             let a = attribution(row)
-            return .object([
-                ("backing", .string(k.backing.rawValue)),
-                ("size_bytes", .int(k.size)),
-                ("pages", .int(k.pages)),
-                ("folios", .int(k.folios)),
+            return .object(k.region.jsonHead + [
                 ("thp_backed_fraction", .num(k.thpBackedFraction)),
                 ("folio_order", .int(k.folioOrder)),
                 ("unpin_ns_per_page", .num(k.unpin.median)),
@@ -286,12 +235,7 @@ public struct KernelLastRefComparison: Sendable {
                 ("model_descriptor_order", row.sameLoop.map { .string($0.scenario.layout == .pfn ? "pfn" : "virtual") } ?? .null),
                 ("sequential_model_ns_per_page", .num(row.sameLoopSequential?.nsPerPage.median)),
                 ("kernel_over_model", .num(row.kernelOverModel)),
-                ("within_band", .bool(row.kernelOverModel.map { KernelTerms.band.contains($0) } ?? false)),
-                ("attribution", a.map { a in
-                    .object([("terms", .array(a.terms.map { .string($0.rawValue) })), ("measured", .bool(a.measured)),
-                             ("detail", .string(a.detail))])
-                } ?? .null),
-            ])
+            ] + row.bandJSON(a))
         }))]
     }
 }

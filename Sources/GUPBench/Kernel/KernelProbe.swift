@@ -14,24 +14,17 @@ public struct PinCycle: Sendable, Equatable {
 }
 
 /// The real kernel pinning and unpinning one region, timed per 4 KiB page.
-public struct KernelMeasurement: Sendable {
-    public let backing: Backing
-    public let size: Int
-    public let pages: Int
-    /// Folios of the region as verified (one per THP/hugetlb-backed 2 MiB chunk, else per page).
-    public let folios: Int
-    public let thpBackedFraction: Double
-    /// Fraction of pages in verified folios of the backing's order, and the model's order.
-    public let folioBackedFraction: Double
-    public let folioOrder: Int
+public struct KernelMeasurement: KernelPathMeasurement {
+    /// The path that pinned and released the region; it judges the cycles (`vmstatProof`).
+    public let path: any KernelPath
+    public let region: PinnedRegion
     /// Share of neighbouring 4 KiB pages at consecutive page frames (nil: PFNs hidden). The
     /// kernel's struct pages are indexed by frame, so a low share would mean its unpin loop
     /// walks scattered descriptors while the model's memmap is in virtual order.
     public let framesAdjacentFraction: Double?
-    public let placement: PlacementReport
     public let warmup: Int
-    /// ns per 4 KiB page of IORING_REGISTER_BUFFERS (pin) and IORING_UNREGISTER_BUFFERS (unpin),
-    /// one value per timed repetition.
+    /// ns per 4 KiB page of the pin (io_uring: IORING_REGISTER_BUFFERS) and the release
+    /// (IORING_UNREGISTER_BUFFERS), one value per timed repetition.
     public let pinNsPerPage: [Double]
     public let unpinNsPerPage: [Double]
     /// Every cycle, warm-ups included.
@@ -45,7 +38,6 @@ public struct KernelMeasurement: Sendable {
     public var framePfns: [UInt64]? = nil
 
     public var pin: Summary { Summary(pinNsPerPage) }
-    public var unpin: Summary { Summary(unpinNsPerPage) }
 
     /// The smallest count over cycles: every cycle did at least this much.
     public var vmstatPinsAcquired: UInt64 { cycles.map(\.acquired).min() ?? 0 }
@@ -59,43 +51,33 @@ public struct KernelMeasurement: Sendable {
     public var vmstatOtherPinning: Bool { vmstatProof == .otherPinning }
 
     /// Each cycle pinned and released at least every page (others' pins may add a little).
-
     public var vmstatComplete: Bool {
-        !cycles.isEmpty && cycles.allSatisfy { $0.acquired >= UInt64(pages) && $0.released >= UInt64(pages) }
+        !cycles.isEmpty && cycles.allSatisfy { $0.acquired >= UInt64(region.pages) && $0.released >= UInt64(region.pages) }
     }
 }
 
 /// `gupbench kernel`'s measurement: map and fault in a region as the rest of gupbench does,
-/// verify its placement and THP backing, then register and unregister it as io_uring fixed
-/// buffers, timing each call and reading /proc/vmstat around it (outside the timed window).
+/// verify its placement and THP backing, then let a kernel path pin and release it (io_uring:
+/// register and unregister it as fixed buffers), timing each call and reading /proc/vmstat
+/// around it (outside the timed window).
 public enum KernelProbe {
-    /// Throws `.environment` when io_uring cannot be used, before anything is mapped.
-    public static func checkAvailable() throws {
-        if let reason = FixedBufferRing.unavailableReason() { throw GUPBenchError.environment(reason) }
-    }
-
-    /// Throws `.environment` before anything is mapped when `size` of each backing cannot be
-    /// held (MemAvailable, with the kernel's side of the registration) or registered (the
-    /// calling thread's RLIMIT_MEMLOCK without CAP_IPC_LOCK).
-    public static func checkResources(size: Int, backings: [Backing]) throws {
-        try MemoryBudget.read().check(sizes: [size], backings: backings, shape: .init(kernel: true))
-        let memlock = MemlockLimit.read()
-        for backing in backings { try memlock.check(size: size, backing: backing) }
-    }
-
-    public static func measure(size: Int, backing: Backing, node: Int, cpu: Int?, repetitions: Int,
-                               warmup: Int, topology: Topology) throws -> KernelMeasurement {
-        // A size beyond the machine's memory would map (MAP_NORESERVE) and then be killed while
-        // faulting in: refuse it first, as every command does.
+    /// A size beyond the machine's memory would map (MAP_NORESERVE) and then be killed while
+    /// faulting in: refuse it first, as every command does; then the path's own limits.
+    static func check(size: Int, backing: Backing, node: Int, path: any KernelPath, topology: Topology) throws {
         var check = BenchConfig()
         (check.sizes, check.backings, check.threads, check.memNodes) = ([size], [backing], [1], [node])
         try check.validate(on: topology)
-        try checkResources(size: size, backings: [backing])
+        try path.checkResources(size: size, backings: [backing])
+    }
+
+    public static func measure(size: Int, backing: Backing, node: Int, cpu: Int?, repetitions: Int,
+                               warmup: Int, topology: Topology,
+                               path: any KernelPath = KernelPaths.ioUring) throws -> KernelMeasurement {
+        try check(size: size, backing: backing, node: node, path: path, topology: topology)
         let region = try MemoryRegion(size: size, backing: backing, policy: .bind, node: node)
-        let placement = region.verifyPlacement(maxNode: topology.maxNode)
-        let model = try PageModel(region: region)
+        let pinned = try PinnedRegion(region, topology: topology)
         let adjacent = gb_pfn_adjacent_pairs(region.unsafeData, region.pageCount)
-        let ring = try FixedBufferRing()
+        let pinner = try path.makePinner()
         if let cpu { _ = gb_pin_current_thread(Int32(cpu)) }
         defer { Calibration.restoreAffinity(topology) }
 
@@ -105,29 +87,26 @@ public enum KernelProbe {
         for rep in 0..<(warmup + repetitions) {
             let before = try FollPinCounters.read(refresh: exact)
             let t0 = gb_now_ns()
-            try ring.register(region)          // kernel: pin_user_pages_fast(FOLL_LONGTERM)
+            try pinner.pin(region)             // io_uring: pin_user_pages_fast(FOLL_LONGTERM)
             let t1 = gb_now_ns()
-            let registered = try FollPinCounters.read(refresh: exact)
+            let pinnedCounts = try FollPinCounters.read(refresh: exact)
             let t2 = gb_now_ns()
-            try ring.unregister()              // kernel: unpin_user_folio() per bvec
+            try pinner.release()               // io_uring: unpin_user_folio() per bvec
             let t3 = gb_now_ns()
             let after = try FollPinCounters.read(refresh: exact)
-            cycles.append(PinCycle(register: registered - before, unregister: after - registered))
+            cycles.append(PinCycle(register: pinnedCounts - before, unregister: after - pinnedCounts))
             if rep >= warmup {
                 pinNs.append(Double(t1 - t0) / pages)
                 unpinNs.append(Double(t3 - t2) / pages)
             }
-            // SIGINT/SIGTERM: the cycle is complete (unregistered, every pin released); stop here.
+            // SIGINT/SIGTERM: the cycle is complete (released, every pin dropped); stop here.
             if SignalStop.requested { break }
         }
         return KernelMeasurement(
-            backing: backing, size: size, pages: region.pageCount, folios: model.folioStarts().count,
-            thpBackedFraction: model.thpBackedFraction,
-            folioBackedFraction: model.folioBackedFraction, folioOrder: model.folioOrder,
+            path: path, region: pinned,
             framesAdjacentFraction: adjacent >= 0 && region.pageCount > 1
                 ? Double(adjacent) / Double(region.pageCount - 1) : nil,
-            placement: placement, warmup: warmup,
-            pinNsPerPage: pinNs, unpinNsPerPage: unpinNs, cycles: cycles, vmstatExact: exact,
+            warmup: warmup, pinNsPerPage: pinNs, unpinNsPerPage: unpinNs, cycles: cycles, vmstatExact: exact,
             cpu: Int(gb_current_cpu()), framePfns: try? PfnOrder.read(region))
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 ///
 /// The corresponding C functions are `gb_io_uring_setup`, `gb_io_uring_register_buffers`,
 /// `gb_io_uring_unregister_buffers` and `gb_close_fd`.
-public final class FixedBufferRing {
+public final class FixedBufferRing: KernelPinner {
     private let fd: Int32
     /// Kept alive while registered, so nothing unmaps it by accident under the pins. Only
     /// `--last-ref` unmaps the data on purpose (MemoryRegion.unmapData()): then the pins hold the
@@ -107,4 +107,65 @@ public final class FixedBufferRing {
         }
         return .environment(what)
     }
+}
+
+/// io_uring's kernel path: the region registered as fixed buffers and unregistered again.
+///
+/// Pin: IORING_REGISTER_BUFFERS, io_uring/rsrc.c io_sqe_buffers_register() ->
+/// io_sqe_buffer_register() -> io_pin_pages() -> pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM),
+/// one pin per 4 KiB page; on large folios io_coalesce_buffer() then drops all but one pin per
+/// folio (unpin_user_folio(folio, nr - 1)). Release: IORING_UNREGISTER_BUFFERS,
+/// io_sqe_buffers_unregister() -> io_buffer_unmap() -> io_release_ubuf(), unpin_user_folio()
+/// per bvec (mm/gup.c gup_put_folio()). Proof: each cycle's nr_foll_pin_acquired and
+/// nr_foll_pin_released deltas are exactly the pages (VmstatProof).
+public struct IoUringFixedBuffers: KernelPath {
+    public init() {}
+
+    public var name: String { "io-uring" }
+
+    /// io_release_ubuf()'s own loop in the model.
+    public var modelStrategy: Strategy { .ioUringRelease }
+
+    /// io_release_ubuf() unpins per bvec: per page on 4k (model: unpin-each), per folio on
+    /// coalesced THP/hugetlb (model: unpin-range, one descriptor per folio).
+    public func modelStrategy(for backing: Backing) -> Strategy {
+        backing == .fourK ? .unpinEach : .unpinRange
+    }
+
+    public func unavailableReason() -> String? { FixedBufferRing.unavailableReason() }
+
+    /// Without CAP_IPC_LOCK every pinned page is charged to RLIMIT_MEMLOCK (io_account_mem()).
+    public func checkPinLimit(size: Int, backing: Backing) throws {
+        try MemlockLimit.read().check(size: size, backing: backing)
+    }
+
+    public func makePinner() throws -> any KernelPinner { try FixedBufferRing() }
+
+    /// Every page pinned once by pin_user_pages_fast() and every pin released, at registration
+    /// (coalesced tails) and unregistration: FOLL_PIN deltas of exactly the pages.
+    public func judge(_ cycles: [PinCycle], pages: Int, exact: Bool, cpus: Int) -> VmstatProof {
+        VmstatProof.judge(cycles, pages: pages, exact: exact, cpus: cpus)
+    }
+
+    public func judge(_ cycles: [LastRefCycle], pages: Int, exact: Bool, cpus: Int) -> LastRefProof {
+        LastRefProof.judge(cycles, pages: pages, exact: exact, cpus: cpus)
+    }
+
+    public var words: KernelPathWords {
+        KernelPathWords(
+            pinnedAs: "io_uring fixed buffers", pin: "register", release: "unregister",
+            releaseNoun: "unregistration", pinning: "registering", releasing: "unregistering",
+            calls: "pin = IORING_REGISTER_BUFFERS (pin_user_pages_fast FOLL_LONGTERM), unpin = IORING_UNREGISTER_BUFFERS",
+            releaseNote: "on large folios io_uring keeps one pin per folio: io_coalesce_buffer() releases the "
+                + "rest during registration, so unregistration releases once per folio",
+            sameLoop: "io_release_ubuf(): bvec walk, page_folio(), out-of-line unpin_user_folio() and mod_node_page_state()",
+            lastRefChain: "unpin_user_folio() -> folio_put_refs() -> __folio_put()")
+    }
+}
+
+extension FixedBufferRing {
+    /// KernelPinner: IORING_REGISTER_BUFFERS.
+    public func pin(_ region: MemoryRegion) throws { try register(region) }
+    /// KernelPinner: IORING_UNREGISTER_BUFFERS, unpinned before it returns.
+    public func release() throws { try unregister() }
 }

@@ -4,15 +4,11 @@ import Foundation
 /// report of the same size, and for each row whose kernel ÷ same loop lies outside
 /// `KernelTerms.band`, which measured term differs (KernelTerms).
 public struct KernelSizes: Sendable {
+    /// One size: built by KernelRun, which runs the kernel path and the model beside it.
     public struct Entry: Sendable {
         public let size: Int
         public let comparison: KernelComparison
         public let report: Report
-        public init(size: Int, comparison: KernelComparison, report: Report) {
-            self.size = size
-            self.comparison = comparison
-            self.report = report
-        }
     }
 
     public let entries: [Entry]
@@ -22,25 +18,28 @@ public struct KernelSizes: Sendable {
     /// Every size's rows, in run order (size, then backing).
     public var rows: [KernelComparison.Row] { entries.flatMap(\.comparison.rows) }
 
-    /// One report of the whole run: every size's results, comparisons and skips; the phases
-    /// added up; the memory of the size that held the most.
-    public var mergedReport: Report {
-        guard var merged = entries.first?.report else {
+    /// One report of the whole run (`merged`).
+    public var mergedReport: Report { Self.merged(entries.map(\.report)) }
+
+    /// One report of a run over several sizes (plain or `--last-ref`): every size's results,
+    /// comparisons and skips; the phases added up; the memory of the size that held the most.
+    static func merged(_ reports: [Report]) -> Report {
+        guard var merged = reports.first else {
             return Report(command: "kernel", topology: Topology.read(), calibration: nil)
         }
-        for e in entries.dropFirst() {
-            merged.results += e.report.results
-            merged.comparisons += e.report.comparisons
-            merged.skipped += e.report.skipped.filter { !merged.skipped.contains($0) }
-            if merged.partial == nil { merged.partial = e.report.partial }
-            if let m = e.report.memory, m.predicted.totalBytes > (merged.memory?.predicted.totalBytes ?? 0)
+        for r in reports.dropFirst() {
+            merged.results += r.results
+            merged.comparisons += r.comparisons
+            merged.skipped += r.skipped.filter { !merged.skipped.contains($0) }
+            if merged.partial == nil { merged.partial = r.partial }
+            if let m = r.memory, m.predicted.totalBytes > (merged.memory?.predicted.totalBytes ?? 0)
                 || m.peakResidentBytes > (merged.memory?.peakResidentBytes ?? 0) {
                 merged.memory = MemoryUse(
                     predicted: m.predicted.totalBytes >= (merged.memory?.predicted.totalBytes ?? 0)
                         ? m.predicted : merged.memory!.predicted,
                     peakResidentBytes: max(m.peakResidentBytes, merged.memory?.peakResidentBytes ?? 0))
             }
-            if let p = e.report.phases {
+            if let p = r.phases {
                 var sum = merged.phases ?? RunPhases()
                 sum.map += p.map
                 sum.verify += p.verify
@@ -53,18 +52,7 @@ public struct KernelSizes: Sendable {
     }
 
     /// The measured terms of one row, with the same backing's other sizes (KernelTerms.Inputs).
-    public func inputs(_ row: KernelComparison.Row) -> KernelTerms.Inputs? {
-        guard let same = row.sameLoop else { return nil }
-        let k = row.kernel
-        let others: [(pages: Int, kernelNs: Double, modelNs: Double)] = rows.compactMap { other in
-            guard other.kernel.backing == k.backing, other.kernel.size != k.size,
-                  let m = other.sameLoop else { return nil }
-            return (other.kernel.pages, other.kernel.unpin.median, m.nsPerPage.median)
-        }
-        return Self.inputs(kernel: k.unpin, pages: k.pages,
-                           releasedAtUnregister: k.vmstatReleasedAtUnregister, model: same,
-                           sequential: row.sameLoopSequential, others: others)
-    }
+    public func inputs(_ row: KernelComparison.Row) -> KernelTerms.Inputs? { row.inputs(among: rows) }
 
     /// Inputs from a kernel time and the model's same-loop records (also `--last-ref`'s).
     static func inputs(kernel: Summary, pages: Int, releasedAtUnregister: UInt64, model: ResultRecord,
@@ -84,9 +72,7 @@ public struct KernelSizes: Sendable {
         return inputs
     }
 
-    public func attribution(_ row: KernelComparison.Row) -> KernelTerms.Attribution? {
-        inputs(row).flatMap(KernelTerms.attribute)
-    }
+    public func attribution(_ row: KernelComparison.Row) -> KernelTerms.Attribution? { row.attribution(among: rows) }
 
     // MARK: - Table
 
@@ -111,11 +97,8 @@ public struct KernelSizes: Sendable {
             let verdict = attribution(row)
             t.add([ByteSize.format(k.size), k.backing.rawValue, Fmt.ns(k.unpin.median),
                    row.sameLoop.map { Fmt.ns($0.nsPerPage.median) } ?? "-",
-                   row.kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-",
-                   row.sameLoop == nil ? "-" : (verdict?.word ?? "agrees")])
-            if let verdict {
-                details.append("differs: \(ByteSize.format(k.size)) \(k.backing.rawValue): \(verdict.detail)")
-            }
+                   row.kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-", row.differsCell(verdict)])
+            if let line = row.differsLine(verdict) { details.append(line) }
         }
         return "kernel ÷ model per size (median ns per 4 KiB page; agrees = within "
             + "\(Fmt.ratio(KernelTerms.band.lowerBound))-\(Fmt.ratio(KernelTerms.band.upperBound))x; "
@@ -132,14 +115,8 @@ public struct KernelSizes: Sendable {
         var speedups: [JSON] = []
         for e in entries {
             for row in e.comparison.rows {
-                guard case .object(var fields) = row.json else { continue }
-                let a = attribution(row)
-                fields.append(("within_band", .bool(row.kernelOverModel.map { KernelTerms.band.contains($0) } ?? false)))
-                fields.append(("attribution", a.map { a in
-                    .object([("terms", .array(a.terms.map { .string($0.rawValue) })), ("measured", .bool(a.measured)),
-                             ("detail", .string(a.detail))])
-                } ?? .null))
-                rowsJSON.append(.object(fields))
+                guard case .object(let fields) = row.json else { continue }
+                rowsJSON.append(.object(fields + row.bandJSON(attribution(row))))
             }
             for s in e.comparison.speedups {
                 guard case .object(var fields) = s.json else { continue }

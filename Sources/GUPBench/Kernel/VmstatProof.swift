@@ -13,10 +13,12 @@ import Foundation
 /// machine with it.
 public enum VmstatProof: String, Sendable, Equatable {
     case ok
-    /// A cycle counted fewer pins or releases than pages.
+    /// A cycle counted fewer pins or releases than pages: the kernel did not pin or unpin them all.
     case short
-    /// A cycle counted more than this run's pins beyond the tolerance.
+    /// A cycle counted more than this run's pins beyond the tolerance: another process pinned.
     case otherPinning = "other-pinning"
+    /// `--last-ref` only: the release freed fewer base pages than the region has (LastRefProof).
+    case notFreed = "not-freed"
 
     /// The table's word.
     public var word: String {
@@ -24,7 +26,18 @@ public enum VmstatProof: String, Sendable, Equatable {
         case .ok: return "ok"
         case .short: return "SHORT"
         case .otherPinning: return "OTHERS"
+        case .notFreed: return "NOT FREED"
         }
+    }
+
+    /// The pin counts alone: short when a cycle counted fewer pins or releases than `pages`
+    /// less `below`, other pinning when one counted more than `pages` plus `above`.
+    static func judgePins(_ cycles: [some PinCounts], pages: Int, below: UInt64, above: UInt64) -> VmstatProof {
+        let p = UInt64(pages)
+        if cycles.isEmpty || cycles.contains(where: { $0.acquired + below < p || $0.released + below < p }) {
+            return .short
+        }
+        return cycles.contains(where: { $0.acquired > p + above || $0.released > p + above }) ? .otherPinning : .ok
     }
 
     /// Pins beyond this run's that a cycle may show and still be ok: 1% of the pages or 64,
@@ -45,23 +58,30 @@ public enum VmstatProof: String, Sendable, Equatable {
         }.max() ?? 0
     }
 
-    /// The verdict on a backing's cycles.
+    /// The verdict on a backing's cycles: never fewer than the pages, at most the tolerance more.
     public static func judge(_ cycles: [PinCycle], pages: Int, exact: Bool, cpus: Int) -> VmstatProof {
-        let p = UInt64(pages)
-        if cycles.isEmpty || cycles.contains(where: { $0.acquired < p || $0.released < p }) { return .short }
-        return excess(cycles, pages: pages) > tolerance(pages: pages, exact: exact, cpus: cpus) ? .otherPinning : .ok
+        judgePins(cycles, pages: pages, below: 0, above: tolerance(pages: pages, exact: exact, cpus: cpus))
     }
 }
 
+/// The FOLL_PIN deltas of one cycle, whatever steps it had (PinCycle, LastRefCycle).
+protocol PinCounts {
+    var acquired: UInt64 { get }
+    var released: UInt64 { get }
+}
+
+extension PinCycle: PinCounts {}
+
 extension KernelMeasurement {
     public var vmstatTolerance: UInt64 {
-        VmstatProof.tolerance(pages: pages, exact: vmstatExact, cpus: ProcessInfo.processInfo.activeProcessorCount)
+        VmstatProof.tolerance(pages: region.pages, exact: vmstatExact, cpus: ProcessInfo.processInfo.activeProcessorCount)
     }
 
-    public var vmstatExcess: UInt64 { VmstatProof.excess(cycles, pages: pages) }
+    public var vmstatExcess: UInt64 { VmstatProof.excess(cycles, pages: region.pages) }
 
+    /// The path's verdict on the cycles.
     public var vmstatProof: VmstatProof {
-        VmstatProof.judge(cycles, pages: pages, exact: vmstatExact, cpus: ProcessInfo.processInfo.activeProcessorCount)
+        path.judge(cycles, pages: region.pages, exact: vmstatExact, cpus: ProcessInfo.processInfo.activeProcessorCount)
     }
 }
 

@@ -1,0 +1,78 @@
+import Foundation
+
+/// A kernel row beside the model's same loop: the path's `modelStrategy` (io_uring:
+/// io-uring-release, io_release_ubuf()'s own loop) on the same kind of memory, one thread, over
+/// a page array in the kernel's descriptor order (layout pfn, PfnOrder) when the PFNs were
+/// readable, else in virtual order (layout sequential). Plain and `--last-ref` rows alike: the
+/// lookup, kernel ÷ model, what differs outside the band and their cells are written once here.
+protocol SameLoopRow {
+    associatedtype Measurement: KernelPathMeasurement
+    var kernel: Measurement { get }
+    var sameLoop: ResultRecord? { get }
+    /// The same loop over the virtual-order array, when `sameLoop` is the PFN-ordered one.
+    var sameLoopSequential: ResultRecord? { get }
+    /// Pins the timed release dropped (smallest over cycles): one per bvec for io_uring.
+    var releasedAtRelease: UInt64 { get }
+}
+
+extension SameLoopRow {
+    /// The same loop for `kernel` in `results`, PFN-ordered first; and the virtual-order one
+    /// beside it when the first is PFN-ordered.
+    static func sameLoop(for kernel: Measurement, in results: [ResultRecord], lastRef: Bool)
+        -> (sameLoop: ResultRecord?, sequential: ResultRecord?) {
+        func same(_ layout: Layout) -> ResultRecord? {
+            results.first {
+                $0.scenario.backing == kernel.backing && $0.strategy == kernel.path.modelStrategy
+                    && $0.scenario.lastRef == lastRef && $0.scenario.threads == 1 && $0.scenario.layout == layout
+            }
+        }
+        let pfn = same(.pfn)
+        return (pfn ?? same(.sequential), pfn == nil ? nil : same(.sequential))
+    }
+
+    /// Kernel release time over the same loop's model time: 1 = the model costs what the kernel does.
+    var kernelOverModel: Double? { sameLoop.map { kernel.unpin.median / $0.nsPerPage.median } }
+
+    /// The measured terms of this row, with the same backing's other sizes among `rows`
+    /// (KernelTerms.Inputs); nil without a same loop.
+    func inputs(among rows: [Self]) -> KernelTerms.Inputs? {
+        guard let same = sameLoop else { return nil }
+        let k = kernel
+        let others: [(pages: Int, kernelNs: Double, modelNs: Double)] = rows.compactMap { o in
+            guard o.kernel.backing == k.backing, o.kernel.size != k.size, let m = o.sameLoop else { return nil }
+            return (o.kernel.pages, o.kernel.unpin.median, m.nsPerPage.median)
+        }
+        return KernelSizes.inputs(kernel: k.unpin, pages: k.pages, releasedAtUnregister: releasedAtRelease,
+                                  model: same, sequential: sameLoopSequential, others: others)
+    }
+
+    func attribution(among rows: [Self]) -> KernelTerms.Attribution? {
+        inputs(among: rows).flatMap(KernelTerms.attribute)
+    }
+
+    /// "same loop seq.", "same loop", "kernel ÷ same": the model's medians [95% CI] and the ratio.
+    var sameLoopCells: [String] {
+        [sameLoopSequential.map { KernelComparison.ci($0.nsPerPage) } ?? "-",
+         sameLoop.map { KernelComparison.ci($0.nsPerPage) + ($0.scenario.layout == .pfn ? " pfn" : "") } ?? "-",
+         kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-"]
+    }
+
+    /// "differs": what differs, "agrees" inside the band, "-" without a same loop.
+    func differsCell(_ verdict: KernelTerms.Attribution?) -> String {
+        sameLoop == nil ? "-" : (verdict?.word ?? "agrees")
+    }
+
+    /// The line under the table saying what differs, for a row outside the band.
+    func differsLine(_ verdict: KernelTerms.Attribution?) -> String? {
+        verdict.map { "differs: \(ByteSize.format(kernel.size)) \(kernel.backing.rawValue): \($0.detail)" }
+    }
+
+    /// "within_band" and "attribution", the last keys of every kernel row's JSON.
+    func bandJSON(_ a: KernelTerms.Attribution?) -> [(String, JSON)] {
+        [("within_band", .bool(kernelOverModel.map { KernelTerms.band.contains($0) } ?? false)),
+         ("attribution", a.map { a in
+             .object([("terms", .array(a.terms.map { .string($0.rawValue) })), ("measured", .bool(a.measured)),
+                      ("detail", .string(a.detail))])
+         } ?? .null)]
+    }
+}
