@@ -1,20 +1,8 @@
 /* gb_kcalls.c — the kernel's out-of-line release calls, its NR_FOLL_PIN_RELEASED accounting and
  * their two return flavours (see gb_kcalls.h). */
 #include "gb_kcalls.h"
-#include "gb_calibrate.h"
 
 #include <stdlib.h>
-#include <time.h>
-
-#if defined(__x86_64__) && __has_attribute(function_return)
-/* ret becomes `jmp __x86_return_thunk` (CShims/gb_thunks.S), as the kernel's with Safe RET. */
-#define GB_SAFERET __attribute__((noinline, function_return("thunk-extern")))
-#define GB_HAVE_THUNKS 1
-#else
-#define GB_SAFERET __attribute__((noinline))
-#define GB_HAVE_THUNKS 0
-#endif
-#define GB_PLAIN __attribute__((noinline))
 
 static gb_mitigation mitigation_mode = GB_MITIGATION_OFF;
 void gb_set_mitigations(gb_mitigation mode) { __atomic_store_n(&mitigation_mode, mode, __ATOMIC_RELAXED); }
@@ -46,24 +34,6 @@ void gb_vmstat_reset(void) {
 long gb_vmstat_node_released(void) { return __atomic_load_n(&counters.node, __ATOMIC_RELAXED); }
 long gb_vmstat_global_released(void) { return __atomic_load_n(&counters.global, __ATOMIC_RELAXED); }
 
-/* kernel: this_cpu_try_cmpxchg() on an s8 with HAVE_CMPXCHG_LOCAL: `cmpxchgb` without a lock
- * prefix (the per-CPU variable is only written from its own CPU, so atomicity against
- * interrupts is enough). On failure *old gets the current value. */
-GB_INLINE bool this_cpu_try_cmpxchg_s8(int8_t *_Nonnull p, int8_t *_Nonnull old, int8_t new_) {
-#if defined(__x86_64__)
-    bool ok;
-    __asm__ volatile("cmpxchgb %[new_], %[mem]"
-                     : "=@ccz"(ok), [mem] "+m"(*p), "+a"(*old)
-                     : [new_] "q"(new_)
-                     : "memory");
-    return ok;
-#else
-    if (*p != *old) { *old = *p; return false; }
-    *p = new_;
-    return true;
-#endif
-}
-
 /* kernel: mod_node_state(pgdat, item, delta, overstep_mode = 0); `p` is this CPU's diff, `c`
  * the node's and the global counter. */
 GB_INLINE void mod_node_state_on(gb_vmstat_counters *_Nonnull c, int8_t *_Nonnull p, long delta,
@@ -79,7 +49,7 @@ GB_INLINE void mod_node_state_on(gb_vmstat_counters *_Nonnull c, int8_t *_Nonnul
             n = 0;
         }
         t->vmstat_cmpxchgs++;
-    } while (!this_cpu_try_cmpxchg_s8(p, &o, (int8_t)n));
+    } while (!gb_this_cpu_try_cmpxchg_s8(p, &o, (int8_t)n));
     if (z) {
         /* kernel: node_page_state_add(): atomic_long_add() to the node's and the global counter */
         __atomic_fetch_add(&c->node, z, __ATOMIC_RELAXED);
@@ -178,56 +148,4 @@ void gb_kcall_release_indirect(gb_mitigation mode, gb_tally *t) {
 #else
     gb_k_release_target();
 #endif
-}
-
-/* ---- calibration ---- */
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-GB_PLAIN void gb_k_empty_call(void) { __asm__ volatile("" ::: "memory"); }
-GB_SAFERET void gb_k_empty_call_saferet(void) { __asm__ volatile("" ::: "memory"); }
-
-/* The floor of the call resource: ns per out-of-line call and its return, in the shape the
- * mode gives returns (plain, or through the Safe-RET thunk), eight calls to a loop turn and
- * nothing depending on them, best of many short rounds. */
-double gb_calibrate_kcall_ns(gb_mitigation mode, long iterations) {
-    long turns = iterations / 8 > 0 ? iterations / 8 : 1;
-    bool thunked = gb_mitigation_thunks_returns(mode);
-    double best = 1e9;
-    for (int round = 0; round < 20; round++) {
-        uint64_t start = now_ns();
-        for (long i = 0; i < turns; i++) {
-            for (int k = 0; k < 8; k++) {
-                if (!thunked)
-                    gb_k_empty_call();
-                else
-                    gb_k_empty_call_saferet();
-            }
-        }
-        double ns = (double)(now_ns() - start) / (double)(turns * 8);
-        if (ns < best)
-            best = ns;
-    }
-    return best;
-}
-
-double gb_calibrate_local_cmpxchg_ns(long iterations) {
-    int8_t v = 0;
-    double best = 1e9;
-    for (int round = 0; round < 20; round++) {
-        uint64_t start = now_ns();
-        for (long i = 0; i < iterations; i++) {
-            int8_t o = v;
-            while (!this_cpu_try_cmpxchg_s8(&v, &o, (int8_t)(o + 1)))
-                ;
-        }
-        double ns = (double)(now_ns() - start) / (double)iterations;
-        if (ns < best)
-            best = ns;
-    }
-    return best;
 }
