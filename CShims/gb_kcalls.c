@@ -71,17 +71,27 @@ void gb_vmstat_mod_on(gb_vmstat_counters *c, int8_t *diff, long delta, gb_tally 
 
 /* ---- kernel mm/gup.c ---- */
 
-/* kernel: gup_put_folio(folio, refs, FOLL_PIN): `if (is_zero_folio(folio)) return;
- * node_stat_mod_folio(folio, NR_FOLL_PIN_RELEASED, refs);` then _pincount and folio_put_refs().
- * `saferet` picks the accounting call's flavour to match the caller's. */
-GB_INLINE gb_put_result gup_put_folio_pin(gb_page *folio, int refs, bool saferet, gb_tally *t) {
+/* kernel: gup_put_folio(folio, refs, FOLL_PIN) up to its folio_put_refs(): `if
+ * (is_zero_folio(folio)) return; node_stat_mod_folio(folio, NR_FOLL_PIN_RELEASED, refs);`.
+ * False for the zero folio (nothing more to do). One copy for the plain and the last-reference
+ * release, which differ only in the folio_put_refs() that follows. */
+GB_INLINE bool gup_put_folio_pin_accounted(gb_page *folio, int refs, bool saferet, gb_tally *t) {
     if (gb_is_zero_folio(folio, t))
-        return (gb_put_result){false, false};
+        return false;
     t->kernel_calls++;
     if (saferet)
         gb_k_mod_node_page_state_saferet(refs, t);
     else
         gb_k_mod_node_page_state(refs, t);
+    return true;
+}
+
+/* kernel: gup_put_folio(folio, refs, FOLL_PIN): `if (is_zero_folio(folio)) return;
+ * node_stat_mod_folio(folio, NR_FOLL_PIN_RELEASED, refs);` then _pincount and folio_put_refs().
+ * `saferet` picks the accounting call's flavour to match the caller's. */
+GB_INLINE gb_put_result gup_put_folio_pin(gb_page *folio, int refs, bool saferet, gb_tally *t) {
+    if (!gup_put_folio_pin_accounted(folio, refs, saferet, t))
+        return (gb_put_result){false, false};
     return gb_gup_put_folio(folio, refs, GB_FOLL_PIN, t);
 }
 
@@ -113,13 +123,8 @@ GB_SAFERET gb_put_result gb_k_gup_put_folio_pin_saferet(gb_page *folio, int refs
  * its folio_put_refs() freeing the folio through `c` when _refcount reaches 0 (__folio_put()). */
 GB_INLINE gb_put_result gup_put_folio_pin_last(gb_page *folio, int refs, bool saferet, gb_free_ctx *c,
                                                gb_tally *t) {
-    if (gb_is_zero_folio(folio, t))
+    if (!gup_put_folio_pin_accounted(folio, refs, saferet, t))
         return (gb_put_result){false, false};
-    t->kernel_calls++;
-    if (saferet)
-        gb_k_mod_node_page_state_saferet(refs, t);
-    else
-        gb_k_mod_node_page_state(refs, t);
     return gb_gup_put_folio_last(folio, refs, GB_FOLL_PIN, c, t);
 }
 
