@@ -14,6 +14,7 @@
 #include "gb_kcalls.h"
 #include "gb_stop.h"
 #include "gb_limits.h"
+#include "gb_pagemap.h"
 #include "gb_btf.h"
 
 #endif /* CSHIMS_H */
