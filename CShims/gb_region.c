@@ -85,7 +85,7 @@ int gb_region_map(gb_region *r, size_t size, gb_backing backing, unsigned mthp_o
                                                : GB_HUGE_PAGE_SIZE;
     if (size == 0 || size % unit != 0 || unit > GB_HUGE_PAGE_SIZE) {
         set_error(err, "mmap", "data", EINVAL);
-        return -1;
+        return -err->err;
     }
 
     /* thp and mTHP: 2 MiB-aligned data, so every folio order the kernel may choose fits whole
@@ -98,7 +98,7 @@ int gb_region_map(gb_region *r, size_t size, gb_backing backing, unsigned mthp_o
     void *map = mmap(NULL, size + slack, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (map == MAP_FAILED) {
         set_error(err, "mmap", "data", errno);
-        return -1;
+        return -err->err;
     }
     r->data_mapping = map;
     r->data_mapping_size = size + slack;
@@ -109,7 +109,7 @@ int gb_region_map(gb_region *r, size_t size, gb_backing backing, unsigned mthp_o
         if (madvise(r->data, size, advice) != 0) {
             set_error(err, "madvise", "data", errno);
             gb_region_unmap(r);
-            return -1;
+            return -err->err;
         }
     }
 
@@ -117,7 +117,7 @@ int gb_region_map(gb_region *r, size_t size, gb_backing backing, unsigned mthp_o
     if (rc != 0) {
         set_error(err, "mbind", "data", -rc);
         gb_region_unmap(r);
-        return -1;
+        return -err->err;
     }
     return map_memmap_and_touch(r, GB_PAGE_SIZE, policy, node, err);
 }
@@ -132,19 +132,19 @@ static int map_memmap_and_touch(gb_region *r, size_t unit, gb_policy policy, int
     if (mm == MAP_FAILED) {
         set_error(err, "mmap", "memmap", errno);
         gb_region_unmap(r);
-        return -1;
+        return -err->err;
     }
     r->memmap = mm;
     if (unit == GB_HUGE_PAGE_SIZE && madvise(mm, r->memmap_mapping_size, MADV_HUGEPAGE) != 0) {
         set_error(err, "madvise", "memmap", errno);
         gb_region_unmap(r);
-        return -1;
+        return -err->err;
     }
     int rc = apply_policy(r->memmap, r->memmap_mapping_size, policy, node);
     if (rc != 0) {
         set_error(err, "mbind", "memmap", -rc);
         gb_region_unmap(r);
-        return -1;
+        return -err->err;
     }
 
     gb_numa_ready(); /* before numa_run_on_node() in the fault thread: see gb_system.h */
@@ -154,13 +154,13 @@ static int map_memmap_and_touch(gb_region *r, size_t unit, gb_policy policy, int
     if (e != 0) {
         set_error(err, "pthread_create", "data", e);
         gb_region_unmap(r);
-        return -1;
+        return -err->err;
     }
     pthread_join(thread, NULL);
     if (job.rc != 0) {
         set_error(err, job.rc == -EINTR ? "first touch" : "numa_run_on_node", "data", -job.rc);
         gb_region_unmap(r);
-        return -1;
+        return -err->err;
     }
     return 0;
 }
@@ -171,7 +171,7 @@ int gb_region_map_memmap(gb_region *r, size_t ndesc, gb_policy policy, int node,
     r->npages = ndesc;
     if (ndesc == 0) {
         set_error(err, "mmap", "memmap", EINVAL);
-        return -1;
+        return -err->err;
     }
     /* In 2 MiB THP mappings, as x86-64 maps the vmemmap (vmemmap_populate_hugepages()). The
      * first touch writes all of it: 64 bytes per frame of the span, at most 1/64 of the RAM. */

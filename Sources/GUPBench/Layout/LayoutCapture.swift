@@ -43,8 +43,7 @@ public enum LayoutCapture {
                     "the folios of process \(pid) changed while they were read (split, freed or migrated); "
                     + "capture again")
             default:
-                throw GUPBenchError.environment(
-                    "reading /proc/\(pid)/pagemap or /proc/kpageflags failed: \(errnoDescription(-rc))")
+                throw GUPBenchError.fromErrno(rc, "reading /proc/\(pid)/pagemap or /proc/kpageflags")
             }
             for page in pages { builder.add(page) }
         }
