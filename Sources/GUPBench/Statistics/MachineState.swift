@@ -14,11 +14,6 @@ public struct MachineState: Sendable, Equatable {
         public let value: Double
         public let low: Double
         public let high: Double
-        public init(value: Double, low: Double, high: Double) {
-            self.value = value
-            self.low = low
-            self.high = high
-        }
     }
 
     /// cpu_model, llc_bytes, kernel, thp_mode as the report spells them.
