@@ -6,17 +6,13 @@ import Testing
 /// The typed calibration figures: names that round-trip, the one list every consumer derives
 /// from, and each figure's combining rule on constructed calibrations (exact values, no timing).
 @Suite struct CalibrationFigureTests {
-    /// Every figure measured, distinct values, and one memmap.
+    /// Every figure measured, distinct values, and one memmap: the floors' calibration plus the
+    /// figures that are no floor.
     static var figures: CalibrationFigures {
-        var c = CalibrationFigures(atomicNs: 2, contendedAtomicNs: 20, streamNsPerDescriptor: 5,
-                                   streamNsPerDescriptorInCache: 0.5, latencyNsPerDescriptor: 80,
-                                   latencyNsPerDescriptorInCache: 4, llcBytes: 32 << 20)
-        c.lockPairNs = 10
+        var c = FloorTests.calibration
+        c.latencyNsPerDescriptor = 80
+        c.latencyNsPerDescriptorInCache = 4
         c.contendedLockPairNs = 60
-        c.kernelCallNs = 1
-        c.kernelCallSafeRetNs = 8
-        c.localCmpxchgNs = 2.5
-        c.memmaps = [MemmapFigures(bytes: 1 << 20, lineNs: 1.5)]
         return c
     }
 
