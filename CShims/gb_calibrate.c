@@ -1,8 +1,12 @@
 /* gb_calibrate.c — the machine's own costs: the fastest way it does one event of each resource a
  * release loop uses (the floors' calibrations), and the figures that describe the machine's state
- * (contended atomic, out-of-cache stream, dependent-load latency). */
+ * (contended atomic and lock, out-of-cache stream, dependent-load latency). Every calibration
+ * microbenchmark is here, so the floors' denominators are read in one place; each uses the model's
+ * own primitives (gb_page.h, gb_free.h, gb_kcalls.h) so it times the instructions the loops run. */
 #define _GNU_SOURCE
 #include "gb_calibrate.h"
+#include "gb_free.h"
+#include "gb_kcalls.h"
 #include "gb_system.h"
 
 #include <errno.h>
@@ -63,7 +67,7 @@ static void *contend(void *arg) {
     return NULL;
 }
 
-double gb_calibrate_contended_atomic_ns(const int *cpus, int ncpus, long iterations) {
+int gb_calibrate_contended_atomic_ns(const int *cpus, int ncpus, long iterations, double *ns_out) {
     static struct line shared_line;
     struct contender cs[64];
     pthread_t threads[64];
@@ -97,7 +101,10 @@ double gb_calibrate_contended_atomic_ns(const int *cpus, int ncpus, long iterati
     gb_spin_barrier_destroy(barrier);
     if (started < ncpus)
         return -EAGAIN;
-    return rc != 0 ? rc : worst;
+    if (rc != 0)
+        return rc;
+    *ns_out = worst;
+    return 0;
 }
 
 double gb_calibrate_stream_ns(const gb_page *descriptors, size_t count, int passes) {
@@ -206,6 +213,156 @@ double gb_calibrate_line_ns(gb_page *descriptors, size_t count, int passes) {
             if (ns < best)
                 best = ns;
         }
+    }
+    return best;
+}
+
+/* ---- locks: the spin_lock() of --last-ref (gb_free.h) ---- */
+
+double gb_calibrate_lock_pair_ns(long iterations) {
+    static gb_spinlock private_lock; /* one lock, one thread: never contended */
+    double best = 1e9;
+    for (int round = 0; round < 5; round++) {
+        uint64_t start = gb_now_ns();
+        for (long i = 0; i < iterations; i++) {
+            gb_spin_lock(&private_lock);
+            gb_spin_unlock(&private_lock);
+        }
+        double ns = (double)(gb_now_ns() - start) / (double)iterations;
+        if (ns < best)
+            best = ns;
+    }
+    return best;
+}
+
+/* The contended pair: two CPUs take one lock in strict turn, so every counted acquisition finds
+ * the lock's line (and the `last` word it protects, as a list_del() writes its neighbours) in the
+ * other CPU's cache — a handoff each time. A tight lock/unlock loop would not measure that: a
+ * test-and-test-and-set lock is unfair and the releasing CPU mostly takes it straight back.
+ * Strict turns stall whenever the other CPU is not running (a shared, oversubscribed host), so the
+ * figure is the best of many short rounds, each started on a barrier: a round in which both CPUs
+ * ran throughout. */
+#define GB_LOCK_ROUNDS 64
+
+struct lock_contender {
+    gb_spinlock *lock;
+    int *last;      /* who took the lock last; written under the lock */
+    gb_spin_barrier *barrier;
+    long per_round;
+    int cpu;
+    int rc;
+    uint64_t ns[GB_LOCK_ROUNDS];
+};
+
+static void *contend_lock(void *arg) {
+    struct lock_contender *c = arg;
+    c->rc = gb_pin_current_thread(c->cpu);
+    for (int r = 0; r < GB_LOCK_ROUNDS; r++) {
+        gb_spin_barrier_wait(c->barrier);
+        uint64_t start = gb_now_ns();
+        for (long i = 0; i < c->per_round;) {
+            gb_spin_lock(c->lock);
+            int mine = atomic_load_explicit(GB_ATOMIC(int, *c->last), memory_order_relaxed) == c->cpu + 1;
+            if (!mine) {
+                atomic_store_explicit(GB_ATOMIC(int, *c->last), c->cpu + 1, memory_order_relaxed);
+                i++;
+            }
+            gb_spin_unlock(c->lock);
+            if (mine)
+                __builtin_ia32_pause();
+        }
+        c->ns[r] = gb_now_ns() - start;
+    }
+    return NULL;
+}
+
+int gb_calibrate_contended_lock_pair_ns(const int *cpus, int ncpus, long per_round, double *ns_out) {
+    static gb_spinlock shared_lock;
+    static gb_spinlock last_line; /* its own line: the data the lock protects */
+    static struct lock_contender cs[2];
+    pthread_t threads[2];
+    if (ncpus < 2 || per_round < 1)
+        return -EINVAL;
+    gb_spin_barrier *barrier = gb_spin_barrier_create(2);
+    if (!barrier)
+        return -ENOMEM;
+    int started = 0;
+    for (int i = 0; i < 2; i++) {
+        cs[i] = (struct lock_contender){.lock = &shared_lock, .last = &last_line.locked,
+                                        .barrier = barrier, .per_round = per_round, .cpu = cpus[i]};
+        if (pthread_create(&threads[i], NULL, contend_lock, &cs[i]) != 0)
+            break;
+        started++;
+    }
+    if (started < 2) { /* the one thread that started waits on every round's barrier: fill in */
+        for (int r = 0; r < GB_LOCK_ROUNDS && started == 1; r++)
+            gb_spin_barrier_wait(barrier);
+        for (int i = 0; i < started; i++)
+            pthread_join(threads[i], NULL);
+        gb_spin_barrier_destroy(barrier);
+        return -EAGAIN;
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(threads[i], NULL);
+    gb_spin_barrier_destroy(barrier);
+    if (cs[0].rc != 0 || cs[1].rc != 0)
+        return cs[0].rc != 0 ? cs[0].rc : cs[1].rc;
+    uint64_t best = UINT64_MAX;
+    for (int r = 0; r < GB_LOCK_ROUNDS; r++) {
+        uint64_t round = cs[0].ns[r] > cs[1].ns[r] ? cs[0].ns[r] : cs[1].ns[r];
+        if (round < best)
+            best = round;
+    }
+    /* The acquisitions of a round are serial: its time over all of them is one handoff each. */
+    *ns_out = (double)best / (double)(2 * per_round);
+    return 0;
+}
+
+/* ---- calls and per-CPU counters: the out-of-line release calls (gb_kcalls.h) ---- */
+
+/* Empty out-of-line functions in the two return shapes of gb_kcalls.c's release calls. */
+GB_PLAIN void gb_k_empty_call(void) { __asm__ volatile("" ::: "memory"); }
+GB_SAFERET void gb_k_empty_call_saferet(void) { __asm__ volatile("" ::: "memory"); }
+
+/* The floor of the call resource: ns per out-of-line call and its return, in the shape the
+ * mode gives returns (plain, or through the Safe-RET thunk), eight calls to a loop turn and
+ * nothing depending on them, best of many short rounds. */
+double gb_calibrate_kcall_ns(gb_mitigation mode, long iterations) {
+    long turns = iterations / 8 > 0 ? iterations / 8 : 1;
+    bool thunked = gb_mitigation_thunks_returns(mode);
+    double best = 1e9;
+    for (int round = 0; round < 20; round++) {
+        uint64_t start = gb_now_ns();
+        for (long i = 0; i < turns; i++) {
+            for (int k = 0; k < 8; k++) {
+                if (!thunked)
+                    gb_k_empty_call();
+                else
+                    gb_k_empty_call_saferet();
+            }
+        }
+        double ns = (double)(gb_now_ns() - start) / (double)(turns * 8);
+        if (ns < best)
+            best = ns;
+    }
+    return best;
+}
+
+/* A chain of the cmpxchg mod_node_state() retries on (gb_this_cpu_try_cmpxchg_s8): each reads
+ * the last one's result, as successive updates of one per-CPU counter do. */
+double gb_calibrate_local_cmpxchg_ns(long iterations) {
+    int8_t v = 0;
+    double best = 1e9;
+    for (int round = 0; round < 20; round++) {
+        uint64_t start = gb_now_ns();
+        for (long i = 0; i < iterations; i++) {
+            int8_t o = v;
+            while (!gb_this_cpu_try_cmpxchg_s8(&v, &o, (int8_t)(o + 1)))
+                ;
+        }
+        double ns = (double)(gb_now_ns() - start) / (double)iterations;
+        if (ns < best)
+            best = ns;
     }
     return best;
 }

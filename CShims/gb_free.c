@@ -2,10 +2,8 @@
  * (see gb_free.h). Nothing here runs inside a timed window except through the inline primitives. */
 #define _GNU_SOURCE
 #include "gb_free.h"
-#include "gb_system.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -298,104 +296,4 @@ long gb_free_model_list(gb_free_model *m, int thread, long *out, long max) {
     for (uintptr_t node = gb_node_next(s); node != s && n < max; node = gb_node_next(node))
         out[n++] = gb_node_page(node) - m->memmap;
     return n;
-}
-
-/* ---- lock calibration ---- */
-
-double gb_calibrate_lock_pair_ns(long iterations) {
-    static gb_spinlock private_lock; /* one lock, one thread: never contended */
-    double best = 1e9;
-    for (int round = 0; round < 5; round++) {
-        uint64_t start = gb_now_ns();
-        for (long i = 0; i < iterations; i++) {
-            gb_spin_lock(&private_lock);
-            gb_spin_unlock(&private_lock);
-        }
-        double ns = (double)(gb_now_ns() - start) / (double)iterations;
-        if (ns < best)
-            best = ns;
-    }
-    return best;
-}
-
-/* The contended pair: two CPUs take one lock in strict turn, so every counted acquisition finds
- * the lock's line (and the `last` word it protects, as a list_del() writes its neighbours) in the
- * other CPU's cache — a handoff each time. A tight lock/unlock loop would not measure that: a
- * test-and-test-and-set lock is unfair and the releasing CPU mostly takes it straight back.
- * Strict turns stall whenever the other CPU is not running (a shared, oversubscribed host), so the
- * figure is the best of many short rounds, each started on a barrier: a round in which both CPUs
- * ran throughout. */
-#define GB_LOCK_ROUNDS 64
-
-struct lock_contender {
-    gb_spinlock *lock;
-    int *last;      /* who took the lock last; written under the lock */
-    gb_spin_barrier *barrier;
-    long per_round;
-    int cpu;
-    int rc;
-    uint64_t ns[GB_LOCK_ROUNDS];
-};
-
-static void *contend_lock(void *arg) {
-    struct lock_contender *c = arg;
-    c->rc = gb_pin_current_thread(c->cpu);
-    for (int r = 0; r < GB_LOCK_ROUNDS; r++) {
-        gb_spin_barrier_wait(c->barrier);
-        uint64_t start = gb_now_ns();
-        for (long i = 0; i < c->per_round;) {
-            gb_spin_lock(c->lock);
-            int mine = atomic_load_explicit(GB_ATOMIC(int, *c->last), memory_order_relaxed) == c->cpu + 1;
-            if (!mine) {
-                atomic_store_explicit(GB_ATOMIC(int, *c->last), c->cpu + 1, memory_order_relaxed);
-                i++;
-            }
-            gb_spin_unlock(c->lock);
-            if (mine)
-                __builtin_ia32_pause();
-        }
-        c->ns[r] = gb_now_ns() - start;
-    }
-    return NULL;
-}
-
-double gb_calibrate_contended_lock_pair_ns(const int *cpus, int ncpus, long per_round) {
-    static gb_spinlock shared_lock;
-    static gb_spinlock last_line; /* its own line: the data the lock protects */
-    static struct lock_contender cs[2];
-    pthread_t threads[2];
-    if (ncpus < 2 || per_round < 1)
-        return -EINVAL;
-    gb_spin_barrier *barrier = gb_spin_barrier_create(2);
-    if (!barrier)
-        return -ENOMEM;
-    int started = 0;
-    for (int i = 0; i < 2; i++) {
-        cs[i] = (struct lock_contender){.lock = &shared_lock, .last = &last_line.locked,
-                                        .barrier = barrier, .per_round = per_round, .cpu = cpus[i]};
-        if (pthread_create(&threads[i], NULL, contend_lock, &cs[i]) != 0)
-            break;
-        started++;
-    }
-    if (started < 2) { /* the one thread that started waits on every round's barrier: fill in */
-        for (int r = 0; r < GB_LOCK_ROUNDS && started == 1; r++)
-            gb_spin_barrier_wait(barrier);
-        for (int i = 0; i < started; i++)
-            pthread_join(threads[i], NULL);
-        gb_spin_barrier_destroy(barrier);
-        return -EAGAIN;
-    }
-    for (int i = 0; i < 2; i++)
-        pthread_join(threads[i], NULL);
-    gb_spin_barrier_destroy(barrier);
-    if (cs[0].rc != 0 || cs[1].rc != 0)
-        return cs[0].rc != 0 ? cs[0].rc : cs[1].rc;
-    uint64_t best = UINT64_MAX;
-    for (int r = 0; r < GB_LOCK_ROUNDS; r++) {
-        uint64_t round = cs[0].ns[r] > cs[1].ns[r] ? cs[0].ns[r] : cs[1].ns[r];
-        if (round < best)
-            best = round;
-    }
-    /* The acquisitions of a round are serial: its time over all of them is one handoff each. */
-    return (double)best / (double)(2 * per_round);
 }

@@ -1,20 +1,8 @@
 /* gb_kcalls.c — the kernel's out-of-line release calls, its NR_FOLL_PIN_RELEASED accounting and
  * their two return flavours (see gb_kcalls.h). */
 #include "gb_kcalls.h"
-#include "gb_calibrate.h"
 
 #include <stdlib.h>
-#include <time.h>
-
-#if defined(__x86_64__) && __has_attribute(function_return)
-/* ret becomes `jmp __x86_return_thunk` (CShims/gb_thunks.S), as the kernel's with Safe RET. */
-#define GB_SAFERET __attribute__((noinline, function_return("thunk-extern")))
-#define GB_HAVE_THUNKS 1
-#else
-#define GB_SAFERET __attribute__((noinline))
-#define GB_HAVE_THUNKS 0
-#endif
-#define GB_PLAIN __attribute__((noinline))
 
 static gb_mitigation mitigation_mode = GB_MITIGATION_OFF;
 void gb_set_mitigations(gb_mitigation mode) { __atomic_store_n(&mitigation_mode, mode, __ATOMIC_RELAXED); }
@@ -46,24 +34,6 @@ void gb_vmstat_reset(void) {
 long gb_vmstat_node_released(void) { return __atomic_load_n(&counters.node, __ATOMIC_RELAXED); }
 long gb_vmstat_global_released(void) { return __atomic_load_n(&counters.global, __ATOMIC_RELAXED); }
 
-/* kernel: this_cpu_try_cmpxchg() on an s8 with HAVE_CMPXCHG_LOCAL: `cmpxchgb` without a lock
- * prefix (the per-CPU variable is only written from its own CPU, so atomicity against
- * interrupts is enough). On failure *old gets the current value. */
-GB_INLINE bool this_cpu_try_cmpxchg_s8(int8_t *_Nonnull p, int8_t *_Nonnull old, int8_t new_) {
-#if defined(__x86_64__)
-    bool ok;
-    __asm__ volatile("cmpxchgb %[new_], %[mem]"
-                     : "=@ccz"(ok), [mem] "+m"(*p), "+a"(*old)
-                     : [new_] "q"(new_)
-                     : "memory");
-    return ok;
-#else
-    if (*p != *old) { *old = *p; return false; }
-    *p = new_;
-    return true;
-#endif
-}
-
 /* kernel: mod_node_state(pgdat, item, delta, overstep_mode = 0); `p` is this CPU's diff, `c`
  * the node's and the global counter. */
 GB_INLINE void mod_node_state_on(gb_vmstat_counters *_Nonnull c, int8_t *_Nonnull p, long delta,
@@ -79,7 +49,7 @@ GB_INLINE void mod_node_state_on(gb_vmstat_counters *_Nonnull c, int8_t *_Nonnul
             n = 0;
         }
         t->vmstat_cmpxchgs++;
-    } while (!this_cpu_try_cmpxchg_s8(p, &o, (int8_t)n));
+    } while (!gb_this_cpu_try_cmpxchg_s8(p, &o, (int8_t)n));
     if (z) {
         /* kernel: node_page_state_add(): atomic_long_add() to the node's and the global counter */
         __atomic_fetch_add(&c->node, z, __ATOMIC_RELAXED);
@@ -101,17 +71,27 @@ void gb_vmstat_mod_on(gb_vmstat_counters *c, int8_t *diff, long delta, gb_tally 
 
 /* ---- kernel mm/gup.c ---- */
 
-/* kernel: gup_put_folio(folio, refs, FOLL_PIN): `if (is_zero_folio(folio)) return;
- * node_stat_mod_folio(folio, NR_FOLL_PIN_RELEASED, refs);` then _pincount and folio_put_refs().
- * `saferet` picks the accounting call's flavour to match the caller's. */
-GB_INLINE gb_put_result gup_put_folio_pin(gb_page *folio, int refs, bool saferet, gb_tally *t) {
+/* kernel: gup_put_folio(folio, refs, FOLL_PIN) up to its folio_put_refs(): `if
+ * (is_zero_folio(folio)) return; node_stat_mod_folio(folio, NR_FOLL_PIN_RELEASED, refs);`.
+ * False for the zero folio (nothing more to do). One copy for the plain and the last-reference
+ * release, which differ only in the folio_put_refs() that follows. */
+GB_INLINE bool gup_put_folio_pin_accounted(gb_page *folio, int refs, bool saferet, gb_tally *t) {
     if (gb_is_zero_folio(folio, t))
-        return (gb_put_result){false, false};
+        return false;
     t->kernel_calls++;
     if (saferet)
         gb_k_mod_node_page_state_saferet(refs, t);
     else
         gb_k_mod_node_page_state(refs, t);
+    return true;
+}
+
+/* kernel: gup_put_folio(folio, refs, FOLL_PIN): `if (is_zero_folio(folio)) return;
+ * node_stat_mod_folio(folio, NR_FOLL_PIN_RELEASED, refs);` then _pincount and folio_put_refs().
+ * `saferet` picks the accounting call's flavour to match the caller's. */
+GB_INLINE gb_put_result gup_put_folio_pin(gb_page *folio, int refs, bool saferet, gb_tally *t) {
+    if (!gup_put_folio_pin_accounted(folio, refs, saferet, t))
+        return (gb_put_result){false, false};
     return gb_gup_put_folio(folio, refs, GB_FOLL_PIN, t);
 }
 
@@ -143,13 +123,8 @@ GB_SAFERET gb_put_result gb_k_gup_put_folio_pin_saferet(gb_page *folio, int refs
  * its folio_put_refs() freeing the folio through `c` when _refcount reaches 0 (__folio_put()). */
 GB_INLINE gb_put_result gup_put_folio_pin_last(gb_page *folio, int refs, bool saferet, gb_free_ctx *c,
                                                gb_tally *t) {
-    if (gb_is_zero_folio(folio, t))
+    if (!gup_put_folio_pin_accounted(folio, refs, saferet, t))
         return (gb_put_result){false, false};
-    t->kernel_calls++;
-    if (saferet)
-        gb_k_mod_node_page_state_saferet(refs, t);
-    else
-        gb_k_mod_node_page_state(refs, t);
     return gb_gup_put_folio_last(folio, refs, GB_FOLL_PIN, c, t);
 }
 
@@ -178,56 +153,4 @@ void gb_kcall_release_indirect(gb_mitigation mode, gb_tally *t) {
 #else
     gb_k_release_target();
 #endif
-}
-
-/* ---- calibration ---- */
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-GB_PLAIN void gb_k_empty_call(void) { __asm__ volatile("" ::: "memory"); }
-GB_SAFERET void gb_k_empty_call_saferet(void) { __asm__ volatile("" ::: "memory"); }
-
-/* The floor of the call resource: ns per out-of-line call and its return, in the shape the
- * mode gives returns (plain, or through the Safe-RET thunk), eight calls to a loop turn and
- * nothing depending on them, best of many short rounds. */
-double gb_calibrate_kcall_ns(gb_mitigation mode, long iterations) {
-    long turns = iterations / 8 > 0 ? iterations / 8 : 1;
-    bool thunked = gb_mitigation_thunks_returns(mode);
-    double best = 1e9;
-    for (int round = 0; round < 20; round++) {
-        uint64_t start = now_ns();
-        for (long i = 0; i < turns; i++) {
-            for (int k = 0; k < 8; k++) {
-                if (!thunked)
-                    gb_k_empty_call();
-                else
-                    gb_k_empty_call_saferet();
-            }
-        }
-        double ns = (double)(now_ns() - start) / (double)(turns * 8);
-        if (ns < best)
-            best = ns;
-    }
-    return best;
-}
-
-double gb_calibrate_local_cmpxchg_ns(long iterations) {
-    int8_t v = 0;
-    double best = 1e9;
-    for (int round = 0; round < 20; round++) {
-        uint64_t start = now_ns();
-        for (long i = 0; i < iterations; i++) {
-            int8_t o = v;
-            while (!this_cpu_try_cmpxchg_s8(&v, &o, (int8_t)(o + 1)))
-                ;
-        }
-        double ns = (double)(now_ns() - start) / (double)iterations;
-        if (ns < best)
-            best = ns;
-    }
-    return best;
 }

@@ -1,5 +1,6 @@
 /* gb_kernel.c — io_uring fixed buffers through raw syscalls, /proc/vmstat FOLL_PIN counters,
- * and the CAP_IPC_LOCK / RLIMIT_MEMLOCK facts that decide whether registration is allowed. */
+ * and the CAP_IPC_LOCK fact that decides whether registration is charged to RLIMIT_MEMLOCK (read
+ * by gb_limits.c). */
 #define _GNU_SOURCE
 #include "gb_kernel.h"
 
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -101,69 +101,4 @@ int gb_thread_drop_cap_ipc_lock(void) {
     data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
     struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
     return syscall(SYS_capset, &hdr, data) == 0 ? 0 : -errno;
-}
-
-long gb_pfn_adjacent_pairs(const void *addr, size_t npages) {
-    enum { BATCH = 4096 };
-    const uint64_t present = 1ULL << 63, pfn_mask = (1ULL << 55) - 1;
-    uint64_t entries[BATCH];
-    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    long adjacent = 0;
-    uint64_t prev = 0;
-    off_t first = (off_t)((uintptr_t)addr / 4096 * 8);
-    for (size_t i = 0; i < npages; i += BATCH) {
-        size_t n = npages - i < BATCH ? npages - i : BATCH;
-        if (pread(fd, entries, n * 8, first + (off_t)(i * 8)) != (ssize_t)(n * 8)) {
-            close(fd);
-            return -EIO;
-        }
-        for (size_t j = 0; j < n; j++) {
-            uint64_t pfn = entries[j] & pfn_mask;
-            if ((entries[j] & present) && pfn == 0) { /* PFNs hidden from this process */
-                close(fd);
-                return -EPERM;
-            }
-            if (i + j > 0 && (entries[j] & present) && pfn == prev + 1)
-                adjacent++;
-            prev = (entries[j] & present) ? pfn : 0;
-        }
-    }
-    close(fd);
-    return adjacent;
-}
-
-uint64_t gb_memlock_limit(void) {
-    struct rlimit r;
-    if (getrlimit(RLIMIT_MEMLOCK, &r) != 0)
-        return 0;
-    return r.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)r.rlim_cur;
-}
-
-int gb_pfns_read(const void *addr, size_t npages, uint64_t *pfns) {
-    const uint64_t present = 1ULL << 63, pfn_mask = (1ULL << 55) - 1;
-    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    off_t first = (off_t)((uintptr_t)addr / 4096 * 8);
-    size_t done = 0;
-    while (done < npages) {
-        ssize_t got = pread(fd, pfns + done, (npages - done) * 8, first + (off_t)(done * 8));
-        if (got <= 0 || got % 8 != 0) {
-            int e = got < 0 ? errno : EIO;
-            close(fd);
-            return -e;
-        }
-        done += (size_t)got / 8;
-    }
-    close(fd);
-    for (size_t i = 0; i < npages; i++) {
-        if (!(pfns[i] & present))
-            return -EFAULT;
-        pfns[i] &= pfn_mask;
-        if (pfns[i] == 0) /* present but hidden from this process */
-            return -EPERM;
-    }
-    return 0;
 }

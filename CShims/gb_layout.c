@@ -1,6 +1,7 @@
 /* gb_layout.c — a process's folio structure from /proc/PID/pagemap and /proc/kpageflags. */
 #define _GNU_SOURCE
 #include "gb_layout.h"
+#include "gb_pagemap.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -14,8 +15,6 @@
 #define KPF_NOPAGE 20
 #define KPF_THP 22
 #define KPF_ZERO_PAGE 24
-#define PM_PRESENT (1ULL << 63)
-#define PM_PFN_MASK ((1ULL << 55) - 1)
 
 /* The largest folio the kernel builds: a 16 GiB gigantic hugetlb page is order 22. */
 #define MAX_FOLIO_PAGES ((uint64_t)1 << 22)
@@ -94,19 +93,16 @@ int gb_layout_read(int pagemap_fd, int kpageflags_fd, uintptr_t start, size_t np
     bool cached = false;
     for (size_t done = 0; done < npages;) {
         size_t n = npages - done < CHUNK ? npages - done : CHUNK;
-        off_t off = (off_t)((start / 4096 + done) * 8);
-        ssize_t got = pread(pagemap_fd, entries, n * 8, off);
-        if (got < 0)
-            return errno == ESRCH ? -ESRCH : -errno;
-        if ((size_t)got != n * 8)
-            return -ESRCH; /* the mm is gone: pagemap_read() returns 0 once the process exited */
+        int rc = gb_pagemap_read(pagemap_fd, start + done * 4096, n, entries);
+        if (rc != 0)
+            return rc; /* -ESRCH: the mm is gone (the process exited) */
         for (size_t k = 0; k < n; k++) {
             gb_layout_page *p = &out[done + k];
             memset(p, 0, sizeof *p);
             uint64_t e = entries[k];
-            if (!(e & PM_PRESENT))
+            if (!gb_pagemap_present(e))
                 continue;
-            uint64_t pfn = e & PM_PFN_MASK;
+            uint64_t pfn = gb_pagemap_pfn(e);
             if (pfn == 0)
                 return -EPERM; /* PFNs hidden from a reader without CAP_SYS_ADMIN */
             if (!(cached && pfn >= cached_head && pfn < cached_head + cached_nr)) {

@@ -1,6 +1,7 @@
 /* gb_region.c — mmap'd regions, libnuma placement before first touch, and its verification. */
 #define _GNU_SOURCE
 #include "gb_region.h"
+#include "gb_pagemap.h"
 #include "gb_stop.h"
 #include "gb_system.h"
 
@@ -84,7 +85,7 @@ int gb_region_map(gb_region *r, size_t size, gb_backing backing, unsigned mthp_o
                                                : GB_HUGE_PAGE_SIZE;
     if (size == 0 || size % unit != 0 || unit > GB_HUGE_PAGE_SIZE) {
         set_error(err, "mmap", "data", EINVAL);
-        return -1;
+        return -err->err;
     }
 
     /* thp and mTHP: 2 MiB-aligned data, so every folio order the kernel may choose fits whole
@@ -97,7 +98,7 @@ int gb_region_map(gb_region *r, size_t size, gb_backing backing, unsigned mthp_o
     void *map = mmap(NULL, size + slack, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (map == MAP_FAILED) {
         set_error(err, "mmap", "data", errno);
-        return -1;
+        return -err->err;
     }
     r->data_mapping = map;
     r->data_mapping_size = size + slack;
@@ -108,7 +109,7 @@ int gb_region_map(gb_region *r, size_t size, gb_backing backing, unsigned mthp_o
         if (madvise(r->data, size, advice) != 0) {
             set_error(err, "madvise", "data", errno);
             gb_region_unmap(r);
-            return -1;
+            return -err->err;
         }
     }
 
@@ -116,7 +117,7 @@ int gb_region_map(gb_region *r, size_t size, gb_backing backing, unsigned mthp_o
     if (rc != 0) {
         set_error(err, "mbind", "data", -rc);
         gb_region_unmap(r);
-        return -1;
+        return -err->err;
     }
     return map_memmap_and_touch(r, GB_PAGE_SIZE, policy, node, err);
 }
@@ -131,19 +132,19 @@ static int map_memmap_and_touch(gb_region *r, size_t unit, gb_policy policy, int
     if (mm == MAP_FAILED) {
         set_error(err, "mmap", "memmap", errno);
         gb_region_unmap(r);
-        return -1;
+        return -err->err;
     }
     r->memmap = mm;
     if (unit == GB_HUGE_PAGE_SIZE && madvise(mm, r->memmap_mapping_size, MADV_HUGEPAGE) != 0) {
         set_error(err, "madvise", "memmap", errno);
         gb_region_unmap(r);
-        return -1;
+        return -err->err;
     }
     int rc = apply_policy(r->memmap, r->memmap_mapping_size, policy, node);
     if (rc != 0) {
         set_error(err, "mbind", "memmap", -rc);
         gb_region_unmap(r);
-        return -1;
+        return -err->err;
     }
 
     gb_numa_ready(); /* before numa_run_on_node() in the fault thread: see gb_system.h */
@@ -153,13 +154,13 @@ static int map_memmap_and_touch(gb_region *r, size_t unit, gb_policy policy, int
     if (e != 0) {
         set_error(err, "pthread_create", "data", e);
         gb_region_unmap(r);
-        return -1;
+        return -err->err;
     }
     pthread_join(thread, NULL);
     if (job.rc != 0) {
         set_error(err, job.rc == -EINTR ? "first touch" : "numa_run_on_node", "data", -job.rc);
         gb_region_unmap(r);
-        return -1;
+        return -err->err;
     }
     return 0;
 }
@@ -170,7 +171,7 @@ int gb_region_map_memmap(gb_region *r, size_t ndesc, gb_policy policy, int node,
     r->npages = ndesc;
     if (ndesc == 0) {
         set_error(err, "mmap", "memmap", EINVAL);
-        return -1;
+        return -err->err;
     }
     /* In 2 MiB THP mappings, as x86-64 maps the vmemmap (vmemmap_populate_hugepages()). The
      * first touch writes all of it: 64 bytes per frame of the span, at most 1/64 of the RAM. */
@@ -230,36 +231,34 @@ long gb_pages_node_counts(const void *addr, size_t len, size_t stride, long *cou
 #define KPF_COMPOUND_HEAD 15
 #define KPF_HUGE 17
 #define KPF_THP 22
-#define PM_PRESENT (1ULL << 63)
-#define PM_PFN_MASK ((1ULL << 55) - 1)
 
 int gb_region_huge_chunks(const gb_region *r, unsigned char *is_huge, size_t nchunks) {
-    int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (pagemap < 0)
-        return -errno;
+    int pagemap;
+    int rc = gb_pagemap_open(0, &pagemap);
+    if (rc != 0)
+        return rc;
     int kpageflags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
     if (kpageflags < 0) {
         int e = errno;
         close(pagemap);
         return -e;
     }
-    int rc = 0;
     const size_t per_chunk = GB_HUGE_PAGE_SIZE / GB_PAGE_SIZE;
     for (size_t c = 0; c < nchunks; c++) {
         uintptr_t first = (uintptr_t)r->data + c * GB_HUGE_PAGE_SIZE;
         uint64_t head = 0, last = 0, flags = 0;
-        if (pread(pagemap, &head, 8, (off_t)(first / GB_PAGE_SIZE * 8)) != 8 ||
-            pread(pagemap, &last, 8, (off_t)((first / GB_PAGE_SIZE + per_chunk - 1) * 8)) != 8) {
+        if (gb_pagemap_read(pagemap, first, 1, &head) != 0 ||
+            gb_pagemap_read(pagemap, first + (per_chunk - 1) * GB_PAGE_SIZE, 1, &last) != 0) {
             rc = -EIO;
             break;
         }
-        uint64_t pfn = head & PM_PFN_MASK, last_pfn = last & PM_PFN_MASK;
-        if ((head & PM_PRESENT) && pfn == 0) { /* PFNs hidden: no CAP_SYS_ADMIN */
+        uint64_t pfn = gb_pagemap_pfn(head), last_pfn = gb_pagemap_pfn(last);
+        if (gb_pagemap_present(head) && pfn == 0) { /* PFNs hidden: no CAP_SYS_ADMIN */
             rc = -EPERM;
             break;
         }
         is_huge[c] = 0;
-        if (!(head & PM_PRESENT) || pfn % per_chunk != 0 || last_pfn != pfn + per_chunk - 1)
+        if (!gb_pagemap_present(head) || pfn % per_chunk != 0 || last_pfn != pfn + per_chunk - 1)
             continue;
         if (pread(kpageflags, &flags, 8, (off_t)(pfn * 8)) != 8) {
             rc = -EIO;
@@ -276,35 +275,22 @@ int gb_region_huge_chunks(const gb_region *r, unsigned char *is_huge, size_t nch
 
 #define KPF_COMPOUND_TAIL 16
 
-/* pagemap entries of pages [first, first + n) of the region into pm[]; 0 or -errno. */
-static int read_pagemap(int fd, const gb_region *r, size_t first, size_t n, uint64_t *pm) {
-    off_t off = (off_t)(((uintptr_t)r->data / GB_PAGE_SIZE + first) * 8);
-    size_t want = n * 8;
-    ssize_t got = pread(fd, pm, want, off);
-    if (got < 0)
-        return -errno;
-    return (size_t)got == want ? 0 : -EIO;
-}
-
 int gb_region_folio_orders(const gb_region *r, unsigned char *orders) {
     size_t npages = r->npages;
     uint64_t *pm = malloc(npages * sizeof *pm);
     uint64_t *kf = malloc(npages * sizeof *kf);
-    int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     int kpageflags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
     int rc = 0;
     if (!pm || !kf)
         rc = -ENOMEM;
-    else if (pagemap < 0 || kpageflags < 0)
+    else if (kpageflags < 0)
         rc = -errno;
-    for (size_t i = 0; rc == 0 && i < npages; i += 4096) {
-        size_t n = npages - i < 4096 ? npages - i : 4096;
-        rc = read_pagemap(pagemap, r, i, n, pm + i);
-    }
+    else
+        rc = gb_pagemap_read_self(r->data, npages, pm);
     /* kpageflags, one pread per run of pages at consecutive frames. */
     for (size_t i = 0; rc == 0 && i < npages;) {
-        uint64_t pfn = pm[i] & PM_PFN_MASK;
-        if (!(pm[i] & PM_PRESENT)) {
+        uint64_t pfn = gb_pagemap_pfn(pm[i]);
+        if (!gb_pagemap_present(pm[i])) {
             kf[i++] = 0;
             continue;
         }
@@ -313,7 +299,7 @@ int gb_region_folio_orders(const gb_region *r, unsigned char *orders) {
             break;
         }
         size_t n = 1;
-        while (i + n < npages && (pm[i + n] & PM_PRESENT) && (pm[i + n] & PM_PFN_MASK) == pfn + n)
+        while (i + n < npages && gb_pagemap_present(pm[i + n]) && gb_pagemap_pfn(pm[i + n]) == pfn + n)
             n++;
         ssize_t got = pread(kpageflags, kf + i, n * 8, (off_t)(pfn * 8));
         if (got != (ssize_t)(n * 8)) {
@@ -328,10 +314,10 @@ int gb_region_folio_orders(const gb_region *r, unsigned char *orders) {
             i++;
             continue;
         }
-        uint64_t pfn = pm[i] & PM_PFN_MASK;
+        uint64_t pfn = gb_pagemap_pfn(pm[i]);
         size_t n = 1;
         while (i + n < npages && ((kf[i + n] >> KPF_COMPOUND_TAIL) & 1) &&
-               (pm[i + n] & PM_PFN_MASK) == pfn + n)
+               gb_pagemap_pfn(pm[i + n]) == pfn + n)
             n++;
         /* A whole, naturally aligned folio: n a power of two, frame and index n-aligned. */
         bool whole = (n & (n - 1)) == 0 && pfn % n == 0 && i % n == 0;
@@ -340,8 +326,6 @@ int gb_region_folio_orders(const gb_region *r, unsigned char *orders) {
             orders[i + k] = (unsigned char)order;
         i += n;
     }
-    if (pagemap >= 0)
-        close(pagemap);
     if (kpageflags >= 0)
         close(kpageflags);
     free(pm);

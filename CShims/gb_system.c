@@ -56,11 +56,13 @@ int gb_node_cpus(int node, int *cpus, int max) {
 
 int gb_cpu_node(int cpu) { return gb_numa_ready() ? numa_node_of_cpu(cpu) : 0; }
 
-long long gb_node_memory(int node, long long *free_bytes) {
+int gb_node_memory(int node, long long *total_bytes, long long *free_bytes) {
+    *total_bytes = -1;
     *free_bytes = -1;
     if (!gb_numa_ready())
-        return -1;
-    return numa_node_size64(node, free_bytes);
+        return -ENOSYS;
+    *total_bytes = numa_node_size64(node, free_bytes);
+    return *total_bytes < 0 ? -ENOENT : 0;
 }
 
 int gb_numa_distance(int a, int b) { return gb_numa_ready() ? numa_distance(a, b) : 0; }

@@ -527,10 +527,4 @@ void gb_free_model_audit(gb_free_model *_Nonnull m, gb_free_audit *_Nonnull out)
  * the zone's list when thread < 0; returns how many, writing at most `max`. */
 long gb_free_model_list(gb_free_model *_Nonnull m, int thread, long *_Nonnull out, long max);
 
-/* ns per uncontended lock/unlock pair; and ns per acquisition when the first two of `cpus` take
- * one lock in strict turn, every acquisition a handoff from the other CPU (the serial cost a lock
- * shared by every thread puts on each acquisition): best of 64 rounds of `per_round` each. */
-double gb_calibrate_lock_pair_ns(long iterations);
-double gb_calibrate_contended_lock_pair_ns(const int *_Nonnull cpus, int ncpus, long per_round);
-
 #endif /* GB_FREE_H */

@@ -38,6 +38,37 @@ static inline bool gb_mitigation_thunks_returns(gb_mitigation mode) {
     return mode == GB_MITIGATION_SAFE_RET || mode == GB_MITIGATION_RETPOLINE_SAFE_RET;
 }
 
+/* The two return shapes of an out-of-line function. With GB_SAFERET its `ret` becomes `jmp
+ * __x86_return_thunk` (CShims/gb_thunks.S), as the kernel's with Safe RET; shared with the
+ * call calibration (gb_calibrate.c), which must time the same shapes the release calls have. */
+#if defined(__x86_64__) && __has_attribute(function_return)
+#define GB_SAFERET __attribute__((noinline, function_return("thunk-extern")))
+#define GB_HAVE_THUNKS 1
+#else
+#define GB_SAFERET __attribute__((noinline))
+#define GB_HAVE_THUNKS 0
+#endif
+#define GB_PLAIN __attribute__((noinline))
+
+/* kernel: this_cpu_try_cmpxchg() on an s8 with HAVE_CMPXCHG_LOCAL: `cmpxchgb` without a lock
+ * prefix (the per-CPU variable is only written from its own CPU, so atomicity against
+ * interrupts is enough). On failure *old gets the current value. Here, not in gb_kcalls.c, so
+ * the per-CPU counter calibration (gb_calibrate.c) times this very instruction. */
+GB_INLINE bool gb_this_cpu_try_cmpxchg_s8(int8_t *_Nonnull p, int8_t *_Nonnull old, int8_t new_) {
+#if defined(__x86_64__)
+    bool ok;
+    __asm__ volatile("cmpxchgb %[new_], %[mem]"
+                     : "=@ccz"(ok), [mem] "+m"(*p), "+a"(*old)
+                     : [new_] "q"(new_)
+                     : "memory");
+    return ok;
+#else
+    if (*p != *old) { *old = *p; return false; }
+    *p = new_;
+    return true;
+#endif
+}
+
 /* The process-wide mode (set before a loop runs; loops read it once). */
 void gb_set_mitigations(gb_mitigation mode);
 gb_mitigation gb_mitigations(void);
@@ -152,11 +183,5 @@ GB_INLINE void gb_detect_kcall_unpin_user_folio_last(gb_detect_mode detect, gb_m
  * imu->release(imu->priv)), through a retpoline thunk; a no-op function returning through the
  * safe-ret thunk. Other modes: nothing. */
 void gb_kcall_release_indirect(gb_mitigation mode, gb_tally *_Nonnull t);
-
-/* ---- calibration: the floors of the call resource and of the per-CPU counter update ---- */
-/* ns per out-of-line call and return in the mode's return shape, the fastest loop of them. */
-double gb_calibrate_kcall_ns(gb_mitigation mode, long iterations);
-/* ns per unlocked cmpxchg on one per-CPU byte: a chain, as successive updates of one counter are. */
-double gb_calibrate_local_cmpxchg_ns(long iterations);
 
 #endif /* GB_KCALLS_H */

@@ -59,19 +59,7 @@ int gb_thread_has_cap_ipc_lock(void);
  * thread; the permitted set keeps it). For tests of the RLIMIT_MEMLOCK path. 0 or -errno. */
 int gb_thread_drop_cap_ipc_lock(void);
 
-/* How physically scattered a range is, as the kernel's own struct pages see it: of the
- * npages - 1 neighbouring pairs of 4 KiB pages from addr, how many sit at consecutive page frame
- * numbers (kernel: the vmemmap is indexed by PFN, so scattered frames mean scattered struct
- * pages). From /proc/self/pagemap; -EPERM when PFNs are hidden (no CAP_SYS_ADMIN). */
-long gb_pfn_adjacent_pairs(const void *_Nonnull addr, size_t npages);
-
-/* The page frame number of each of the npages 4 KiB pages from addr, into pfns[0..npages)
- * (kernel: the vmemmap is indexed by PFN, so these give the order of the region's struct
- * pages). From /proc/self/pagemap; 0 on success, -EPERM when PFNs are hidden (no
- * CAP_SYS_ADMIN), -EFAULT when a page is not present, another -errno when the read fails. */
-int gb_pfns_read(const void *_Nonnull addr, size_t npages, uint64_t *_Nonnull pfns);
-
-/* RLIMIT_MEMLOCK soft limit in bytes; UINT64_MAX when unlimited; 0 on failure. */
-uint64_t gb_memlock_limit(void);
+/* The PFN readers (gb_pfn_adjacent_pairs, gb_pfns_read) are in gb_pagemap.h; RLIMIT_MEMLOCK is
+ * read by gb_memlock_limits (gb_limits.h). */
 
 #endif /* GB_KERNEL_H */

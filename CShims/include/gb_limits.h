@@ -1,7 +1,8 @@
 /*
  * gb_limits.h — the resource limits gupbench checks before mapping anything: RLIMIT_MEMLOCK
  * (what an io_uring fixed-buffer registration may pin without CAP_IPC_LOCK; kernel:
- * io_uring/rsrc.c io_account_mem() -> __io_account_mem()).
+ * io_uring/rsrc.c io_account_mem() -> __io_account_mem()). The process's only reader of it:
+ * the registration checks (MemlockLimit in Swift) and the tests all go through here.
  */
 #ifndef GB_LIMITS_H
 #define GB_LIMITS_H

@@ -40,7 +40,8 @@ typedef struct gb_region {
     unsigned mthp_order;            /* GB_BACKING_MTHP: the folio order asked for; else 0 */
 } gb_region;
 
-/* Why gb_region_map failed: the call, and errno. */
+/* Where gb_region_map failed: the call and what it was mapping (the errno is also the
+ * function's return value, negated). */
 typedef struct gb_region_error {
     const char *_Nullable call;     /* "mmap", "mbind", "madvise", "pthread_create" */
     int err;                        /* errno value */
@@ -51,8 +52,8 @@ typedef struct gb_region_error {
  * Map `size` bytes of data (a multiple of 4 KiB; of 2 MiB for thp and hugetlb; of the folio size
  * 4 KiB << mthp_order for mTHP) and its memmap, apply
  * `policy` on `node` to both before any page is touched, then fault both in from a thread running
- * on `node` (first touch). On failure nothing stays mapped, *err says why, and -1 is returned;
- * a SIGINT/SIGTERM recorded by gb_stop.h during the first touch fails it with EINTR.
+ * on `node` (first touch). 0, or -errno: then nothing stays mapped and *err names the call that
+ * failed; a SIGINT/SIGTERM recorded by gb_stop.h during the first touch fails it with -EINTR.
  */
 int gb_region_map(gb_region *_Nonnull r, size_t size, gb_backing backing, unsigned mthp_order,
                   gb_policy policy, int node, gb_region_error *_Nonnull err);
@@ -61,6 +62,7 @@ int gb_region_map(gb_region *_Nonnull r, size_t size, gb_backing backing, unsign
  * A memmap of `ndesc` descriptors and no data (r->data NULL, r->size 0), in 2 MiB THP mappings
  * as the kernel's vmemmap is, placed and first touched (zeroed) like gb_region_map's: the
  * frame-spaced memmap of --layout pfn, one descriptor per page frame of a region's span.
+ * 0 or -errno, *err as gb_region_map's.
  */
 int gb_region_map_memmap(gb_region *_Nonnull r, size_t ndesc, gb_policy policy, int node,
                          gb_region_error *_Nonnull err);

@@ -19,8 +19,9 @@ int gb_numa_max_node(void);
 int gb_node_cpus(int node, int *_Nonnull cpus, int max);
 /* numa_node_of_cpu() */
 int gb_cpu_node(int cpu);
-/* Total and free bytes of a node's memory (numa_node_size64); -1 when unknown. */
-long long gb_node_memory(int node, long long *_Nonnull free_bytes);
+/* Total and free bytes of a node's memory (numa_node_size64), each -1 when unknown. 0, -ENOSYS
+ * without NUMA support, or -ENOENT when the node's size cannot be read. */
+int gb_node_memory(int node, long long *_Nonnull total_bytes, long long *_Nonnull free_bytes);
 /* numa_distance() (10 = local); 0 when unknown. */
 int gb_numa_distance(int a, int b);
 /* 1 when `node` exists and has memory. */

@@ -35,19 +35,19 @@ struct CalibrateCommand: ParsableCommand {
         let cpus = Array((topology.node(cpuNode)?.cpus ?? []).prefix(2))
         let c = try Calibration.measure(topology: topology, memNode: memNode ?? cpuNode, cpus: cpus)
         let saved = Report(command: "calibrate", topology: topology, calibration: c)
-        func line(_ label: String, _ name: String, _ value: Double?, _ unit: String) -> String {
-            guard let value else { return "  \(label)- (one CPU)" }
-            let range = c.spread[name].map { "  [\(Fmt.ns($0.lowerBound))-\(Fmt.ns($0.upperBound))]" } ?? ""
+        func line(_ label: String, _ figure: CalibrationFigure, _ unit: String) -> String {
+            guard let value = c[figure] else { return "  \(label)- (one CPU)" }
+            let range = c.spread[figure].map { "  [\(Fmt.ns($0.lowerBound))-\(Fmt.ns($0.upperBound))]" } ?? ""
             return "  \(label)\(Fmt.ns(value)) \(unit)\(range)"
         }
         try report.emit(table: """
             gupbench calibrate: CPUs \(cpus.map(String.init).joined(separator: ",")) of node \(cpuNode), memory on node \(memNode ?? cpuNode); lowest of \(c.samples) calibrations (contended: median) [range]
-            \(line("atomic RMW, private line        ", "atomic_ns", c.atomicNs, "ns"))
-            \(line("atomic RMW, contended (\(cpus.count) CPUs)  ", "contended_atomic_ns", c.contendedAtomicNs, "ns per op per thread"))
-            \(line("descriptor stream, in cache     ", "stream_ns_per_descriptor_in_cache", c.streamNsPerDescriptorInCache, "ns per 64-byte descriptor"))
-            \(line("descriptor stream, beyond LLC   ", "stream_ns_per_descriptor", c.streamNsPerDescriptor, "ns per 64-byte descriptor"))
-            \(line("dependent load, in cache        ", "latency_ns_per_descriptor_in_cache", c.latencyNsPerDescriptorInCache, "ns per descriptor"))
-            \(line("dependent load, beyond LLC      ", "latency_ns_per_descriptor", c.latencyNsPerDescriptor, "ns per descriptor"))
+            \(line("atomic RMW, private line        ", .atomic, "ns"))
+            \(line("atomic RMW, contended (\(cpus.count) CPUs)  ", .contendedAtomic, "ns per op per thread"))
+            \(line("descriptor stream, in cache     ", .streamInCache, "ns per 64-byte descriptor"))
+            \(line("descriptor stream, beyond LLC   ", .stream, "ns per 64-byte descriptor"))
+            \(line("dependent load, in cache        ", .latencyInCache, "ns per descriptor"))
+            \(line("dependent load, beyond LLC      ", .latency, "ns per descriptor"))
               spin lock + unlock, one CPU     \(c.lockPairNs.map { Fmt.ns($0) + " ns" } ?? "-")
               spin lock + unlock, contended   \(c.contendedLockPairNs.map { Fmt.ns($0) + " ns per handoff (\(min(cpus.count, 2)) CPUs in turn)" } ?? "- (one CPU)")
               LLC                             \(ByteSize.format(c.llcBytes))

@@ -126,7 +126,7 @@ struct KernelProbeTests {
 
     @Test("registering more than RLIMIT_MEMLOCK without CAP_IPC_LOCK is a clear error, nothing left behind",
           .enabled(if: ioUringUnavailable == nil, "io_uring unavailable: \(ioUringUnavailable ?? "")"),
-          .enabled(if: gb_memlock_limit() < 18 << 20, "RLIMIT_MEMLOCK is at least 18MiB: registering 18MiB is allowed"))
+          .enabled(if: MemlockLimit.read().soft < 18 << 20, "RLIMIT_MEMLOCK is at least 18MiB: registering 18MiB is allowed"))
     func memlockRefused() throws {
         let size = 18 << 20  // 4k backing: the data mapping is exactly this long
         let before = mappings(ofSize: size)

@@ -173,7 +173,8 @@ struct LayoutCaptureTests {
     func aProcessThatExitsWhileItIsReadIsReportedAsExited() throws {
         let child = try LayoutChild(["4k:1"])
         let m = child.mappings["4k"]!
-        let pagemap = open("/proc/\(child.pid)/pagemap", O_RDONLY)
+        var pagemap: Int32 = -1
+        try #require(gb_pagemap_open(child.pid, &pagemap) == 0)
         let kpageflags = open("/proc/kpageflags", O_RDONLY)
         defer { close(pagemap); close(kpageflags) }
         var pages = [gb_layout_page](repeating: gb_layout_page(), count: m.pages)

@@ -1,3 +1,4 @@
+import CShims
 import Foundation
 
 /// scripts/layout-child.c compiled once with cc and run as a child that maps a known mix of
@@ -82,12 +83,13 @@ final class LayoutChild {
 
     /// PFNs and present flags of the child's pages, read from its pagemap (root only).
     func pagemap(_ m: Mapping) throws -> [UInt64] {
-        let fd = open("/proc/\(pid)/pagemap", O_RDONLY)
-        guard fd >= 0 else { throw LayoutChildError(reason: "cannot open the child's pagemap") }
+        var fd: Int32 = -1
+        guard gb_pagemap_open(pid, &fd) == 0 else { throw LayoutChildError(reason: "cannot open the child's pagemap") }
         defer { close(fd) }
         var entries = [UInt64](repeating: 0, count: m.pages)
-        let got = entries.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(m.start / 4096 * 8)) }
-        guard got == m.pages * 8 else { throw LayoutChildError(reason: "short pagemap read") }
+        guard gb_pagemap_read(fd, UInt(m.start), m.pages, &entries) == 0 else {
+            throw LayoutChildError(reason: "short pagemap read")
+        }
         return entries
     }
 }

@@ -12,11 +12,11 @@ public enum LayoutCapture {
                 + "and /proc/kpageflags cannot be read (uid \(geteuid()))")
         }
         let before = try processStart(pid)
-        let pagemap = open("/proc/\(pid)/pagemap", O_RDONLY | O_CLOEXEC)
-        guard pagemap >= 0 else {
-            let e = errno
-            if e == ENOENT || e == ESRCH { throw exited(pid) }
-            throw GUPBenchError.environment("cannot open /proc/\(pid)/pagemap: \(errnoDescription(e))")
+        var pagemap: Int32 = -1
+        let opened = gb_pagemap_open(pid, &pagemap)
+        guard opened == 0 else {
+            if opened == -ENOENT || opened == -ESRCH { throw exited(pid) }
+            throw GUPBenchError.environment("cannot open /proc/\(pid)/pagemap: \(errnoDescription(-opened))")
         }
         defer { close(pagemap) }
         let kpageflags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC)
@@ -43,8 +43,7 @@ public enum LayoutCapture {
                     "the folios of process \(pid) changed while they were read (split, freed or migrated); "
                     + "capture again")
             default:
-                throw GUPBenchError.environment(
-                    "reading /proc/\(pid)/pagemap or /proc/kpageflags failed: \(errnoDescription(-rc))")
+                throw GUPBenchError.fromErrno(rc, "reading /proc/\(pid)/pagemap or /proc/kpageflags")
             }
             for page in pages { builder.add(page) }
         }

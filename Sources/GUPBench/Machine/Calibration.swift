@@ -1,10 +1,12 @@
 import CShims
 
 /// `gupbench calibrate`: the machine's limits on the node and CPUs a run uses, measured with
-/// the instructions the release loops use. One calibration takes a fraction of a second; a run
-/// calibrates before its first round and after every round (`Calibrator.sample()`), and its
-/// roofline uses the lowest figure of each term (`CalibrationFigures.combine`), so calibrations
-/// disturbed by a neighbour do not lift it above what the machine can do.
+/// the instructions the release loops use. The one Swift caller of the C calibrations
+/// (gb_calibrate.h) and the holder of their figures (`samples`, `combined`). One calibration
+/// takes a fraction of a second; a run calibrates before its first round and after every round
+/// (`Calibrator.sample()`), and its roofline uses each figure combined by its rule
+/// (`CalibrationFigures.combine`: the lowest, so calibrations disturbed by a neighbour do not
+/// lift it above what the machine can do).
 public final class Calibrator {
     public let topology: Topology
     public let cpus: [Int]
@@ -78,15 +80,16 @@ public final class Calibrator {
         let beyondCount = sizes.beyond / 64, insideCount = sizes.inside / 64
         // The atomic, the streams and the chases run on the first CPU of the run.
         if let first = cpus.first { _ = gb_pin_current_thread(Int32(first)) }
-        defer { Calibration.restoreAffinity(topology) }
+        defer { Self.restoreAffinity(topology) }
         let atomic = gb_calibrate_atomic_ns(250_000)
         var contended: Double?
         var rejected = 0
         if cpus.count > 1 {
             let ids = cpus.map(Int32.init)
             for _ in 0..<Self.contendedTries {
-                let ns = gb_calibrate_contended_atomic_ns(ids, Int32(ids.count), 1_000_000)
-                guard ns > 0 else { break }  // a CPU could not be pinned: no figure
+                var ns = 0.0
+                // A CPU could not be pinned (or a thread not started): no figure.
+                guard gb_calibrate_contended_atomic_ns(ids, Int32(ids.count), 1_000_000, &ns) == 0, ns > 0 else { break }
                 // A line two CPUs fight over cannot be cheaper than one nobody else touches:
                 // such a figure means the threads did not really run together.
                 if ns >= atomic {
@@ -111,8 +114,9 @@ public final class Calibrator {
         c.localCmpxchgNs = gb_calibrate_local_cmpxchg_ns(200_000)
         if cpus.count > 1 {
             let ids = cpus.prefix(2).map(Int32.init)
-            let ns = gb_calibrate_contended_lock_pair_ns(ids, Int32(ids.count), 2_000)
-            c.contendedLockPairNs = ns > 0 ? ns : nil
+            var ns = 0.0
+            let rc = gb_calibrate_contended_lock_pair_ns(ids, Int32(ids.count), 2_000, &ns)
+            c.contendedLockPairNs = rc == 0 && ns > 0 ? ns : nil
         }
         c.memmaps = memmapBuffers.map { region in
             MemmapFigures(bytes: region.size, lineNs: gb_calibrate_line_ns(descriptors(region), region.size / 64, 3))
@@ -131,13 +135,16 @@ public final class Calibrator {
         ownMemmaps[model.pageCount * 64, default: []].append(gb_calibrate_line_ns(model.memmap, model.pageCount, 3))
     }
 
-    /// The lowest of every calibration so far, with each term's range.
+    /// Every calibration so far combined (each figure by its rule), with each term's range.
     public var combined: CalibrationFigures? {
         CalibrationFigures.combine(samples)?.withOwnMemmaps(ownMemmaps)
     }
 }
 
-public enum Calibration {
+/// The name commands use for `Calibrator`'s static entry points (`Calibration.measure`).
+public typealias Calibration = Calibrator
+
+extension Calibrator {
     /// Calibrations a command makes when it has no rounds to interleave them with.
     public static let standaloneSamples = 3
 

@@ -17,13 +17,6 @@ public struct PeakPrediction: Sendable, Equatable {
     /// The largest region phase: data, memmap and the arrays built from them (`regionNeed`).
     public var regionBytes: Int64
 
-    public init(processBytes: Int64, memmapBufferBytes: Int64, calibrationBytes: Int64, regionBytes: Int64) {
-        self.processBytes = processBytes
-        self.memmapBufferBytes = memmapBufferBytes
-        self.calibrationBytes = calibrationBytes
-        self.regionBytes = regionBytes
-    }
-
     public var totalBytes: Int64 { processBytes + memmapBufferBytes + max(calibrationBytes, regionBytes) }
 }
 
@@ -43,12 +36,6 @@ public struct MemoryBudget: Sendable, Equatable {
     public var totalBytes: Int64
     /// HugePages_Free × Hugepagesize.
     public var hugetlbFreeBytes: Int64
-
-    public init(availableBytes: Int64, totalBytes: Int64, hugetlbFreeBytes: Int64) {
-        self.availableBytes = availableBytes
-        self.totalBytes = totalBytes
-        self.hugetlbFreeBytes = hugetlbFreeBytes
-    }
 
     /// /proc/meminfo now.
     public static func read() -> MemoryBudget {
@@ -226,12 +213,6 @@ public struct MemlockLimit: Sendable, Equatable {
     public var hard: UInt64
     /// Whether the calling thread is exempt (CAP_IPC_LOCK in its effective set).
     public var exempt: Bool
-
-    public init(soft: UInt64, hard: UInt64, exempt: Bool) {
-        self.soft = soft
-        self.hard = hard
-        self.exempt = exempt
-    }
 
     /// The calling thread's limits and capability now.
     public static func read() -> MemlockLimit {

@@ -26,24 +26,19 @@ public final class MemoryRegion: @unchecked Sendable {
         // refuse before mapping, naming the sysfs commands; gupbench never writes sysfs.
         if let problem = backing.environmentProblem() { throw GUPBenchError.environment(problem) }
         var err = gb_region_error()
-        guard gb_region_map(&region, size, backing.cValue, backing.cMthpOrder, policy.cValue,
-                            Int32(node), &err) == 0
-        else {
-            let call = err.call.map { String(cString: $0) } ?? "mmap"
-            let what = err.what.map { String(cString: $0) } ?? "data"
-            let sizeText = ByteSize.format(size)
-            if backing == .hugetlb && call == "mmap" && err.err == ENOMEM {
-                let needed = size / Int(GB_HUGE_PAGE_SIZE)
-                let free = Topology.meminfo()["HugePages_Free"] ?? 0
-                throw GUPBenchError.environment(
-                    "--backing hugetlb needs \(needed) free 2MiB huge pages for --size \(sizeText) "
-                    + "but HugePages_Free is \(free); reserve them with "
-                    + "'echo \(needed) > /proc/sys/vm/nr_hugepages'")
-            }
+        let rc = gb_region_map(&region, size, backing.cValue, backing.cMthpOrder, policy.cValue, Int32(node), &err)
+        let call = err.call.map { String(cString: $0) } ?? "mmap"
+        let sizeText = ByteSize.format(size)
+        if backing == .hugetlb && call == "mmap" && rc == -ENOMEM {
+            let needed = size / Int(GB_HUGE_PAGE_SIZE)
+            let free = Topology.meminfo()["HugePages_Free"] ?? 0
             throw GUPBenchError.environment(
-                "\(call) of the \(what) (\(sizeText), \(backing.rawValue), \(policy.rawValue) "
-                + "node \(node)) failed: \(errnoDescription(err.err))")
+                "--backing hugetlb needs \(needed) free 2MiB huge pages for --size \(sizeText) "
+                + "but HugePages_Free is \(free); reserve them with "
+                + "'echo \(needed) > /proc/sys/vm/nr_hugepages'")
         }
+        try checkErrno(rc, "\(call) of the \(err.what.map { String(cString: $0) } ?? "data") (\(sizeText), "
+                       + "\(backing.rawValue), \(policy.rawValue) node \(node))")
     }
 
     /// A memmap of `descriptors` descriptors and no data (gb_region_map_memmap): the
@@ -53,13 +48,9 @@ public final class MemoryRegion: @unchecked Sendable {
         self.policy = policy
         self.node = node
         var err = gb_region_error()
-        guard gb_region_map_memmap(&region, descriptors, policy.cValue, Int32(node), &err) == 0 else {
-            let call = err.call.map { String(cString: $0) } ?? "mmap"
-            throw GUPBenchError.environment(
-                "\(call) of a frame-spaced memmap (\(descriptors) descriptors, "
-                + "\(ByteSize.format(descriptors * 64)), \(policy.rawValue) node \(node)) failed: "
-                + errnoDescription(err.err))
-        }
+        let rc = gb_region_map_memmap(&region, descriptors, policy.cValue, Int32(node), &err)
+        try checkErrno(rc, "\(err.call.map { String(cString: $0) } ?? "mmap") of a frame-spaced memmap "
+                       + "(\(descriptors) descriptors, \(ByteSize.format(descriptors * 64)), \(policy.rawValue) node \(node))")
     }
 
     deinit { gb_region_unmap(&region) }
@@ -73,10 +64,8 @@ public final class MemoryRegion: @unchecked Sendable {
     /// data is already unmapped.
     public func unmapData() throws {
         let rc = gb_region_unmap_data(&region)
-        guard rc == 0 else {
-            throw GUPBenchError.environment(rc == -EALREADY ? "the region's data is already unmapped"
-                                            : "munmap of the region's data failed: \(errnoDescription(-rc))")
-        }
+        if rc == -EALREADY { throw GUPBenchError.environment("the region's data is already unmapped") }
+        try checkErrno(rc, "munmap of the region's data")
     }
 
     /// For each 2 MiB chunk, whether one PMD-sized folio (THP or hugetlb) backs it.

@@ -43,8 +43,9 @@ public struct Topology: Sendable {
         for id in 0...maxNode {
             var cpus = [Int32](repeating: 0, count: 4096)
             let n = Int(max(0, gb_node_cpus(Int32(id), &cpus, Int32(cpus.count))))
-            var free: Int64 = -1
-            let total = gb_node_memory(Int32(id), &free)
+            // Unknown sizes stay -1 (the report says so); a failure is not an error here.
+            var total: Int64 = -1, free: Int64 = -1
+            _ = gb_node_memory(Int32(id), &total, &free)
             let hasMemory = gb_node_has_memory(Int32(id)) != 0
             if n == 0 && !hasMemory { continue }
             nodes.append(Node(id: id, cpus: cpus.prefix(n).map(Int.init), memoryBytes: total,

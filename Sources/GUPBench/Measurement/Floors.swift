@@ -28,7 +28,8 @@ public struct Floor: Sendable, Equatable {
     public let resource: FloorResource
     public let eventsPerPage: Double
     public let ns: Double
-    /// The calibration figure `ns` comes from, by its JSON name.
+    /// The calibration figure `ns` comes from, by its name (`CalibrationFigure.rawValue`; two
+    /// joined by "+" for a mix of descriptor and array lines).
     public let calibration: String
     public var nsPerPage: Double { eventsPerPage * ns }
 
@@ -94,26 +95,29 @@ public enum Floors {
     public static func estimate(events e: FloorEvents, memmapBytes: Int, mitigations: Mitigations,
                                 calibration c: CalibrationFigures) -> FloorEstimate {
         var floors: [Floor] = []
-        func add(_ r: FloorResource, _ events: Double, _ figure: (String, Double)?) {
-            guard events > 0, let figure else { return }
-            floors.append(Floor(r, eventsPerPage: events, ns: figure.1, calibration: figure.0))
+        func add(_ r: FloorResource, _ events: Double, _ name: String, _ ns: Double?) {
+            guard events > 0, let ns else { return }
+            floors.append(Floor(r, eventsPerPage: events, ns: ns, calibration: name))
         }
-        add(.lockedRmw, e.lockedRmws, ("atomic_ns", c.atomicNs))
+        func add(_ r: FloorResource, _ events: Double, _ figure: CalibrationFigure) {
+            add(r, events, figure.rawValue, c[figure])
+        }
+        add(.lockedRmw, e.lockedRmws, .atomic)
         // A descriptor line at the memmap's own size where calibrated; otherwise the in-cache
         // stream, the fastest line read the machine has. An array line: the in-cache stream.
-        let memmapLine = c.memmap(bytes: memmapBytes).map { ("memmap_line_ns", $0.lineNs) }
-            ?? ("stream_ns_per_descriptor_in_cache", c.streamNsPerDescriptorInCache)
-        let inCache = c.streamNsPerDescriptorInCache
+        let inCache = CalibrationFigure.streamInCache
+        let memmapLine = c.memmap(bytes: memmapBytes).map { (CalibrationFigure.memmapLine, $0.lineNs) }
+            ?? (inCache, c.streamNsPerDescriptorInCache)
         if e.descriptorLines + e.arrayLines > 0 {
-            let ns = (e.descriptorLines * memmapLine.1 + e.arrayLines * inCache) / (e.descriptorLines + e.arrayLines)
-            let name = e.arrayLines > 0 ? memmapLine.0 + "+stream_ns_per_descriptor_in_cache" : memmapLine.0
-            add(.lines, e.descriptorLines + e.arrayLines, (name, ns))
+            let ns = (e.descriptorLines * memmapLine.1 + e.arrayLines * c.streamNsPerDescriptorInCache)
+                / (e.descriptorLines + e.arrayLines)
+            let name = e.arrayLines > 0 ? memmapLine.0.rawValue + "+" + inCache.rawValue : memmapLine.0.rawValue
+            add(.lines, e.descriptorLines + e.arrayLines, name, ns)
         }
         let thunked = mitigations == .safeRet || mitigations == .retpolineSafeRet
-        add(.calls, e.calls, thunked ? c.kernelCallSafeRetNs.map { ("kernel_call_safe_ret_ns", $0) }
-                                     : c.kernelCallNs.map { ("kernel_call_ns", $0) })
-        add(.lockPairs, e.lockPairs, c.lockPairNs.map { ("lock_pair_ns", $0) })
-        add(.percpuCmpxchg, e.percpuCmpxchgs, c.localCmpxchgNs.map { ("local_cmpxchg_ns", $0) })
+        add(.calls, e.calls, thunked ? .kernelCallSafeRet : .kernelCall)
+        add(.lockPairs, e.lockPairs, .lockPair)
+        add(.percpuCmpxchg, e.percpuCmpxchgs, .localCmpxchg)
         return FloorEstimate(floors: floors)
     }
 }

@@ -4,7 +4,8 @@ import Foundation
 /// How the model's out-of-line release calls return (and call indirectly): `--mitigations`.
 /// The kernel's own mode is what /sys/devices/system/cpu/vulnerabilities/ reports; `auto`
 /// resolves to that (see `KernelCallSettings`).
-public enum Mitigations: String, CaseIterable, Sendable, Codable {
+public enum Mitigations: String, CaseIterable, Sendable, Codable, CEnumMirror {
+    typealias CValue = gb_mitigation
     /// Plain call and ret.
     case off
     /// Every return of the out-of-line functions through srso_return_thunk -> srso_safe_ret
@@ -16,15 +17,6 @@ public enum Mitigations: String, CaseIterable, Sendable, Codable {
     case retpoline
     /// Both: safe-ret returns and the retpoline (an AMD host with Retpolines and Safe RET).
     case retpolineSafeRet = "retpoline+safe-ret"
-
-    var cValue: gb_mitigation {
-        switch self {
-        case .off: return GB_MITIGATION_OFF
-        case .safeRet: return GB_MITIGATION_SAFE_RET
-        case .retpoline: return GB_MITIGATION_RETPOLINE
-        case .retpolineSafeRet: return GB_MITIGATION_RETPOLINE_SAFE_RET
-        }
-    }
 
     /// Whether the out-of-line functions return through the Safe-RET thunk.
     public var thunksReturns: Bool { self == .safeRet || self == .retpolineSafeRet }

@@ -2,18 +2,11 @@ import CShims
 import Foundation
 
 /// The named choices of the command line. Raw values are the command-line spellings and JSON values.
-public enum DirtyMode: String, CaseIterable, Sendable, Codable {
+public enum DirtyMode: String, CaseIterable, Sendable, Codable, CEnumMirror {
+    typealias CValue = gb_dirty_mode
     case none
     case dirty
     case dirtyLock = "dirty-lock"
-
-    var cValue: gb_dirty_mode {
-        switch self {
-        case .none: return GB_DIRTY_NONE
-        case .dirty: return GB_DIRTY_DIRTY
-        case .dirtyLock: return GB_DIRTY_LOCK
-        }
-    }
 }
 
 public enum Sharing: String, CaseIterable, Sendable, Codable {
@@ -33,18 +26,11 @@ public enum Layout: String, CaseIterable, Sendable, Codable {
     case pfn
 }
 
-public enum MemPolicy: String, CaseIterable, Sendable, Codable {
+public enum MemPolicy: String, CaseIterable, Sendable, Codable, CEnumMirror {
+    typealias CValue = gb_policy
     case bind
     case preferred
     case interleave
-
-    var cValue: gb_policy {
-        switch self {
-        case .bind: return GB_POLICY_BIND
-        case .preferred: return GB_POLICY_PREFERRED
-        case .interleave: return GB_POLICY_INTERLEAVE
-        }
-    }
 }
 
 public enum Impl: String, CaseIterable, Sendable, Codable {
@@ -55,7 +41,8 @@ public enum Impl: String, CaseIterable, Sendable, Codable {
 }
 
 /// Run-time detection of a wrong release call (--detect); each mode includes the ones before it.
-public enum DetectMode: String, CaseIterable, Sendable, Codable, Comparable {
+public enum DetectMode: String, CaseIterable, Sendable, Codable, Comparable, CEnumMirror {
+    typealias CValue = gb_detect_mode
     /// The model only.
     case off
     /// The end-of-run scan: residue of _refcount modulo the bias, _pincount against pins held.
@@ -64,15 +51,6 @@ public enum DetectMode: String, CaseIterable, Sendable, Codable, Comparable {
     case underflow
     /// Plus a shadow record of who holds what, naming the first wrong call as it happens.
     case ledger
-
-    var cValue: gb_detect_mode {
-        switch self {
-        case .off: return GB_DETECT_OFF
-        case .audit: return GB_DETECT_AUDIT
-        case .underflow: return GB_DETECT_UNDERFLOW
-        case .ledger: return GB_DETECT_LEDGER
-        }
-    }
 
     public static func < (a: DetectMode, b: DetectMode) -> Bool { a.cValue.rawValue < b.cValue.rawValue }
 }

@@ -26,7 +26,7 @@ public enum PfnOrder {
         case -EFAULT:
             throw GUPBenchError.environment("--layout pfn: a page of the region is not present in /proc/self/pagemap")
         default:
-            throw GUPBenchError.environment("--layout pfn: reading /proc/self/pagemap failed: \(errnoDescription(-rc))")
+            throw GUPBenchError.fromErrno(rc, "--layout pfn: reading /proc/self/pagemap")
         }
     }
 

@@ -52,21 +52,21 @@ extension Report {
 
     var calibrationJSON: JSON {
         guard let c = calibration else {
-            return .object([("atomic_ns", .null), ("stream_ns_per_descriptor", .null)])
+            return .object([(CalibrationFigure.atomic.jsonKey, .null), (CalibrationFigure.stream.jsonKey, .null)])
         }
-        var fields: [(String, JSON)] = c.terms.map { ($0.name, .num($0.value)) }
+        var fields: [(String, JSON)] = c.terms.map { ($0.figure.jsonKey, .num($0.value)) }
         fields.append(("llc_bytes", .int(c.llcBytes)))
         fields.append(("samples", .int(c.samples)))
         fields.append(("rejected_contended", .int(c.rejectedContended)))
         fields.append(("spread", .object(c.terms.compactMap { term in
-            c.spread[term.name].map { (term.name, .object([("min", .num($0.lowerBound)), ("max", .num($0.upperBound))])) }
+            c.spread[term.figure].map { (term.figure.jsonKey, .object([("min", .num($0.lowerBound)), ("max", .num($0.upperBound))])) }
         })))
         fields.append(("memmaps", .array(c.memmaps.map(Self.memmapJSON))))
         return .object(fields)
     }
 
     static func memmapJSON(_ m: MemmapFigures) -> JSON {
-        .object([("bytes", .int(m.bytes)), ("line_ns", .num(m.lineNs)),
+        .object([("bytes", .int(m.bytes)), (CalibrationFigure.memmapLine.jsonKey, .num(m.lineNs)),
                  ("spread", .object([("min", .num(m.spread.lowerBound)), ("max", .num(m.spread.upperBound))]))])
     }
 

@@ -191,19 +191,12 @@ extension Report {
 
     /// "calibration (ns, lowest of 4 [range]): atomic 2.87 [2.87-3.10], ..."
     static func calibrationLine(_ c: CalibrationFigures) -> String {
-        func term(_ label: String, _ name: String, _ value: Double?) -> String? {
-            guard let value else { return nil }
-            let range = c.spread[name].map { c.samples > 1 ? " [\(Fmt.ns($0.lowerBound))-\(Fmt.ns($0.upperBound))]" : "" } ?? ""
+        func term(_ label: String, _ figure: CalibrationFigure) -> String? {
+            guard let value = c[figure] else { return nil }
+            let range = c.spread[figure].map { c.samples > 1 ? " [\(Fmt.ns($0.lowerBound))-\(Fmt.ns($0.upperBound))]" : "" } ?? ""
             return "\(label) \(Fmt.ns(value))\(range)"
         }
-        let parts = [
-            term("atomic", "atomic_ns", c.atomicNs),
-            term("contended atomic", "contended_atomic_ns", c.contendedAtomicNs),
-            term("stream", "stream_ns_per_descriptor", c.streamNsPerDescriptor),
-            term("in cache", "stream_ns_per_descriptor_in_cache", c.streamNsPerDescriptorInCache),
-            term("dependent load", "latency_ns_per_descriptor", c.latencyNsPerDescriptor),
-            term("in cache", "latency_ns_per_descriptor_in_cache", c.latencyNsPerDescriptorInCache),
-        ].compactMap { $0 }
+        let parts = CalibrationFigure.allCases.compactMap { f in f.summaryLabel.flatMap { term($0, f) } }
         var line = "calibration (ns, lowest of \(c.samples) [range]; contended: median): " + parts.joined(separator: ", ")
         if c.rejectedContended > 0 {
             line += "; \(c.rejectedContended) contended figure(s) below the uncontended one rejected and repeated"

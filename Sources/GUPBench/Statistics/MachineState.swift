@@ -14,16 +14,11 @@ public struct MachineState: Sendable, Equatable {
         public let value: Double
         public let low: Double
         public let high: Double
-        public init(value: Double, low: Double, high: Double) {
-            self.value = value
-            self.low = low
-            self.high = high
-        }
     }
 
     /// cpu_model, llc_bytes, kernel, thp_mode as the report spells them.
     public let host: [String: String]
-    /// Calibration figures by JSON name; a memmap figure as "memmap_<name>@<bytes>".
+    /// Calibration figures by name (`CalibrationFigure.rawValue`); a memmap's as "memmap_line_ns@<bytes>".
     public let figures: [String: Figure]
 
     public init(host: [String: String], figures: [String: Figure]) {
@@ -33,25 +28,10 @@ public struct MachineState: Sendable, Equatable {
 
     static let hostKeys = ["cpu_model", "llc_bytes", "kernel", "thp_mode"]
 
-    /// How far a figure may move between two processes of the same binary on an unchanged
-    /// machine (a factor; the gate allows now/before in [1/t, t]): exp(3·√2·σ), σ the robust
-    /// standard deviation (1.4826 × median absolute deviation) of the figure's log over 12
-    /// default `compare` runs on the AMD EPYC host, so a pair differs beyond three standard
-    /// deviations of a difference; never under 1.10, the gate's default threshold
-    /// (`scripts/machine_tolerance.py`, docs/gate.md). The contended figures (two CPUs of a
-    /// shared guest rarely run together) are not compared.
-    public static let tolerance: [String: Double] = [
-        "atomic_ns": 1.104,
-        "kernel_call_ns": 1.1,
-        "kernel_call_safe_ret_ns": 1.1,
-        "latency_ns_per_descriptor": 1.622,
-        "latency_ns_per_descriptor_in_cache": 1.697,
-        "local_cmpxchg_ns": 1.1,
-        "lock_pair_ns": 1.101,
-        "memmap_line_ns": 1.446,
-        "stream_ns_per_descriptor": 1.556,
-        "stream_ns_per_descriptor_in_cache": 1.1,
-    ]
+    /// How far each figure may move between two processes of the same binary on an unchanged
+    /// machine, by figure name (`CalibrationFigure.tolerance` says how they were found).
+    public static let tolerance: [String: Double] = Dictionary(
+        uniqueKeysWithValues: CalibrationFigure.allCases.compactMap { f in f.tolerance.map { (f.rawValue, $0) } })
 
     /// The state a saved report carries; nil when it has no calibration (a report saved by an
     /// older gupbench, or by a command that does not calibrate).
@@ -61,21 +41,21 @@ public struct MachineState: Sendable, Equatable {
         var host: [String: String] = [:]
         for key in hostKeys where machine[key] != nil { host[key] = Gate.text(machine[key]) }
         var figures: [String: Figure] = [:]
-        func add(_ fields: [String: Any], prefix: String, suffix: String) {
+        func add(_ fields: [String: Any], _ kinds: [CalibrationFigure], suffix: String) {
             let spread = fields["spread"] as? [String: Any] ?? [:]
-            for (name, value) in fields {
-                guard let v = (value as? NSNumber)?.doubleValue, !(value is String), v > 0,
-                      !["llc_bytes", "samples", "rejected_contended", "bytes"].contains(name) else { continue }
-                let range = spread[name] as? [String: Any]
+            for kind in kinds {
+                guard let value = fields[kind.jsonKey], let v = (value as? NSNumber)?.doubleValue,
+                      !(value is String), v > 0 else { continue }
+                let range = spread[kind.jsonKey] as? [String: Any]
                 let low = (range?["min"] as? NSNumber)?.doubleValue ?? v
                 let high = (range?["max"] as? NSNumber)?.doubleValue ?? v
-                figures[prefix + name + suffix] = Figure(value: v, low: low, high: high)
+                figures[kind.rawValue + suffix] = Figure(value: v, low: low, high: high)
             }
         }
-        add(calibration, prefix: "", suffix: "")
+        add(calibration, CalibrationFigure.scalars, suffix: "")
         for memmap in calibration["memmaps"] as? [[String: Any]] ?? [] {
             guard let bytes = (memmap["bytes"] as? NSNumber)?.intValue else { continue }
-            add(memmap, prefix: "memmap_", suffix: "@" + ByteSize.format(bytes))
+            add(memmap, [.memmapLine], suffix: "@" + ByteSize.format(bytes))
         }
         guard !figures.isEmpty else { return nil }
         return MachineState(host: host, figures: figures)

@@ -24,6 +24,22 @@ public enum GUPBenchError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+extension GUPBenchError {
+    /// A C call's -errno (CShims.h's convention) as the error the command line reports: an
+    /// environment error (exit 1), "<what> failed: ENOMEM (Cannot allocate memory)".
+    public static func fromErrno(_ negatedErrno: Int32, _ what: String) -> GUPBenchError {
+        .environment("\(what) failed: \(errnoDescription(-negatedErrno))")
+    }
+}
+
+/// Passes a CShims result through (0 or a count), throwing `GUPBenchError.fromErrno` for a negative
+/// one: the one place a C function's -errno becomes a Swift error.
+@discardableResult
+public func checkErrno<T: BinaryInteger>(_ rc: T, _ what: @autoclosure () -> String) throws -> T {
+    guard rc < 0 else { return rc }
+    throw GUPBenchError.fromErrno(Int32(rc), what())
+}
+
 /// The name of the C error number, e.g. "ENOMEM (Cannot allocate memory)".
 public func errnoDescription(_ err: Int32) -> String {
     let names: [Int32: String] = [
