@@ -99,6 +99,7 @@ extension Strategy {
     func release(_ pages: PageArray, count: Int, batch: Int, dirty: gb_dirty_mode = GB_DIRTY_NONE,
                  detect: DetectMode = .off, ledger: LedgerPointer? = nil, impl: Impl = .swift,
                  tally: inout gb_tally) {
-        loop(impl)(ReleaseEntries(pages: pages), count, batch, dirty, detect, ledger, nil, &tally)
+        loop(impl)(ReleaseEntries(pages: pages),
+                   ReleaseCalls(count: count, batch: batch, dirty: dirty, detect: detect, ledger: ledger), &tally)
     }
 }

@@ -21,11 +21,8 @@ public struct Experiment {
 
     public init(config: BenchConfig, topology: Topology, calibration: CalibrationFigures? = nil,
                 calibrator: Calibrator? = nil, progress: Progress? = nil) {
-        self.config = config
-        self.topology = topology
-        self.calibration = calibration
-        self.calibrator = calibrator
-        self.progress = progress
+        (self.config, self.topology) = (config, topology)
+        (self.calibration, self.calibrator, self.progress) = (calibration, calibrator, progress)
     }
 
     /// What one loop on one scenario gathered, round by round.

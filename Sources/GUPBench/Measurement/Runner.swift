@@ -191,11 +191,13 @@ public final class ReleaseRunner: @unchecked Sendable {
     static func release(_ key: LoopKey, _ entries: ReleaseEntries, _ count: Int, _ batch: Int,
                         _ dirty: gb_dirty_mode, _ ledger: LedgerPointer?, _ tally: inout gb_tally,
                         free: FreeContextPointer? = nil) {
+        var calls = ReleaseCalls(count: count, batch: batch, dirty: dirty, detect: key.detect, ledger: ledger)
         if let free, let loop = key.strategy.lastRefLoop(key.impl) {
-            loop(entries, count, batch, dirty, key.detect, ledger, free, &tally)
+            calls.free = free
+            loop(entries, calls, &tally)
             return
         }
-        key.strategy.loop(key.impl)(entries, count, batch, dirty, key.detect, ledger, nil, &tally)
+        key.strategy.loop(key.impl)(entries, calls, &tally)
     }
 
     /// Makes the last-reference model (once per runner; rebuilt before every repetition).

@@ -43,7 +43,8 @@ public enum Misuse {
             var grab = gb_tally(), release = gb_tally()
             if let foll = scenario.grabbed { gb_grab_pages(pages, n, foll, shadow, &grab) }
             for _ in 0..<scenario.releases {
-                strategy.swiftLoop(ReleaseEntries(pages: pages), n, n, GB_DIRTY_NONE, mode, shadow, nil, &release)
+                strategy.swiftLoop(ReleaseEntries(pages: pages), ReleaseCalls(count: n, batch: n, detect: mode, ledger: shadow),
+                                   &release)
             }
             let audit = model.audit()
             let head = model.page(0)

@@ -68,11 +68,8 @@ public struct ScenarioField: Sendable {
     init(_ key: String, _ label: String, alwaysShown: Bool = false,
          json: @escaping @Sendable (ScenarioKey, Int) -> JSON,
          text: @escaping @Sendable (ScenarioKey) -> String) {
-        self.key = key
-        self.label = label
-        self.json = json
-        self.text = text
-        self.alwaysShown = alwaysShown
+        (self.key, self.label, self.alwaysShown) = (key, label, alwaysShown)
+        (self.json, self.text) = (json, text)
     }
 }
 

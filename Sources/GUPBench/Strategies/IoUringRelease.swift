@@ -13,15 +13,15 @@ extension Strategy {
         shortName: "io_uring", foll: GB_FOLL_PIN, comparedWith: "unpin-each", releasesFolioRuns: true,
         access: .bvecWalk, walks: .bvecs, dirties: false,
         swiftLoop: {
-            Walk.bvecs($0.bvecs!, $1, $2, $4, $5, $6, &$7) { c, folio, t in
+            Walk.bvecs($0.bvecs!, $1, &$2) { c, folio, t in
                 gb_detect_kcall_unpin_user_folio(c.detect, c.mode, folio, 1, &t)
             }
         },
-        cLoop: { gb_c_io_uring_release($0.bvecs!, $1, $2, $3, $4.cValue, $5, &$7, $6) },
+        cLoop: { $1.inC($0.bvecs!, &$2, gb_c_io_uring_release) },
         lastRefSwiftLoop: {
-            Walk.bvecs($0.bvecs!, $1, $2, $4, $5, $6, &$7) { c, folio, t in
+            Walk.bvecs($0.bvecs!, $1, &$2) { c, folio, t in
                 gb_detect_kcall_unpin_user_folio_last(c.detect, c.mode, folio, 1, c.free, &t)
             }
         },
-        lastRefCLoop: { gb_c_io_uring_release_last($0.bvecs!, $1, $2, $3, $4.cValue, $5, &$7, $6) })
+        lastRefCLoop: { $1.inC($0.bvecs!, &$2, gb_c_io_uring_release_last) })
 }

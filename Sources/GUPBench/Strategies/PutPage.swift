@@ -8,15 +8,15 @@ extension Strategy {
         rawValue: "put-page", kernelAnalogue: "put_page() per page (FOLL_GET)", shortName: "put",
         foll: GB_FOLL_GET, comparedWith: nil, releasesFolioRuns: false, access: .entryWalk,
         swiftLoop: {
-            Walk.entries($0.pages, $1, $2, $3, $4, $5, $6, GB_CALL_PUT_PAGE, &$7) { c, page, t in
+            Walk.entries($0.pages, $1, GB_CALL_PUT_PAGE, &$2) { c, page, t in
                 gb_detect_put_page(c.detect, page, &t)
             }
         },
-        cLoop: { gb_c_put_pages($0.pages, $1, $2, $3, $4.cValue, $5, &$7, $6) },
+        cLoop: { $1.inC($0.pages, &$2, gb_c_put_pages) },
         lastRefSwiftLoop: {
-            Walk.entries($0.pages, $1, $2, $3, $4, $5, $6, GB_CALL_PUT_PAGE, &$7) { c, page, t in
+            Walk.entries($0.pages, $1, GB_CALL_PUT_PAGE, &$2) { c, page, t in
                 c.putLast(gb_compound_head(page), 1, GB_FOLL_GET, &t)
             }
         },
-        lastRefCLoop: { gb_c_put_pages_last($0.pages, $1, $2, $3, $4.cValue, $5, &$7, $6) })
+        lastRefCLoop: { $1.inC($0.pages, &$2, gb_c_put_pages_last) })
 }

@@ -79,6 +79,7 @@ public final class ReleaseInput: @unchecked Sendable {
                         tally: inout gb_tally) {
         let n = count(key.strategy)
         guard n > 0 else { return }
-        key.strategy.loop(key.impl)(entries, n, batch, dirty, key.detect, ledger, nil, &tally)
+        key.strategy.loop(key.impl)(entries, ReleaseCalls(count: n, batch: batch, dirty: dirty, detect: key.detect,
+                                                          ledger: ledger), &tally)
     }
 }

@@ -14,19 +14,18 @@ extension Strategy {
         kernelAnalogue: "release_pages(): folio_batch of 31, lruvec lock per batch, batched free",
         shortName: "release", foll: GB_FOLL_GET, comparedWith: "put-page", releasesFolioRuns: false,
         access: .entryWalk,
-        swiftLoop: { releasePagesLoop($0.pages, $1, $2, $3, $4, $5, $6, &$7) },
-        cLoop: { gb_c_release_pages($0.pages, $1, $2, $3, $4.cValue, $5, &$7, $6) },
-        lastRefSwiftLoop: { releasePagesLoop($0.pages, $1, $2, $3, $4, $5, $6, &$7) },
-        lastRefCLoop: { gb_c_release_pages($0.pages, $1, $2, $3, $4.cValue, $5, &$7, $6) },
+        swiftLoop: { releasePagesLoop($0.pages, $1, &$2) },
+        cLoop: { $1.inC($0.pages, &$2, gb_c_release_pages) },
+        lastRefSwiftLoop: { releasePagesLoop($0.pages, $1, &$2) },
+        lastRefCLoop: { $1.inC($0.pages, &$2, gb_c_release_pages) },
         runByDefault: false)
 
     @inline(__always)
-    private static func releasePagesLoop(_ pages: PageArray, _ count: Int, _ batch: Int, _ dirty: gb_dirty_mode,
-                                         _ detect: DetectMode, _ ledger: LedgerPointer?,
-                                         _ free: FreeContextPointer?, _ tally: inout gb_tally) {
-        Walk.withContext(detect, free, &tally) { c, t in
+    private static func releasePagesLoop(_ pages: PageArray, _ calls: ReleaseCalls, _ tally: inout gb_tally) {
+        let (dirty, ledger) = (calls.dirty, calls.ledger)
+        Walk.withContext(calls, &tally) { c, t in
             var fbatch = gb_folio_batch()
-            Walk.calls(count, batch) { start, n in  // one release_pages() call
+            Walk.calls(calls.count, calls.batch) { start, n in  // one release_pages() call
                 gb_detect_entries(c.detect, ledger, pages + start, n, GB_CALL_PUT_PAGE, &t)
                 if dirty != GB_DIRTY_NONE {
                     for k in start..<start + n { gb_dirty_if_clean(pages[k], dirty, &t) }

@@ -106,9 +106,35 @@ public enum AccessPattern: String, Sendable {
     case bvecWalk
 }
 
-/// A release loop: `(entries, count, batch, dirty, detect, ledger, free, tally)`. It walks `count`
-/// entries of the array its strategy `walks`; `batch` entries go to one release call; the loop
-/// adds its counts to `tally`. `free` is the worker's free path (its pcp, the node's lruvec and
-/// zone) for the `--last-ref` loops, nil for the others.
-public typealias ReleaseLoop = @Sendable (ReleaseEntries, Int, Int, gb_dirty_mode, DetectMode, LedgerPointer?,
-                                          FreeContextPointer?, inout gb_tally) -> Void
+/// A release loop: it walks `calls.count` entries of the array its strategy `walks`, handing
+/// `calls.batch` entries to one release call, and adds its counts to the tally.
+public typealias ReleaseLoop = @Sendable (ReleaseEntries, ReleaseCalls, inout gb_tally) -> Void
+
+/// What a release loop is given besides its entries, the same for every loop shape.
+public struct ReleaseCalls {
+    /// Entries to walk.
+    public var count: Int
+    /// Entries per release call (the last call takes what is left).
+    public var batch: Int
+    public var dirty: gb_dirty_mode
+    public var detect: DetectMode
+    /// The shadow ledger of `--detect ledger`, else nil.
+    public var ledger: LedgerPointer?
+    /// The worker's free path (its pcp, the node's lruvec and zone) for the `--last-ref` loops,
+    /// nil for the others.
+    public var free: FreeContextPointer?
+
+    public init(count: Int, batch: Int, dirty: gb_dirty_mode = GB_DIRTY_NONE, detect: DetectMode = .off,
+                ledger: LedgerPointer? = nil, free: FreeContextPointer? = nil) {
+        (self.count, self.batch, self.dirty, self.detect) = (count, batch, dirty, detect)
+        (self.ledger, self.free) = (ledger, free)
+    }
+
+    /// Runs a C twin of a release loop (CShims/gb_loops.c, its parameters GB_RELEASE_LOOP_PARAMS).
+    @inline(__always)
+    public func inC<Entries>(_ entries: Entries, _ tally: inout gb_tally,
+                             _ loop: (Entries, Int, Int, gb_dirty_mode, gb_detect_mode, LedgerPointer?,
+                                      UnsafeMutablePointer<gb_tally>, FreeContextPointer?) -> Void) {
+        loop(entries, count, batch, dirty, detect.cValue, ledger, &tally, free)
+    }
+}

@@ -9,15 +9,15 @@ extension Strategy {
         shortName: "batched", foll: GB_FOLL_PIN, comparedWith: "unpin-each", releasesFolioRuns: true,
         access: .entryWalk,
         swiftLoop: {
-            Walk.folioRuns(.pages($0.pages), $1, $2, $3, $4, $5, $6, &$7) { c, folio, nr, t in
+            Walk.folioRuns(.pages($0.pages), $1, &$2) { c, folio, nr, t in
                 gb_detect_kcall_gup_put_folio_pin(c.detect, c.mode, folio, nr, &t)
             }
         },
-        cLoop: { gb_c_unpin_batched($0.pages, $1, $2, $3, $4.cValue, $5, &$7, $6) },
+        cLoop: { $1.inC($0.pages, &$2, gb_c_unpin_batched) },
         lastRefSwiftLoop: {
-            Walk.folioRuns(.pages($0.pages), $1, $2, $3, $4, $5, $6, &$7) { c, folio, nr, t in
+            Walk.folioRuns(.pages($0.pages), $1, &$2) { c, folio, nr, t in
                 c.putLast(folio, nr, GB_FOLL_PIN, &t)
             }
         },
-        lastRefCLoop: { gb_c_unpin_batched_last($0.pages, $1, $2, $3, $4.cValue, $5, &$7, $6) })
+        lastRefCLoop: { $1.inC($0.pages, &$2, gb_c_unpin_batched_last) })
 }

@@ -8,15 +8,15 @@ extension Strategy {
         rawValue: "unpin-each", kernelAnalogue: "unpin_user_page() per page", shortName: "each",
         foll: GB_FOLL_PIN, comparedWith: "put-page", releasesFolioRuns: false, access: .entryWalk,
         swiftLoop: {
-            Walk.entries($0.pages, $1, $2, $3, $4, $5, $6, GB_CALL_UNPIN_USER_PAGE, &$7) { c, page, t in
+            Walk.entries($0.pages, $1, GB_CALL_UNPIN_USER_PAGE, &$2) { c, page, t in
                 gb_detect_kcall_unpin_user_page(c.detect, c.mode, page, &t)
             }
         },
-        cLoop: { gb_c_unpin_each($0.pages, $1, $2, $3, $4.cValue, $5, &$7, $6) },
+        cLoop: { $1.inC($0.pages, &$2, gb_c_unpin_each) },
         lastRefSwiftLoop: {
-            Walk.entries($0.pages, $1, $2, $3, $4, $5, $6, GB_CALL_UNPIN_USER_PAGE, &$7) { c, page, t in
+            Walk.entries($0.pages, $1, GB_CALL_UNPIN_USER_PAGE, &$2) { c, page, t in
                 c.putLast(gb_compound_head(page), 1, GB_FOLL_PIN, &t)
             }
         },
-        lastRefCLoop: { gb_c_unpin_each_last($0.pages, $1, $2, $3, $4.cValue, $5, &$7, $6) })
+        lastRefCLoop: { $1.inC($0.pages, &$2, gb_c_unpin_each_last) })
 }

@@ -10,9 +10,9 @@ extension Strategy {
         shortName: "folios", foll: GB_FOLL_PIN, comparedWith: "unpin-each", releasesFolioRuns: true,
         access: .folioPointers, walks: .folios, dirties: false,
         swiftLoop: {
-            Walk.folioPointers($0.folios!, $1, $2, $4, $5, $6, &$7) { c, folio, nr, t in
+            Walk.folioPointers($0.folios!, $1, &$2) { c, folio, nr, t in
                 gb_detect_kcall_gup_put_folio_pin(c.detect, c.mode, folio, nr, &t)
             }
         },
-        cLoop: { gb_c_unpin_folios($0.folios!, $1, $2, $3, $4.cValue, $5, &$7, $6) })
+        cLoop: { $1.inC($0.folios!, &$2, gb_c_unpin_folios) })
 }

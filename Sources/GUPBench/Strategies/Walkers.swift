@@ -29,12 +29,12 @@ enum Walk {
 
     /// Runs `body` once, with the detection mode as a constant and a local tally.
     @inline(__always)
-    static func withContext(_ detect: DetectMode, _ free: FreeContextPointer?, _ tally: inout gb_tally,
-                            _ body: (Context, inout gb_tally) -> Void) {
+    static func withContext(_ calls: ReleaseCalls, _ tally: inout gb_tally, _ body: (Context, inout gb_tally) -> Void) {
+        let free = calls.free
         let mode = gb_mitigations()
         var local = gb_tally()
         local.thread = tally.thread
-        switch detect {
+        switch calls.detect {
         case .off, .audit: body(Context(detect: GB_DETECT_OFF, mode: mode, free: free), &local)
         case .underflow: body(Context(detect: GB_DETECT_UNDERFLOW, mode: mode, free: free), &local)
         case .ledger: body(Context(detect: GB_DETECT_LEDGER, mode: mode, free: free), &local)
@@ -55,19 +55,19 @@ enum Walk {
 
     /// `calls` inside `withContext`: each release call's context, first entry and entry count.
     @inline(__always)
-    static func eachCall(_ count: Int, _ batch: Int, _ detect: DetectMode, _ free: FreeContextPointer?,
-                         _ tally: inout gb_tally, _ call: (Context, _ start: Int, _ n: Int, inout gb_tally) -> Void) {
-        withContext(detect, free, &tally) { c, t in
-            calls(count, batch) { start, n in call(c, start, n, &t) }
+    static func eachCall(_ calls: ReleaseCalls, _ tally: inout gb_tally,
+                         _ call: (Context, _ start: Int, _ n: Int, inout gb_tally) -> Void) {
+        withContext(calls, &tally) { c, t in
+            Walk.calls(calls.count, calls.batch) { start, n in call(c, start, n, &t) }
         }
     }
 
     /// Per entry (put_page(), unpin_user_page() per entry): check, dirty, release each.
     @inline(__always)
-    static func entries(_ pages: PageArray, _ count: Int, _ batch: Int, _ dirty: gb_dirty_mode,
-                        _ detect: DetectMode, _ ledger: LedgerPointer?, _ free: FreeContextPointer?,
-                        _ call: gb_call, _ tally: inout gb_tally, _ release: PageRelease) {
-        eachCall(count, batch, detect, free, &tally) { c, start, n, t in
+    static func entries(_ pages: PageArray, _ calls: ReleaseCalls, _ call: gb_call, _ tally: inout gb_tally,
+                        _ release: PageRelease) {
+        let (dirty, ledger) = (calls.dirty, calls.ledger)
+        eachCall(calls, &tally) { c, start, n, t in
             var i = start
             while i < start + n {
                 gb_detect_entries(c.detect, ledger, pages + i, 1, call, &t)
@@ -90,15 +90,13 @@ enum Walk {
 
     /// Folio runs: one check, one dirtying and one release per run of entries in one folio.
     @inline(__always)
-    static func folioRuns(_ runs: Runs, _ count: Int, _ batch: Int, _ dirty: gb_dirty_mode, _ detect: DetectMode,
-                          _ ledger: LedgerPointer?, _ free: FreeContextPointer?, _ tally: inout gb_tally,
-                          _ release: RunRelease) {
+    static func folioRuns(_ runs: Runs, _ calls: ReleaseCalls, _ tally: inout gb_tally, _ release: RunRelease) {
         switch runs {  // a constant where the walker is inlined: one branch is left
         case .pages(let pages):
-            walkRuns(pages, count, batch, dirty, detect, ledger, free, &tally, next: { gb_gup_folio_next($0, $1, $2, &$3) },
+            walkRuns(pages, calls, &tally, next: { gb_gup_folio_next($0, $1, $2, &$3) },
                      check: { gb_detect_entries($0, $1, $2, $3, GB_CALL_UNPIN_USER_PAGE, &$4) }, release)
         case .range(let first):
-            walkRuns(first, count, batch, dirty, detect, ledger, free, &tally, next: { gb_gup_folio_range_next($0, $1, $2, &$3) },
+            walkRuns(first, calls, &tally, next: { gb_gup_folio_range_next($0, $1, $2, &$3) },
                      check: { gb_detect_range($0, $1, $2, $3, GB_CALL_UNPIN_USER_PAGE, &$4) }, release)
         }
     }
@@ -107,13 +105,13 @@ enum Walk {
     /// `check` is the detection mode's check of the run.
     @inline(__always)
     private static func walkRuns<Entry>(
-        _ base: UnsafeMutablePointer<Entry>, _ count: Int, _ batch: Int, _ dirty: gb_dirty_mode,
-        _ detect: DetectMode, _ ledger: LedgerPointer?, _ free: FreeContextPointer?, _ tally: inout gb_tally,
+        _ base: UnsafeMutablePointer<Entry>, _ calls: ReleaseCalls, _ tally: inout gb_tally,
         next: (UnsafeMutablePointer<Entry>, Int, Int, inout Int) -> PagePointer,
         check: (gb_detect_mode, LedgerPointer?, UnsafeMutablePointer<Entry>, Int, inout gb_tally) -> Void,
         _ release: RunRelease
     ) {
-        eachCall(count, batch, detect, free, &tally) { c, start, n, t in
+        let (dirty, ledger) = (calls.dirty, calls.ledger)
+        eachCall(calls, &tally) { c, start, n, t in
             let call = base + start
             var i = 0
             var run = 0
@@ -131,10 +129,10 @@ enum Walk {
     /// pointers, no descriptor read; one release per run. The kernel skips a NULL entry; the
     /// model's arrays hold none.
     @inline(__always)
-    static func folioPointers(_ folios: FolioArray, _ count: Int, _ batch: Int, _ detect: DetectMode,
-                              _ ledger: LedgerPointer?, _ free: FreeContextPointer?, _ tally: inout gb_tally,
+    static func folioPointers(_ folios: FolioArray, _ calls: ReleaseCalls, _ tally: inout gb_tally,
                               _ release: RunRelease) {
-        eachCall(count, batch, detect, free, &tally) { c, start, n, t in
+        let ledger = calls.ledger  // no dirtying variant: unpin_folios() has none
+        eachCall(calls, &tally) { c, start, n, t in
             let call = folios + start
             var i = 0
             while i < n {
@@ -152,10 +150,9 @@ enum Walk {
     /// bvecs (io_buffer_unmap(): imu->release(imu->priv)), then a release of
     /// page_folio(bv_page) per bvec.
     @inline(__always)
-    static func bvecs(_ bvecs: BvecArray, _ count: Int, _ batch: Int, _ detect: DetectMode,
-                      _ ledger: LedgerPointer?, _ free: FreeContextPointer?, _ tally: inout gb_tally,
-                      _ release: PageRelease) {
-        eachCall(count, batch, detect, free, &tally) { c, start, n, t in
+    static func bvecs(_ bvecs: BvecArray, _ calls: ReleaseCalls, _ tally: inout gb_tally, _ release: PageRelease) {
+        let ledger = calls.ledger  // io_release_ubuf() dirties nothing
+        eachCall(calls, &tally) { c, start, n, t in
             let imu = bvecs + start
             gb_kcall_release_indirect(c.mode, &t)
             var i = 0
