@@ -16,8 +16,9 @@ static void *zalloc_lines(size_t bytes) {
 }
 
 gb_free_model *gb_free_model_create(gb_page *memmap, size_t npages, int nr_lruvecs, int nr_pcps,
-                                    long high, long batch) {
-    if (nr_lruvecs < 1 || nr_lruvecs > (int)GB_LRUVEC_MASK + 1 || nr_pcps < 1 || high < 1 || batch < 1)
+                                    long high, long batch, int memcg_levels, int memcg_memsw) {
+    if (nr_lruvecs < 1 || nr_lruvecs > (int)GB_LRUVEC_MASK + 1 || nr_pcps < 1 || high < 1 || batch < 1 ||
+        memcg_levels > GB_MEMCG_MAX_LEVELS)
         return NULL;
     gb_free_model *m = calloc(1, sizeof *m);
     if (!m)
@@ -30,7 +31,14 @@ gb_free_model *gb_free_model_create(gb_page *memmap, size_t npages, int nr_lruve
     m->zone = zalloc_lines(sizeof(gb_zone));
     m->pcps = zalloc_lines(sizeof(gb_pcp) * (size_t)nr_pcps);
     m->ctxs = calloc((size_t)nr_pcps, sizeof(gb_free_ctx));
-    if (!m->lruvecs || !m->zone || !m->pcps || !m->ctxs) {
+    if (memcg_levels >= 0) {
+        m->memcg = zalloc_lines(sizeof(gb_memcg));
+        if (m->memcg) {
+            m->memcg->levels = memcg_levels;
+            m->memcg->memsw_on = memcg_memsw != 0;
+        }
+    }
+    if (!m->lruvecs || !m->zone || !m->pcps || !m->ctxs || (memcg_levels >= 0 && !m->memcg)) {
         gb_free_model_destroy(m);
         return NULL;
     }
@@ -41,13 +49,14 @@ gb_free_model *gb_free_model_create(gb_page *memmap, size_t npages, int nr_lruve
         gb_list_init(&m->pcps[t].list);
         m->pcps[t].high = high;
         m->pcps[t].batch = batch;
-        m->ctxs[t] = (gb_free_ctx){m->lruvecs, m->zone, &m->pcps[t]};
+        m->ctxs[t] = (gb_free_ctx){m->lruvecs, m->zone, &m->pcps[t], m->memcg};
     }
     return m;
 }
 
 void gb_free_model_destroy(gb_free_model *m) {
     free(m->members);
+    free(m->memcg);
     free(m->lruvecs);
     free(m->zone);
     free(m->pcps);
@@ -88,6 +97,7 @@ static void reset_lists(gb_free_model *m) {
         p->count = p->nr_folios = p->free_count = 0;
         p->lock.locked = 0;
         memset(&p->counts, 0, sizeof p->counts);
+        p->css_ref = p->memcg_events = 0;
     }
 }
 
@@ -116,7 +126,7 @@ void gb_free_model_rebuild(gb_free_model *m, long lruvec_run) {
     reset_lists(m);
     if (lruvec_run < 1)
         lruvec_run = 1;
-    long f = 0;
+    long f = 0, charged = 0;
     for (size_t i = 0; i < m->npages; f++) {
         gb_page *folio = m->memmap + i;
         long nr = gb_folio_nr_pages(folio);
@@ -135,8 +145,14 @@ void gb_free_model_rebuild(gb_free_model *m, long lruvec_run) {
         gb_list_add_tail(gb_lru_node(folio), &lruvec->list); /* kernel: lruvec_add_folio() */
         lruvec->nr_folios++;
         lruvec->nr_pages += nr;
+        if (m->memcg) /* kernel: commit_charge() — memcg_data names the memcg (any nonzero word here) */
+            gb_folio_set_memcg_data(folio, 1);
+        charged += nr;
         i += (size_t)nr;
     }
+    if (m->memcg) /* kernel: try_charge_memcg() charged every level for the faulted pages */
+        for (int l = 0; l < m->memcg->levels; l++)
+            m->memcg->memory[l].usage = m->memcg->memsw[l].usage = charged;
 }
 
 void gb_free_model_restore(gb_free_model *m) {
@@ -153,6 +169,7 @@ void gb_free_model_restore(gb_free_model *m) {
         atomic_store_explicit(GB_ATOMIC(unsigned long, folio->flags), flags_without_lru_state(folio),
                               memory_order_relaxed);
         set_link_words(folio, 0, 0);
+        gb_folio_set_memcg_data(folio, 0);
         i += (size_t)nr;
     }
 }
@@ -176,6 +193,8 @@ gb_lock_counts gb_free_model_counts(gb_free_model *m) {
         sum.pages_freed += c.pages_freed;
         sum.bad_frees += c.bad_frees;
         sum.spills += c.spills;
+        sum.memcg_batches += c.memcg_batches;
+        sum.memcg_folios += c.memcg_folios;
     }
     return sum;
 }

@@ -4,7 +4,8 @@
  * spills to the zone's free list under the zone lock at a high-water mark. Linux 6.x:
  * mm/swap.c (__folio_put, __page_cache_release, folios_put_refs, release_pages),
  * mm/page_alloc.c (free_frozen_pages, free_unref_folios, free_frozen_page_commit,
- * free_pcppages_bulk, free_one_page), include/linux/memcontrol.h (folio_lruvec_relock_irqsave).
+ * free_pcppages_bulk, free_one_page), include/linux/memcontrol.h (folio_lruvec_relock_irqsave),
+ * mm/memcontrol.c and mm/page_counter.c (the memory cgroup's uncharge, below).
  *
  * Locks are real spinlocks (C11 atomics, test-and-test-and-set with PAUSE); lists are real
  * intrusive doubly-linked lists through the descriptors, as the kernel's are.
@@ -26,8 +27,8 @@
  * (GB_LRUVEC_SHIFT); the model's one zone stands for the node's ZONE_NORMAL.
  *
  * Differences from the kernel, on purpose: no buddy merging (the zone keeps one free list of
- * whole folios), no migratetypes, memcg uncharge and free_pages_prepare()'s per-page clearing of
- * tails are not modelled; the folio keeps its compound shape while free so the next repetition
+ * whole folios), no migratetypes, free_pages_prepare()'s per-page clearing of tails is not
+ * modelled; the folio keeps its compound shape while free so the next repetition
  * can "allocate" it again. Lock and unlock never disable interrupts (user space).
  */
 #ifndef GB_FREE_H
@@ -78,6 +79,8 @@ typedef struct gb_lock_counts {
     uint64_t pages_freed;
     uint64_t bad_frees;     /* frees of a folio with _refcount != 0 or still on an LRU */
     uint64_t spills;        /* free_pcppages_bulk() calls */
+    uint64_t memcg_batches; /* uncharge_batch() calls: the page counters' subtractions */
+    uint64_t memcg_folios;  /* folios uncharged (uncharge_folio()) */
 } gb_lock_counts;
 
 /* kernel: struct lruvec (the node's, memcg off): one LRU list (inactive anon) and its lock. */
@@ -109,14 +112,40 @@ typedef struct gb_pcp {
     long free_count;   /* consecutive freed pages, grows the spill (kernel: pcp->free_count) */
     unsigned char _pad[8];
     gb_lock_counts counts;
-    unsigned char _pad2[64 - sizeof(gb_lock_counts) % 64];
+    /* The memcg's per-CPU state this CPU writes (plain adds, as this_cpu_add() is): the css
+     * reference count in percpu mode (css_get/css_put) and the v1 page events. */
+    long css_ref;
+    long memcg_events;
+    unsigned char _pad2[64 - (sizeof(gb_lock_counts) + 2 * sizeof(long)) % 64];
 } gb_pcp;
+
+/* kernel: struct page_counter's `usage` (mm/page_counter.c), each level's on its own line: each
+ * is in another memcg's allocation, and every CPU of the machine subtracts from the upper ones. */
+typedef struct gb_page_counter {
+    long usage;
+    unsigned char _pad[56];
+} gb_page_counter;
+
+#define GB_MEMCG_MAX_LEVELS 32
+
+/* The memory cgroup the region is charged to, as its uncharge sees it. `levels` page counters:
+ * the memcg's own and each ancestor's up to and including root's (page_counter_uncharge() walks
+ * c->parent until NULL); 0 when the process is in the root memcg, whose folios charge no
+ * counter (try_charge() returns early for root, uncharge_folio() adds no pages for it). On
+ * cgroup v1 each level also has a memsw counter (do_memsw_account()). */
+typedef struct gb_memcg {
+    gb_page_counter memory[GB_MEMCG_MAX_LEVELS];
+    gb_page_counter memsw[GB_MEMCG_MAX_LEVELS];
+    int levels;
+    int memsw_on;
+} gb_memcg;
 
 /* What one thread's release path needs: the lruvecs, the zone, its own pcp. */
 typedef struct gb_free_ctx {
     gb_lruvec *_Nonnull lruvecs;
     gb_zone *_Nonnull zone;
     gb_pcp *_Nonnull pcp;
+    gb_memcg *_Nullable memcg; /* NULL: memory cgroups off (mem_cgroup_disabled()) */
 } gb_free_ctx;
 
 /* ---- spinlock: test-and-test-and-set ---- */
@@ -245,6 +274,95 @@ GB_INLINE gb_lruvec *_Nullable gb_page_cache_release(gb_page *_Nonnull folio, gb
     return locked;
 }
 
+/* ---- the memory cgroup's uncharge (mm/memcontrol.c, mm/page_counter.c, mm/memcontrol-v1.c) ---- */
+
+/* kernel: folio->memcg_data — on the head, the word at offset 56 (page[1] keeps _nr_pages there). */
+GB_INLINE unsigned long gb_folio_memcg_data(gb_page *_Nonnull folio) {
+    return (unsigned long)atomic_load_explicit(GB_ATOMIC(unsigned int, folio->nr_pages), memory_order_relaxed) |
+           (unsigned long)atomic_load_explicit(GB_ATOMIC(unsigned int, folio->memcg_data_hi), memory_order_relaxed)
+               << 32;
+}
+GB_INLINE void gb_folio_set_memcg_data(gb_page *_Nonnull folio, unsigned long v) {
+    atomic_store_explicit(GB_ATOMIC(unsigned int, folio->nr_pages), (unsigned int)v, memory_order_relaxed);
+    atomic_store_explicit(GB_ATOMIC(unsigned int, folio->memcg_data_hi), (unsigned int)(v >> 32),
+                          memory_order_relaxed);
+}
+
+/* kernel: struct uncharge_gather — the pages and page events of a run of folios of one memcg. */
+typedef struct gb_uncharge_gather {
+    long nr_memory;
+    long pgpgout;
+    bool started; /* ug->memcg set: the css reference taken */
+} gb_uncharge_gather;
+
+/* kernel: uncharge_folio() — every folio of the region is charged to the one memcg, so only the
+ * first of a gather takes the css reference; the pages count unless the memcg is root; the
+ * folio's memcg_data is cleared; css_put(). The css operations are per-CPU adds (percpu_ref in
+ * percpu mode), no LOCK prefix. */
+GB_INLINE void gb_uncharge_folio(gb_page *_Nonnull folio, gb_uncharge_gather *_Nonnull ug,
+                                 gb_free_ctx *_Nonnull c) {
+    if (!ug->started) {
+        ug->started = true;
+        c->pcp->css_ref++; /* css_get(), paired with uncharge_batch()'s css_put() */
+    }
+    if (c->memcg->levels > 0) /* "LRU pages aren't accounted at the root level" */
+        ug->nr_memory += gb_folio_nr_pages(folio);
+    ug->pgpgout++;
+    gb_folio_set_memcg_data(folio, 0);
+    c->pcp->css_ref--; /* css_put() */
+    c->pcp->counts.memcg_folios++;
+}
+
+/* kernel: page_counter_uncharge() — page_counter_cancel() on each level up to root: one
+ * atomic_long_sub_return() (`lock xadd`) each. No memory.min/low protection to propagate: v1
+ * counters have none, and the model's v2 memcg none set. */
+GB_INLINE void gb_page_counter_uncharge(gb_page_counter *_Nonnull counters, int levels, long nr,
+                                        gb_tally *_Nonnull t) {
+    for (int l = 0; l < levels; l++)
+        atomic_fetch_sub_explicit(GB_ATOMIC(long, counters[l].usage), nr, memory_order_seq_cst);
+    t->atomics += (uint64_t)levels;
+}
+
+/* kernel: uncharge_batch() — memcg_uncharge() (the memory counters, and memsw on v1), then
+ * memcg1_uncharge_batch()'s per-CPU page events (with interrupts off in the kernel), and the
+ * css_put() for uncharge_folio()'s css_get(). */
+GB_INLINE void gb_uncharge_batch(const gb_uncharge_gather *_Nonnull ug, gb_free_ctx *_Nonnull c,
+                                 gb_tally *_Nonnull t) {
+    gb_memcg *m = c->memcg;
+    if (ug->nr_memory) {
+        gb_page_counter_uncharge(m->memory, m->levels, ug->nr_memory, t);
+        if (m->memsw_on)
+            gb_page_counter_uncharge(m->memsw, m->levels, ug->nr_memory, t);
+    }
+    c->pcp->memcg_events += ug->pgpgout + ug->nr_memory; /* PGPGOUT, nr_page_events */
+    c->pcp->css_ref--;
+    c->pcp->counts.memcg_batches++;
+}
+
+/* kernel: mem_cgroup_uncharge() -> __mem_cgroup_uncharge() — one folio, one batch of its own
+ * (__folio_put()); nothing when memcgs are off or the folio is not charged. */
+GB_INLINE void gb_mem_cgroup_uncharge(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c, gb_tally *_Nonnull t) {
+    if (!c->memcg || !gb_folio_memcg_data(folio))
+        return;
+    gb_uncharge_gather ug = {0, 0, false};
+    gb_uncharge_folio(folio, &ug, c);
+    gb_uncharge_batch(&ug, c, t);
+}
+
+/* kernel: mem_cgroup_uncharge_folios() — a batch's freed folios gathered: the counters
+ * subtracted once for the run of one memcg (folios_put_refs()). */
+GB_INLINE void gb_mem_cgroup_uncharge_folios(gb_page *_Nullable const *_Nonnull folios, unsigned nr,
+                                             gb_free_ctx *_Nonnull c, gb_tally *_Nonnull t) {
+    if (!c->memcg)
+        return;
+    gb_uncharge_gather ug = {0, 0, false};
+    for (unsigned i = 0; i < nr; i++)
+        if (gb_folio_memcg_data(folios[i])) /* kernel: folio_memcg() NULL: skipped */
+            gb_uncharge_folio(folios[i], &ug, c);
+    if (ug.started)
+        gb_uncharge_batch(&ug, c, t);
+}
+
 /* ---- the free side (mm/page_alloc.c) ---- */
 
 /* kernel: pcp_allowed_order() — orders up to PAGE_ALLOC_COSTLY_ORDER, and the PMD order with THP. */
@@ -333,11 +451,13 @@ GB_INLINE void gb_free_frozen_pages(gb_page *_Nonnull folio, gb_free_ctx *_Nonnu
 }
 
 /* kernel: __folio_put() — the last reference is gone: page_cache_release() (lruvec lock taken
- * and dropped for this one folio), then free_frozen_pages(). */
-GB_INLINE void gb__folio_put(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c) {
+ * and dropped for this one folio), mem_cgroup_uncharge() (the page counters for this one
+ * folio), then free_frozen_pages(). */
+GB_INLINE void gb__folio_put(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c, gb_tally *_Nonnull t) {
     gb_lruvec *locked = gb_page_cache_release(folio, NULL, c);
     if (locked)
         gb_spin_unlock(&locked->lru_lock);
+    gb_mem_cgroup_uncharge(folio, c, t);
     gb_free_frozen_pages(folio, c);
 }
 
@@ -349,7 +469,7 @@ GB_INLINE bool gb_folio_put_refs_last(gb_page *_Nonnull folio, int refs, gb_free
                                       gb_tally *_Nonnull t) {
     gb_put_outcome o = gb_folio_put_refs_outcome(folio, refs, t);
     if (o == GB_PUT_FREED && c)
-        gb__folio_put(folio, c);
+        gb__folio_put(folio, c, t);
     return o == GB_PUT_NEGATIVE;
 }
 
@@ -403,7 +523,7 @@ GB_INLINE void gb_free_unref_folios(gb_folio_batch *_Nonnull fb, gb_free_ctx *_N
 
 /* kernel: folios_put_refs() — one folio_ref_sub_and_test() per folio; each folio that reached
  * zero leaves the LRU with the lruvec lock kept across consecutive folios of one lruvec, then the
- * batch is freed together. With a NULL context nothing is freed (the reference drop only). */
+ * batch is uncharged (mem_cgroup_uncharge_folios()) and freed together. With a NULL context nothing is freed (the reference drop only). */
 GB_INLINE void gb_folios_put_refs(gb_folio_batch *_Nonnull fb, gb_free_ctx *_Nullable c,
                                   gb_tally *_Nonnull t) {
     unsigned j = 0;
@@ -422,8 +542,10 @@ GB_INLINE void gb_folios_put_refs(gb_folio_batch *_Nonnull fb, gb_free_ctx *_Nul
     if (locked)
         gb_spin_unlock(&locked->lru_lock);
     fb->nr = j;
-    if (j)
+    if (j) {
+        gb_mem_cgroup_uncharge_folios(fb->folios, j, c, t);
         gb_free_unref_folios(fb, c);
+    }
     fb->nr = 0;
 }
 
@@ -461,6 +583,7 @@ typedef struct gb_free_model {
     gb_zone *_Nonnull zone;
     gb_pcp *_Nonnull pcps;
     gb_free_ctx *_Nonnull ctxs;     /* one per pcp */
+    gb_memcg *_Nullable memcg;      /* NULL: no memory cgroup uncharge */
     /* NULL: every folio of the memmap is the run's. Otherwise one byte per descriptor, 1 at the
      * head of each folio the run's page array names: a frame-spaced memmap (`--layout pfn`) has
      * descriptors of other memory between them, which no release reaches and nothing frees. */
@@ -468,10 +591,12 @@ typedef struct gb_free_model {
 } gb_free_model;
 
 /* Allocate the model for a memmap: `nr_lruvecs` lruvecs (>= 1), one pcp per worker thread with
- * the given high-water mark and batch (kernel: pcp->high, pcp->batch). NULL on bad input or no
- * memory. */
+ * the given high-water mark and batch (kernel: pcp->high, pcp->batch), and the memory cgroup
+ * the frees uncharge: `memcg_levels` page counters (0: the root memcg; -1: memcgs off) with a
+ * memsw counter each when `memcg_memsw` (cgroup v1). NULL on bad input or no memory. */
 gb_free_model *_Nullable gb_free_model_create(gb_page *_Nonnull memmap, size_t npages, int nr_lruvecs,
-                                              int nr_pcps, long high, long batch);
+                                              int nr_pcps, long high, long batch, int memcg_levels,
+                                              int memcg_memsw);
 void gb_free_model_destroy(gb_free_model *_Nonnull m);
 
 /* Only the folios holding one of `indexes[0..n)` (descriptor indexes of the memmap) are the run's:
@@ -485,7 +610,9 @@ gb_free_ctx *_Nonnull gb_free_model_ctx(gb_free_model *_Nonnull m, int thread);
  * allocated (off the free lists), _refcount 1 (the mapping's reference), mapped once (the
  * mapcounts gb_memmap_init_folios sets), _pincount 0, PG_lru set
  * and on its lruvec's list (kernel: folio_add_lru() after the batch drains). Folio f (in memmap
- * order) goes to lruvec (f / lruvec_run) % nr_lruvecs. Lock counts and pcp state are reset. */
+ * order) goes to lruvec (f / lruvec_run) % nr_lruvecs; with a memcg, each folio charged to it
+ * (memcg_data set, every page counter's usage the run's pages). Lock counts and pcp state are
+ * reset. */
 void gb_free_model_rebuild(gb_free_model *_Nonnull m, long lruvec_run);
 
 /* Back to the baseline the reference-drop mode expects (gb_memmap_audit): every folio off every

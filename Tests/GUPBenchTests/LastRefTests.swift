@@ -21,10 +21,10 @@ import Testing
     /// reference (munmap while held), then releases every page except `forget` on one thread.
     static func lastRef(_ strategy: Strategy, _ impl: Impl = .swift, order: Int, pages: Int = 2048,
                         high: Int = 1 << 30, pcpBatch: Int = 63, lruvecs: Int = 1, lruvecRun: Int = 1,
-                        callBatch: Int? = nil, forget: Set<Int> = []) throws -> Run {
+                        callBatch: Int? = nil, forget: Set<Int> = [], memcg: MemoryCgroup? = nil) throws -> Run {
         let model = try makeModel(pages: pages, order: order)
         let free = FreeModel(model: model, threads: 1, lruvecs: lruvecs, lruvecRun: lruvecRun,
-                             high: high, batch: pcpBatch)
+                             high: high, batch: pcpBatch, memcg: memcg)
         free.rebuild()
         let all = PageList(model, indices: Array(0..<pages))
         _ = grab(strategy, all)
@@ -120,7 +120,8 @@ import Testing
     @Test func auditNamesADoubleFree() throws {
         let r = try Self.lastRef(.putPage, order: 0, pages: 64)
         #expect(r.detail == nil)
-        gb__folio_put(r.model.page(10), r.free.context(0))  // the same folio freed again
+        var t = gb_tally()
+        gb__folio_put(r.model.page(10), r.free.context(0), &t)  // the same folio freed again
         let a = r.audit
         #expect(a.double_freed == 1)
         #expect(a.first_double_index == 10)

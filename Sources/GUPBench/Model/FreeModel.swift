@@ -14,16 +14,21 @@ public final class FreeModel: @unchecked Sendable {
     /// Consecutive folios (memmap order) that share a lruvec before the next one starts.
     public let lruvecRun: Int
 
+    /// The memory cgroup the frees uncharge (nil: none).
+    public let memcg: MemoryCgroup?
+
     /// `high` and `batch` default to the machine's own pcp figures for the memory's node
-    /// (`PcpSettings.read`).
+    /// (`PcpSettings.read`); `memcg` is the cgroup whose page counters a free subtracts from.
     public init(model: PageModel, threads: Int, lruvecs: Int = 1, lruvecRun: Int = 1,
-                high: Int? = nil, batch: Int? = nil, node: Int = 0) {
+                high: Int? = nil, batch: Int? = nil, node: Int = 0, memcg: MemoryCgroup? = nil) {
         let machine = PcpSettings.read(node: node)
         self.high = high ?? machine.high
         self.batch = batch ?? machine.batch
         self.lruvecRun = lruvecRun
+        self.memcg = memcg
         guard let p = gb_free_model_create(model.memmap, model.pageCount, Int32(lruvecs), Int32(max(1, threads)),
-                                           self.high, self.batch)
+                                           self.high, self.batch, Int32(memcg?.levels ?? -1),
+                                           memcg?.memsw == true ? 1 : 0)
         else { preconditionFailure("gb_free_model_create: bad arguments or out of memory") }
         pointer = p
         // A frame-spaced memmap (--layout pfn) holds descriptors of other memory between the
@@ -46,6 +51,16 @@ public final class FreeModel: @unchecked Sendable {
 
     /// The lock counts of every worker since the last rebuild.
     public var counts: gb_lock_counts { gb_free_model_counts(pointer) }
+
+    /// Each page counter's usage, the memcg's level first (memory, then memsw on v1): the
+    /// pages charged since the last rebuild and not uncharged. Empty without a memcg.
+    public var memcgUsage: [Int] {
+        guard let m = pointer.pointee.memcg?.pointee else { return [] }
+        let levels = Int(m.levels)
+        let memory = withUnsafeBytes(of: m.memory) { Array($0.bindMemory(to: gb_page_counter.self).prefix(levels)) }
+        let memsw = withUnsafeBytes(of: m.memsw) { Array($0.bindMemory(to: gb_page_counter.self).prefix(levels)) }
+        return (memory + (m.memsw_on != 0 ? memsw : [])).map { $0.usage }
+    }
 
     public func audit() -> gb_free_audit {
         var a = gb_free_audit()

@@ -47,6 +47,7 @@ extension Report {
             ("git_commit", .string(BuildInfo.gitCommit)),
             ("kernel_layout", .string(KernelLayout.running.verdict.description)),
             ("kernel_thunks", .string(KernelThunks.running.summary)),
+            ("memory_cgroup", MemoryCgroup.current.map { .string($0.summary) } ?? .null),
         ])
     }
 
