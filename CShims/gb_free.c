@@ -195,6 +195,7 @@ gb_lock_counts gb_free_model_counts(gb_free_model *m) {
         sum.spills += c.spills;
         sum.memcg_batches += c.memcg_batches;
         sum.memcg_folios += c.memcg_folios;
+        sum.tails_prepared += c.tails_prepared;
     }
     return sum;
 }

@@ -27,9 +27,9 @@
  * (GB_LRUVEC_SHIFT); the model's one zone stands for the node's ZONE_NORMAL.
  *
  * Differences from the kernel, on purpose: no buddy merging (the zone keeps one free list of
- * whole folios), no migratetypes, free_pages_prepare()'s per-page clearing of tails is not
- * modelled; the folio keeps its compound shape while free so the next repetition
- * can "allocate" it again. Lock and unlock never disable interrupts (user space).
+ * whole folios), no migratetypes; free_pages_prepare()'s clearing of tails writes back the
+ * values the next repetition needs (the same lines written, gb_free_tail_pages_prepare()), so
+ * the folio keeps its compound shape while free and the next repetition can "allocate" it again. Lock and unlock never disable interrupts (user space).
  */
 #ifndef GB_FREE_H
 #define GB_FREE_H
@@ -81,6 +81,7 @@ typedef struct gb_lock_counts {
     uint64_t spills;        /* free_pcppages_bulk() calls */
     uint64_t memcg_batches; /* uncharge_batch() calls: the page counters' subtractions */
     uint64_t memcg_folios;  /* folios uncharged (uncharge_folio()) */
+    uint64_t tails_prepared; /* tail descriptors free_pages_prepare() walked */
 } gb_lock_counts;
 
 /* kernel: struct lruvec (the node's, memcg off): one LRU list (inactive anon) and its lock. */
@@ -370,13 +371,36 @@ GB_INLINE bool gb_pcp_allowed_order(unsigned order) {
     return order <= GB_PAGE_ALLOC_COSTLY_ORDER || order == GB_HPAGE_PMD_ORDER;
 }
 
-/* kernel: free_pages_prepare()'s page_expected_state() check, the part that applies here: a
- * folio going to a free list must have _refcount 0 and must not be on an LRU (bad_page()). */
+/* kernel: free_pages_prepare()'s walk of a large folio's tails, which runs whether or not page
+ * checks are on: free_tail_page_prepare() sets each tail's `mapping` (offset 24) to NULL and
+ * clears its compound_head, and each tail's flags lose PAGE_FLAGS_CHECK_AT_PREP; page[1] loses
+ * PAGE_FLAGS_SECOND (the order) and _nr_pages first. Every tail descriptor's line is read and
+ * written: 511 for a THP. The model writes each word back as the next repetition needs it
+ * (compound_head = head | 1, page[1]'s order, _nr_pages and the counts at 24-31) where the kernel
+ * clears it: the same lines dirtied, the folio's shape kept for the audit and the next rebuild. */
+GB_INLINE void gb_free_tail_pages_prepare(gb_page *_Nonnull folio, long nr) {
+    for (long i = 1; i < nr; i++) {
+        gb_page *p = folio + i;
+        atomic_store_explicit(GB_ATOMIC(unsigned long, p->flags), gb_flags_read_relaxed(p), memory_order_relaxed);
+        atomic_store_explicit(GB_ATOMIC(int, p->entire_mapcount),
+                              atomic_load_explicit(GB_ATOMIC(int, p->entire_mapcount), memory_order_relaxed),
+                              memory_order_relaxed);
+        atomic_store_explicit(GB_ATOMIC(int, p->pincount), gb_pincount_read_relaxed(p), memory_order_relaxed);
+        atomic_store_explicit(GB_ATOMIC(uintptr_t, p->compound_head), (uintptr_t)folio | 1, memory_order_relaxed);
+    }
+}
+
+/* kernel: free_pages_prepare() — the tail walk above, and page_expected_state()'s check, the part
+ * that applies here: a folio going to a free list must have _refcount 0 and must not be on an LRU
+ * (bad_page()). */
 GB_INLINE void gb_free_pages_prepare(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c) {
+    long nr = gb_folio_nr_pages(folio);
+    gb_free_tail_pages_prepare(folio, nr);
     bool bad = gb_ref_read_relaxed(folio) != 0 || ((gb_flags_read_relaxed(folio) >> GB_PG_lru) & 1UL);
     c->pcp->counts.bad_frees += bad;
     c->pcp->counts.folios_freed++;
-    c->pcp->counts.pages_freed += (uint64_t)gb_folio_nr_pages(folio);
+    c->pcp->counts.pages_freed += (uint64_t)nr;
+    c->pcp->counts.tails_prepared += (uint64_t)(nr - 1);
 }
 
 /* kernel: free_pcppages_bulk() — move `count` pages, oldest first (the list's tail), from the pcp

@@ -55,6 +55,20 @@ import Testing
         }
     }
 
+    /// free_pages_prepare() walks every tail of a large folio (511 per THP, none for order 0), and
+    /// the folio keeps its shape: a second rebuild and release free it the same way.
+    @Test(arguments: [Impl.swift, .c])
+    func freeingALargeFolioWalksItsTails(impl: Impl) throws {
+        for (order, tails) in [(0, 0), (4, 128 * 15), (9, 4 * 511)] {
+            let r = try Self.lastRef(.unpinBatched, impl, order: order)
+            #expect(r.counts.tails_prepared == UInt64(tails), "order \(order)")
+            #expect(r.detail == nil, "order \(order): \(r.detail ?? "")")
+            let head = r.model.page(512)
+            #expect(order == 0 || gb_compound_head(head + 1) == gb_compound_head(head), "order \(order)")
+            #expect(gb_folio_nr_pages(gb_compound_head(head)) == 1 << order, "order \(order)")
+        }
+    }
+
     @Test(arguments: [Impl.swift, .c])
     func releasePagesTakesOneLruvecLockPerBatchOf31(impl: Impl) throws {
         // 2048 order-0 folios: ceil(2048 / 31) = 67 batches, one lruvec and one pcp lock each.
