@@ -88,7 +88,7 @@ import Testing
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         #expect(json["schema"] as? String == "gupbench/1")
         let machine = try #require(json["machine"] as? [String: Any])
-        for key in ["cpus", "numa_nodes", "llc_bytes", "kernel", "thp_mode", "cpu_model", "memory_cgroup"] {
+        for key in ["cpus", "numa_nodes", "llc_bytes", "kernel", "thp_mode", "cpu_model", "memory_cgroup", "page_checks"] {
             #expect(machine[key] != nil, "machine.\(key)")
         }
         let calibration = try #require(json["calibration"] as? [String: Any])

@@ -24,9 +24,10 @@ public struct MisuseOutcome: Sendable {
 
 public enum Misuse {
     /// Runs `scenario` with `strategy`'s release loop on every page of a fresh layout of `model`
-    /// (one thread, one release call over the whole page array) under `mode`.
+    /// (one thread, one release call over the whole page array) under `mode`; the symptom is the
+    /// one a kernel with `checks` (this one's, by default) shows.
     public static func run(_ scenario: MisuseScenario, strategy: Strategy, model: PageModel,
-                           mode: DetectMode) -> MisuseOutcome {
+                           mode: DetectMode, checks: PageChecks = .current) -> MisuseOutcome {
         precondition(scenario.strategies.contains(strategy), "\(scenario.rawValue) does not release with \(strategy)")
         gb_memmap_init_folios(model.memmap, 0, model.pageCount, UInt32(model.folioOrder))
         let list = UnsafeMutableBufferPointer<PagePointer>.allocate(capacity: model.pageCount)
@@ -64,7 +65,8 @@ public enum Misuse {
             let folios = model.pageCount >> model.folioOrder
             let outcome = MisuseOutcome(
                 scenario: scenario, strategy: strategy, folioOrder: model.folioOrder, mode: mode, detected: detected,
-                symptom: events.symptom(folios: folios, order: model.folioOrder, refcount: ref, maybePinned: maybePinned),
+                symptom: events.symptom(folios: folios, order: model.folioOrder, refcount: ref, maybePinned: maybePinned,
+                                        checks: checks),
                 events: events, refcountExcess: ref - 1, pincount: pin, maybeDMAPinned: maybePinned,
                 pagesUnbalanced: audit.unbalanced_pages, underflows: release.underflows,
                 ledgerViolations: violations, firstWrongCall: violations > 0 ? ledger.pointee.first : nil)

@@ -13,7 +13,8 @@ public struct MisuseEvents: Sendable, Equatable {
     /// outlive their unmap (a leak).
     public var leakedRefs: Int
     /// `_pincount` left in the large folios (either sign). A folio freed with it nonzero is
-    /// reported by free_tail_page_prepare() ("nonzero pincount") when page checks are on.
+    /// reported by free_tail_page_prepare() ("nonzero pincount") when page checks are on
+    /// (PageChecks), and leaked; with them off nothing looks.
     public var pincountResidue: Int
 
     public var json: JSON {
@@ -24,14 +25,18 @@ public struct MisuseEvents: Sendable, Equatable {
     /// The symptom a user of the real kernel would meet, in words, from the events alone.
     /// `folios` is the number of folios of the region, `order` their order; `refcount` the first
     /// folio's `_refcount` after the run (to quote where a jump landed), `maybePinned` whether
-    /// folio_maybe_dma_pinned() is true of it.
-    public func symptom(folios: Int, order: Int, refcount: Int, maybePinned: Bool) -> String {
+    /// folio_maybe_dma_pinned() is true of it; `checks` whether the kernel checks pages it frees.
+    public func symptom(folios: Int, order: Int, refcount: Int, maybePinned: Bool, checks: PageChecks) -> String {
         let unit = order == 0 ? "page" : "folio"
         func count(_ n: Int) -> String { "\(n) \(unit)\(n == 1 ? "" : "s")" }
+        // free_pages_prepare() with checks on: bad_page(), and the folio is not freed.
+        let badPage = { (reason: String) in "bad_page() (\"\(reason)\") at the free, and the \(unit) leaks" }
+        let unchecked = "which nothing checks (page checks off)"
         var parts: [String] = []
         if freedWhileMapped > 0 {
-            parts.append("`_refcount` reaches 0 while mapped: \(count(freedWhileMapped)) freed under their "
-                + "mapping (use-after-free)")
+            parts.append("`_refcount` reaches 0 while mapped: " + (checks.enabled
+                ? "\(count(freedWhileMapped)): " + badPage(order == 0 ? "nonzero mapcount" : "nonzero large_mapcount")
+                : "\(count(freedWhileMapped)) freed under their mapping (use-after-free)"))
         }
         if jumpedOverZero > 0 {
             parts.append("`_refcount` jumps over 0 (to \(refcount)): nothing is freed and the count never "
@@ -44,10 +49,11 @@ public struct MisuseEvents: Sendable, Equatable {
         }
         if pincountResidue > 0 {
             parts.append("`_pincount` \(pincountResidue / max(1, folios)) left: maybe-dma-pinned until unmap, then "
-                + "freed with a nonzero pincount (bad_page() when page checks are on)")
+                + (checks.enabled ? badPage("nonzero pincount") : "freed with a nonzero pincount, \(unchecked)"))
         } else if pincountResidue < 0 {
             parts.append("`_pincount` goes negative (\(pincountResidue / max(1, folios))): whenever the folio is "
-                + "freed, it is freed with a nonzero pincount (bad_page() when page checks are on)")
+                + "freed, " + (checks.enabled ? badPage("nonzero pincount")
+                                              : "it is freed with a nonzero pincount, \(unchecked)"))
         }
         return parts.isEmpty ? "none: the counts balance" : parts.joined(separator: "; ")
     }

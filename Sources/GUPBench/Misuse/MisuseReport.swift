@@ -128,7 +128,7 @@ public struct MisuseReport: Sendable {
             (b) why must pinned pages be released with the pin-aware call? Each wrong release call and what it \
             does to the 1024 pages (order 0) or two 512-page folios (order 9): folios freed while mapped, releases \
             that jumped over 0, references never dropped, `_pincount` left; and (c) who notices, and when (modes \
-            include the ones left of them)
+            include the ones left of them); the symptom is this kernel's, page checks \(PageChecks.current.summary)
             \(matrix.rendered())
 
             the ledger names the first wrong call:
