@@ -29,7 +29,8 @@
  * Differences from the kernel, on purpose: no buddy merging (the zone keeps one free list of
  * whole folios), no migratetypes; free_pages_prepare()'s clearing of tails writes back the
  * values the next repetition needs (the same lines written, gb_free_tail_pages_prepare()), so
- * the folio keeps its compound shape while free and the next repetition can "allocate" it again. Lock and unlock never disable interrupts (user space).
+ * the folio keeps its compound shape while free and the next repetition can "allocate" it again.
+ * Lock and unlock never disable interrupts (user space).
  */
 #ifndef GB_FREE_H
 #define GB_FREE_H
