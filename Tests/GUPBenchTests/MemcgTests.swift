@@ -92,3 +92,15 @@ import Testing
         #expect(held.free.memcgUsage == [1, 1])  // /a and root, one page each
     }
 }
+
+extension MemcgTests {
+    /// A hierarchy deeper than the model keeps is capped, not refused.
+    @Test func aVeryDeepHierarchyIsCappedAtTheModelsLevels() throws {
+        let deep = MemoryCgroup(version: .v2, path: "/" + (1...40).map { "c\($0)" }.joined(separator: "/"))
+        #expect(deep.levels == 41)
+        let r = try LastRefTests.lastRef(.unpinEach, order: 0, pages: 64, memcg: deep)
+        #expect(r.free.memcgUsage.count == Int(GB_MEMCG_MAX_LEVELS))
+        #expect(r.counts.memcg_batches == 64)
+        #expect(r.tally.atomics == UInt64(64 + 64 * Int(GB_MEMCG_MAX_LEVELS)))
+    }
+}

@@ -27,7 +27,8 @@ public final class FreeModel: @unchecked Sendable {
         self.lruvecRun = lruvecRun
         self.memcg = memcg
         guard let p = gb_free_model_create(model.memmap, model.pageCount, Int32(lruvecs), Int32(max(1, threads)),
-                                           self.high, self.batch, Int32(memcg?.levels ?? -1),
+                                           self.high, self.batch,
+                                           Int32(memcg.map { min($0.levels, Int(GB_MEMCG_MAX_LEVELS)) } ?? -1),
                                            memcg?.memsw == true ? 1 : 0)
         else { preconditionFailure("gb_free_model_create: bad arguments or out of memory") }
         pointer = p

@@ -13,7 +13,8 @@ public struct MemoryCgroup: Sendable, Equatable {
     public var path: String
 
     /// Page counters one uncharge subtracts from: the path's components plus root's; 0 in the
-    /// root memcg, whose folios charge no counter (try_charge() returns early for root).
+    /// root memcg, whose folios charge no counter (try_charge() returns early for root). The
+    /// model keeps at most GB_MEMCG_MAX_LEVELS (32) of them.
     public var levels: Int {
         let components = path.split(separator: "/").count
         return components == 0 ? 0 : components + 1
