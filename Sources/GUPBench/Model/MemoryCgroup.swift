@@ -14,7 +14,8 @@ public struct MemoryCgroup: Sendable, Equatable {
 
     /// Page counters one uncharge subtracts from: the path's components plus root's; 0 in the
     /// root memcg, whose folios charge no counter (try_charge() returns early for root). The
-    /// model keeps at most GB_MEMCG_MAX_LEVELS (32) of them.
+    /// model keeps at most GB_MEMCG_MAX_LEVELS (32) of them. Inside a cgroup namespace the path
+    /// starts at the namespace's root, so the levels above it go uncounted: fewer than the kernel's.
     public var levels: Int {
         let components = path.split(separator: "/").count
         return components == 0 ? 0 : components + 1
