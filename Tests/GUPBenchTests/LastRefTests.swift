@@ -32,8 +32,8 @@ import Testing
         gb_drop_mapping_refs(all.base, all.count, &unmap)
         let released = PageList(model, indices: (0..<pages).filter { !forget.contains($0) })
         var t = gb_tally()
-        ReleaseRunner.release(LoopKey(strategy, impl), released.input, callBatch ?? released.count,
-                              DirtyMode.none.cValue, nil, &t, free: free.context(0))
+        released.input.release(LoopKey(strategy, impl), batch: callBatch ?? released.count,
+                               dirty: DirtyMode.none.cValue, ledger: nil, free: free.context(0), tally: &t)
         return Run(model: model, free: free, tally: t)
     }
 

@@ -162,7 +162,7 @@ import Testing
                 for detect in [DetectMode.off, .underflow] {
                     gb_memmap_init_folios(model.memmap, 0, 1024, UInt32(order))
                     var t = gb_tally()
-                    ReleaseRunner.release(LoopKey(strategy, impl, detect), list.input, 1024, GB_DIRTY_NONE, nil, &t)
+                    list.input.release(LoopKey(strategy, impl, detect), batch: 1024, dirty: GB_DIRTY_NONE, ledger: nil, tally: &t)
                     let perRun = strategy.releasesFolioRuns && order > 0
                     let expected: Events
                     if order == 0 {

@@ -148,20 +148,21 @@ public final class ReleaseRunner: @unchecked Sendable {
                 gb_drop_mapping_refs(base, count, &unmap)
             }
             let entries = input.count(job.key.strategy)
-            let batch = max(1, min(job.batch ?? entries, max(entries, 1)))
-            let dirty = job.dirty.cValue
+            var calls = ReleaseCalls(count: entries, batch: max(1, min(job.batch ?? entries, max(entries, 1))),
+                                     dirty: job.dirty.cValue, detect: job.key.detect, ledger: ledger, free: free)
+            let contiguous = count > 0 && job.key.strategy.needsContiguousPages && !stretches.isEmpty
             var release = gb_tally()
             release.thread = Int64(t)
             gb_spin_barrier_wait(barrier)
             let cpuStart = gb_thread_cpu_ns()
             let start = gb_now_ns()
-            if count > 0 && job.key.strategy.needsContiguousPages && !stretches.isEmpty {
+            if contiguous {
                 for s in stretches {
-                    Self.release(job.key, ReleaseEntries(pages: base + s.lowerBound), s.count, batch, dirty,
-                                 ledger, &release, free: free)
+                    calls.count = s.count
+                    Self.release(job.key, ReleaseEntries(pages: base + s.lowerBound), calls, &release)
                 }
-            } else {
-                Self.release(job.key, input, batch, dirty, ledger, &release, free: free)
+            } else if entries > 0 {
+                Self.release(job.key, input.entries, calls, &release)
             }
             let end = gb_now_ns()
             let cpuEnd = gb_thread_cpu_ns()
@@ -177,23 +178,11 @@ public final class ReleaseRunner: @unchecked Sendable {
         }
     }
 
-    /// The timed call: one strategy in one implementation, through the registry.
+    /// The timed call: one strategy in one implementation, through the registry; the `--last-ref`
+    /// loop when `calls.free` is set.
     @inline(__always)
-    static func release(_ key: LoopKey, _ input: ReleaseInput, _ batch: Int, _ dirty: gb_dirty_mode,
-                        _ ledger: LedgerPointer?, _ tally: inout gb_tally, free: FreeContextPointer? = nil) {
-        let count = input.count(key.strategy)
-        guard count > 0 else { return }
-        release(key, input.entries, count, batch, dirty, ledger, &tally, free: free)
-    }
-
-    /// `count` entries of the array the strategy walks, in calls of `batch`.
-    @inline(__always)
-    static func release(_ key: LoopKey, _ entries: ReleaseEntries, _ count: Int, _ batch: Int,
-                        _ dirty: gb_dirty_mode, _ ledger: LedgerPointer?, _ tally: inout gb_tally,
-                        free: FreeContextPointer? = nil) {
-        var calls = ReleaseCalls(count: count, batch: batch, dirty: dirty, detect: key.detect, ledger: ledger)
-        if let free, let loop = key.strategy.lastRefLoop(key.impl) {
-            calls.free = free
+    static func release(_ key: LoopKey, _ entries: ReleaseEntries, _ calls: ReleaseCalls, _ tally: inout gb_tally) {
+        if calls.free != nil, let loop = key.strategy.lastRefLoop(key.impl) {
             loop(entries, calls, &tally)
             return
         }

@@ -73,13 +73,15 @@ public final class ReleaseInput: @unchecked Sendable {
         }
     }
 
-    /// The timed call: one strategy in one implementation, through the registry.
+    /// Every entry `key.strategy` walks, released in calls of `batch` (the `--last-ref` loop when
+    /// `free` is given). For callers outside the runner's timed window (misuse, tests, the
+    /// benchmark suite); the runner builds its ReleaseCalls before the window.
     @inline(__always)
     public func release(_ key: LoopKey, batch: Int, dirty: gb_dirty_mode, ledger: LedgerPointer?,
-                        tally: inout gb_tally) {
+                        free: FreeContextPointer? = nil, tally: inout gb_tally) {
         let n = count(key.strategy)
         guard n > 0 else { return }
-        key.strategy.loop(key.impl)(entries, ReleaseCalls(count: n, batch: batch, dirty: dirty, detect: key.detect,
-                                                          ledger: ledger), &tally)
+        ReleaseRunner.release(key, entries, ReleaseCalls(count: n, batch: batch, dirty: dirty, detect: key.detect,
+                                                         ledger: ledger, free: free), &tally)
     }
 }

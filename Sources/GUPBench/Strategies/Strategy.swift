@@ -116,8 +116,11 @@ public struct ReleaseCalls {
     public var count: Int
     /// Entries per release call (the last call takes what is left).
     public var batch: Int
-    public var dirty: gb_dirty_mode
-    public var detect: DetectMode
+    public let dirty: gb_dirty_mode
+    public let detect: DetectMode
+    /// `detect` as the C loops take it, derived once here: a ReleaseCalls is built before the
+    /// timed window, so the loop call reads a field instead of deriving it inside the window.
+    public let cDetect: gb_detect_mode
     /// The shadow ledger of `--detect ledger`, else nil.
     public var ledger: LedgerPointer?
     /// The worker's free path (its pcp, the node's lruvec and zone) for the `--last-ref` loops,
@@ -126,7 +129,7 @@ public struct ReleaseCalls {
 
     public init(count: Int, batch: Int, dirty: gb_dirty_mode = GB_DIRTY_NONE, detect: DetectMode = .off,
                 ledger: LedgerPointer? = nil, free: FreeContextPointer? = nil) {
-        (self.count, self.batch, self.dirty, self.detect) = (count, batch, dirty, detect)
+        (self.count, self.batch, self.dirty, self.detect, self.cDetect) = (count, batch, dirty, detect, detect.cValue)
         (self.ledger, self.free) = (ledger, free)
     }
 
@@ -135,6 +138,6 @@ public struct ReleaseCalls {
     public func inC<Entries>(_ entries: Entries, _ tally: inout gb_tally,
                              _ loop: (Entries, Int, Int, gb_dirty_mode, gb_detect_mode, LedgerPointer?,
                                       UnsafeMutablePointer<gb_tally>, FreeContextPointer?) -> Void) {
-        loop(entries, count, batch, dirty, detect.cValue, ledger, &tally, free)
+        loop(entries, count, batch, dirty, cDetect, ledger, &tally, free)
     }
 }

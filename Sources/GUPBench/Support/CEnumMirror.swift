@@ -8,6 +8,7 @@ protocol CEnumMirror: CaseIterable, Equatable where AllCases == [Self] {
 }
 
 extension CEnumMirror {
-    /// The C enum value of this case. Read outside timed windows (once per loop or scenario).
+    /// The C enum value of this case (a search of `allCases`): read outside timed windows, as
+    /// ReleaseCalls does for the detection mode.
     var cValue: CValue { CValue(rawValue: CValue.RawValue(Self.allCases.firstIndex(of: self)!))! }
 }
