@@ -80,9 +80,10 @@ struct ABCommand: ParsableCommand {
         try exitOnOutcome(verdicts)
     }
 
-    /// Rounds per process unless the options say: `ab` judges a process by its fastest round
-    /// (`Gate.processTime`), and with 3 rounds too many processes had no fast one (a real 20%
-    /// slowdown flagged in 4 of 10 runs of 10 pairs on the AMD EPYC host; with 6, docs/gate.md).
+    /// Rounds per process unless the options say: each round maps a fresh region and starts a
+    /// fresh thread, so 6 rounds give a process 6 draws of the machine's state to find its fast
+    /// samples in (`Gate.processTime`); with 3 a real 20% slowdown was flagged in 4 of 10 runs
+    /// of 10 pairs on the AMD EPYC host (docs/gate.md).
     static let defaultRounds = 6
 
     static func withDefaultRounds(_ options: [String]) -> [String] {

@@ -69,6 +69,24 @@ import Testing
         #expect(Alternation.test(ratios: [0.8, 0.82, 0.81, 0.79], threshold: 0.05).degreesOfFreedom == 3)
     }
 
+
+    /// A process's time is the fast end of its samples, not a round's median: here each
+    /// process's samples are 5.0 ns (fast) or 8.0 ns (the machine's slow mode), and how many are
+    /// slow changes from process to process, up to every round's median being slow. B's loop is
+    /// 20% slower in both modes; each pair's ratio still says 20%.
+    @Test func theSlowModesShareDoesNotMoveAProcessTime() throws {
+        func side(_ fast: Double, slowPerRound: Int) -> Gate.Side {
+            let rounds = (0..<6).map { _ in (0..<5).map { i in i < slowPerRound ? fast * 1.6 : fast } }
+            return Gate.Side(scenarios: [Gate.Scenario(identity: "unpin-each", label: "unpin-each",
+                                                       samples: RoundSamples(rounds))], machine: nil)
+        }
+        #expect(Gate.processTime(side(5, slowPerRound: 4).scenarios[0].samples) == 5)
+        let slowShares = [(0, 3), (3, 0), (1, 4), (4, 2), (2, 2), (3, 3)]
+        let pairs = slowShares.map { a, b in (side(5, slowPerRound: a), side(6, slowPerRound: b)) }
+        let g = try Gate(pairs: pairs, baselineName: "build A", threshold: 0.05)
+        #expect(g.entries.map(\.verdict) == [.slower])
+        #expect(abs(1 / g.entries[0].speedup - 1.2) < 1e-9)
+    }
     @Test func aScenarioMissingFromOneProcessIsListed() throws {
         let g = try Gate(pairs: Self.pairs(missing: true), baselineName: "build A", threshold: 0.10)
         #expect(g.unjudged.map(\.reason) == ["missing in 1 of 6 pairs"])
