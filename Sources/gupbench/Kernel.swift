@@ -15,8 +15,9 @@ struct KernelCommand: ParsableCommand {
             reading /proc/vmstat nr_foll_pin_acquired/released around each. Then the model's \
             unpin-each (4k), unpin-range (thp) and io-uring-release (the same loop) on a region of \
             the same size, one thread, and the speedup of thp over 4k for kernel and model. Each \
-            size of --size runs every backing; a row whose kernel ÷ same loop lies outside \
-            0.67-1.5 says which measured term differs. --last-ref munmaps the registered region \
+            size of --size runs every backing; the kernel's loop is its unregistration less that \
+            of a one-page buffer (the fixed cost, measured), and a row whose kernel loop ÷ same \
+            loop lies outside 0.67-1.5 says which measured term differs. --last-ref munmaps the registered region \
             first, so the unregistration frees it (proven from pgfree and nr_foll_pin_*).
             """)
 

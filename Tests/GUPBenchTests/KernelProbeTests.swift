@@ -105,6 +105,23 @@ struct KernelProbeTests {
         }
     }
 
+    @Test("the release's fixed cost is measured apart, once per timed repetition, and the loop is the rest",
+          .enabled(if: ioUringUnavailable == nil, "io_uring unavailable: \(ioUringUnavailable ?? "")"),
+          .enabled(if: vmstatExact, "needs root to fold per-CPU vmstat counters (/proc/sys/vm/stat_refresh)"))
+    func fixedCostApart() throws {
+        let before = try FollPinCounters.read(refresh: true)
+        let m = try probe(8 << 20, .fourK, repetitions: 3)
+        let after = try FollPinCounters.read(refresh: true)
+        #expect(m.fixedReleaseNs.count == 3 && m.unpinNsPerPage.count == 3)
+        #expect(m.fixedReleaseNs.allSatisfy { $0 > 0 })
+        // Three whole regions and three one-page ones, every pin released (others may add).
+        #expect(after.acquired - before.acquired >= 3 * UInt64(m.pages) + 3)
+        #expect(after.released - before.released >= 3 * UInt64(m.pages) + 3)
+        let spread = m.fixedRelease.median / Double(m.pages)
+        #expect(zip(m.loopNsPerPage, m.unpinNsPerPage).allSatisfy { abs($0 - ($1 - spread)) < 1e-9 })
+        #expect(openRings() == 0)
+    }
+
     @Test("the JSON report carries the kernel keys of docs/report-schema.md",
           .enabled(if: ioUringUnavailable == nil, "io_uring unavailable: \(ioUringUnavailable ?? "")"))
     func jsonKeys() throws {
@@ -117,8 +134,8 @@ struct KernelProbeTests {
             return
         }
         let keys = Set(row.map(\.0))
-        for key in ["backing", "pages", "pin_ns_per_page", "unpin_ns_per_page",
-                    "vmstat_pins_acquired", "vmstat_pins_released"] {
+        for key in ["backing", "pages", "pin_ns_per_page", "unpin_ns_per_page", "fixed_release_ns",
+                    "loop_ns_per_page", "vmstat_pins_acquired", "vmstat_pins_released"] {
             #expect(keys.contains(key))
         }
         #expect(row.first { $0.0 == "pages" }?.1 == .int(1024))

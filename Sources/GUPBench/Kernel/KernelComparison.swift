@@ -134,6 +134,7 @@ extension KernelComparison.Row {
             ("unpin", k.unpin.json),
             ("pin_samples", .array(k.pinNsPerPage.map { JSON.num($0) })),
             ("unpin_samples", .array(k.unpinNsPerPage.map { JSON.num($0) })),
+        ] + loopJSON + [
             ("repetitions", .int(k.pinNsPerPage.count)),
             ("warmup", .int(k.warmup)),
             ("thp_backed_fraction", .num(k.thpBackedFraction)),
@@ -155,7 +156,7 @@ extension KernelComparison.Row {
                          ("kernel_over_model", .num(kernelOverModel)),
                          ("sequential_model_ns_per_page", .num(sameLoopSequential?.nsPerPage.median)),
                          ("kernel_over_sequential_model",
-                          .num(sameLoopSequential.map { k.unpin.median / $0.nsPerPage.median }))])
+                          .num(sameLoopSequential.map { k.loop.median / $0.nsPerPage.median }))])
             } ?? .null),
             ("vmstat_other_pinning", .bool(k.vmstatOtherPinning)),
         ])
@@ -260,7 +261,8 @@ extension KernelComparison {
             + "; its descriptors are laid out as the kernel's ('pfn': page i's descriptor sits at its "
             + "frame in the kernel's region minus the lowest frame, as the vmemmap places struct pages) "
             + "when /proc/self/pagemap shows PFNs, else in virtual order; same loop seq. = the same loop "
-            + "over descriptors in virtual order; kernel ÷ same = kernel unpin time over the model's")
+            + "over descriptors in virtual order; kernel ÷ same = the kernel's loop over the model's")
+        lines.append(Row.loopNote(release: path.words.releaseNoun))
         for row in rows where !row.kernel.vmstatComplete {
             lines.append("SHORT: \(row.kernel.backing.rawValue): a cycle's vmstat delta fell short of "
                 + "the \(row.kernel.pages) pages; the kernel did not pin or unpin them all")

@@ -68,6 +68,8 @@ public struct KernelLastRefMeasurement: KernelPathMeasurement {
     /// ns per 4 KiB page of the release after the munmap (io_uring: IORING_UNREGISTER_BUFFERS;
     /// the unpin, and the free of every folio), one per timed repetition.
     public let unpinNsPerPage: [Double]
+    /// ns of releasing one mapped page alone (the fixed cost), one per timed repetition.
+    public let fixedReleaseNs: [Double]
     /// Every cycle, warm-ups included.
     public let cycles: [LastRefCycle]
     public let vmstatExact: Bool
@@ -107,10 +109,15 @@ extension KernelProbe {
         var first: (region: PinnedRegion, pfns: [UInt64]?)? = nil
         var unpinNs: [Double] = [], cycles: [LastRefCycle] = []
         var pages = 0
+        var fixed: [Double] = []
         for rep in 0..<(warmup + repetitions) {
             let region = try MemoryRegion(size: size, backing: backing, policy: .bind, node: node)
             pages = region.pageCount
-            if first == nil { first = (try PinnedRegion(region, topology: topology), try? PfnOrder.read(region)) }
+            if first == nil {
+                first = (try PinnedRegion(region, topology: topology), try? PfnOrder.read(region))
+                // The fixed cost on a page still mapped: the free of one folio is per-page work.
+                fixed = try fixedReleaseNs(pinner, region, repetitions: repetitions, warmup: warmup)
+            }
             func read() throws -> (FollPinCounters, UInt64) {
                 let pins = try FollPinCounters.read(refresh: exact)
                 return (pins, try VmEvents.pgfree())
@@ -133,7 +140,7 @@ extension KernelProbe {
         }
         let f = first!
         return KernelLastRefMeasurement(
-            path: path, region: f.region, warmup: warmup, unpinNsPerPage: unpinNs, cycles: cycles,
+            path: path, region: f.region, warmup: warmup, unpinNsPerPage: unpinNs, fixedReleaseNs: fixed, cycles: cycles,
             vmstatExact: exact, cpu: Int(gb_current_cpu()), framePfns: f.pfns)
     }
 }
@@ -172,7 +179,8 @@ public struct KernelLastRefComparison: Sendable {
         var out = "gupbench kernel --last-ref: \(w.pin) as \(w.pinnedAs), munmap, then \(w.release) "
             + "(timed): the unpin drops the last reference and frees every folio; \(reps) reps\n"
             + "median ns per 4 KiB page [95% CI]; model = \(strategy) --last-ref (\(w.lastRefChain))\n\n"
-        var t = TextTable(header: ["size", "backing", "pages", "folios", "THP", "kernel \(w.release)", "model seq.",
+        var t = TextTable(header: ["size", "backing", "pages", "folios", "THP", "kernel \(w.release)", "fixed",
+                                   "kernel loop", "model seq.",
                                    "model", "kernel ÷ model", "differs", "pins acq.", "released",
                                    "pgfree unmap", "pgfree unreg.", "proof"], labelColumns: 2)
         var details: [String] = []
@@ -181,7 +189,7 @@ public struct KernelLastRefComparison: Sendable {
             let verdict = attribution(row)
             t.add([ByteSize.format(k.size), k.backing.rawValue, String(k.pages), String(k.folios),
                    Fmt.percent(k.thpBackedFraction), KernelComparison.ci(k.unpin)]
-                  + row.sameLoopCells + [row.differsCell(verdict),
+                  + row.loopCells + row.sameLoopCells + [row.differsCell(verdict),
                    String(k.pinsAcquired), String(k.pinsReleased), String(k.pgfreeAtUnmap),
                    String(k.pgfreeAtUnregister), k.proof.word])
             if let line = row.differsLine(verdict) { details.append(line) }
@@ -199,6 +207,7 @@ public struct KernelLastRefComparison: Sendable {
             "model: \(strategy) with --last-ref (the mapping's reference dropped first, untimed), one thread, "
                 + "its descriptors on the kernel's frames ('pfn') when /proc/self/pagemap shows them; model seq. = "
                 + "the same loop over descriptors in virtual order",
+            Row.loopNote(release: w.releaseNoun),
         ]
         for row in rows where row.kernel.proof != .ok {
             let k = row.kernel
@@ -220,6 +229,7 @@ public struct KernelLastRefComparison: Sendable {
                 ("unpin_ns_per_page", .num(k.unpin.median)),
                 ("unpin", k.unpin.json),
                 ("unpin_samples", .array(k.unpinNsPerPage.map { JSON.num($0) })),
+            ] + row.loopJSON + [
                 ("repetitions", .int(k.unpinNsPerPage.count)),
                 ("warmup", .int(k.warmup)),
                 ("vmstat_pins_acquired", .int(Int(k.pinsAcquired))),

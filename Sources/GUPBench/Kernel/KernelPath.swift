@@ -33,8 +33,14 @@ public protocol KernelPath: Sendable {
 /// Pins a whole region and releases every one of those pins; one region at a time. Release
 /// must be synchronous: the kernel has unpinned before it returns, since that call is timed.
 public protocol KernelPinner: AnyObject {
-    func pin(_ region: MemoryRegion) throws
+    /// Pins the first `bytes` of `region` (a whole number of pages).
+    func pin(_ region: MemoryRegion, bytes: Int) throws
     func release() throws
+}
+
+extension KernelPinner {
+    /// Pins the whole region.
+    public func pin(_ region: MemoryRegion) throws { try pin(region, bytes: region.size) }
 }
 
 /// The words a path's tables use, so the tables are written once for every path.
@@ -122,6 +128,10 @@ public protocol KernelPathMeasurement: Sendable {
     var region: PinnedRegion { get }
     /// ns per 4 KiB page of the timed release, one per timed repetition.
     var unpinNsPerPage: [Double] { get }
+    /// ns of the same release of a one-page region, one per timed repetition: the release's
+    /// fixed cost (io_uring: the syscall, the resource node and the buffer table's teardown)
+    /// and one unpin (KernelProbe.fixedReleaseNs).
+    var fixedReleaseNs: [Double] { get }
     /// The page frames the model's same loop lays its descriptors on (nil: PFNs hidden).
     var framePfns: [UInt64]? { get }
 }
@@ -129,4 +139,14 @@ public protocol KernelPathMeasurement: Sendable {
 extension KernelPathMeasurement {
     public subscript<T>(dynamicMember key: KeyPath<PinnedRegion, T>) -> T { region[keyPath: key] }
     public var unpin: Summary { Summary(unpinNsPerPage) }
+    public var fixedRelease: Summary { Summary(fixedReleaseNs) }
+
+    /// The kernel's release loop alone, ns per 4 KiB page: each timed release less the median
+    /// fixed cost (`fixedReleaseNs`) spread over the region's pages. The model's same loop is
+    /// the loop, not the syscall around it, so kernel ÷ same loop divides this.
+    public var loopNsPerPage: [Double] {
+        let fixed = fixedReleaseNs.isEmpty ? 0 : fixedRelease.median
+        return unpinNsPerPage.map { $0 - fixed / Double(max(1, region.pages)) }
+    }
+    public var loop: Summary { Summary(loopNsPerPage) }
 }

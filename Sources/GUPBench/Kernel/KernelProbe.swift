@@ -27,6 +27,8 @@ public struct KernelMeasurement: KernelPathMeasurement {
     /// (IORING_UNREGISTER_BUFFERS), one value per timed repetition.
     public let pinNsPerPage: [Double]
     public let unpinNsPerPage: [Double]
+    /// ns of releasing the region's first page alone, one per timed repetition.
+    public let fixedReleaseNs: [Double]
     /// Every cycle, warm-ups included.
     public let cycles: [PinCycle]
     /// True when the per-CPU vmstat deltas were folded before each read (root).
@@ -70,6 +72,26 @@ public enum KernelProbe {
         try path.checkResources(size: size, backings: [backing])
     }
 
+    /// The release's fixed cost: `repetitions` timed cycles (after `warmup`) that pin only the
+    /// region's first page and release it, ns per release. What a release costs beyond its
+    /// loop over the pins (io_uring: the syscall, io_rsrc_data_free()'s resource node and the
+    /// buffer table's kvfree; see io_uring/rsrc.c io_sqe_buffers_unregister()), plus one unpin.
+    /// Measured rather than fitted, so the kernel's loop can be compared with the model's
+    /// same loop at every size (`loopNsPerPage`).
+    static func fixedReleaseNs(_ pinner: any KernelPinner, _ region: MemoryRegion, repetitions: Int,
+                               warmup: Int) throws -> [Double] {
+        var ns: [Double] = []
+        for rep in 0..<(warmup + repetitions) {
+            try pinner.pin(region, bytes: 4096)
+            let t0 = gb_now_ns()
+            try pinner.release()
+            let t1 = gb_now_ns()
+            if rep >= warmup { ns.append(Double(t1 - t0)) }
+            if SignalStop.requested { break }
+        }
+        return ns
+    }
+
     public static func measure(size: Int, backing: Backing, node: Int, cpu: Int?, repetitions: Int,
                                warmup: Int, topology: Topology,
                                path: any KernelPath = KernelPaths.ioUring) throws -> KernelMeasurement {
@@ -102,11 +124,13 @@ public enum KernelProbe {
             // SIGINT/SIGTERM: the cycle is complete (released, every pin dropped); stop here.
             if SignalStop.requested { break }
         }
+        let fixed = try fixedReleaseNs(pinner, region, repetitions: repetitions, warmup: warmup)
         return KernelMeasurement(
             path: path, region: pinned,
             framesAdjacentFraction: adjacent >= 0 && region.pageCount > 1
                 ? Double(adjacent) / Double(region.pageCount - 1) : nil,
-            warmup: warmup, pinNsPerPage: pinNs, unpinNsPerPage: unpinNs, cycles: cycles, vmstatExact: exact,
+            warmup: warmup, pinNsPerPage: pinNs, unpinNsPerPage: unpinNs, fixedReleaseNs: fixed, cycles: cycles,
+            vmstatExact: exact,
             cpu: Int(gb_current_cpu()), framePfns: try? PfnOrder.read(region))
     }
 }

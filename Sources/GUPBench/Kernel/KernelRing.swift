@@ -27,11 +27,13 @@ public final class FixedBufferRing: KernelPinner {
         _ = gb_close_fd(fd)
     }
 
-    /// IORING_REGISTER_BUFFERS over the whole region (iovecs of at most 1 GiB).
-    public func register(_ region: MemoryRegion) throws {
+    /// IORING_REGISTER_BUFFERS over the first `bytes` of the region, by default all of it
+    /// (iovecs of at most 1 GiB).
+    public func register(_ region: MemoryRegion, bytes: Int? = nil) throws {
         precondition(registered == nil, "one registration at a time")
-        let rc = gb_io_uring_register_buffers(fd, region.unsafeData, region.size)
-        guard rc == 0 else { throw Self.registerError(-rc, size: region.size) }
+        let size = min(bytes ?? region.size, region.size)
+        let rc = gb_io_uring_register_buffers(fd, region.unsafeData, size)
+        guard rc == 0 else { throw Self.registerError(-rc, size: size) }
         registered = region
     }
 
@@ -165,7 +167,7 @@ public struct IoUringFixedBuffers: KernelPath {
 
 extension FixedBufferRing {
     /// KernelPinner: IORING_REGISTER_BUFFERS.
-    public func pin(_ region: MemoryRegion) throws { try register(region) }
+    public func pin(_ region: MemoryRegion, bytes: Int) throws { try register(region, bytes: bytes) }
     /// KernelPinner: IORING_UNREGISTER_BUFFERS, unpinned before it returns.
     public func release() throws { try unregister() }
 }

@@ -89,20 +89,22 @@ public struct KernelSizes: Sendable {
 
     /// kernel ÷ same loop per size and backing (the medians), and what differs outside the band.
     public func summaryTable() -> String {
-        var t = TextTable(header: ["size", "backing", "kernel unpin", "same loop", "kernel ÷ same", "differs"],
+        var t = TextTable(header: ["size", "backing", "kernel unpin", "fixed", "kernel loop", "same loop",
+                                   "kernel ÷ same", "differs"],
                           labelColumns: 2)
         var details: [String] = []
         for row in rows {
             let k = row.kernel
             let verdict = attribution(row)
-            t.add([ByteSize.format(k.size), k.backing.rawValue, Fmt.ns(k.unpin.median),
+            t.add([ByteSize.format(k.size), k.backing.rawValue, Fmt.ns(k.unpin.median)] + row.loopCells + [
                    row.sameLoop.map { Fmt.ns($0.nsPerPage.median) } ?? "-",
                    row.kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-", row.differsCell(verdict)])
             if let line = row.differsLine(verdict) { details.append(line) }
         }
         return "kernel ÷ model per size (median ns per 4 KiB page; agrees = within "
             + "\(Fmt.ratio(KernelTerms.band.lowerBound))-\(Fmt.ratio(KernelTerms.band.upperBound))x; "
-            + "'?' = the likeliest term, not one a count or comparison shows)\n\n"
+            + "'?' = the likeliest term, not one a count or comparison shows; kernel loop = kernel unpin less "
+            + "the fixed cost of releasing one page, spread over the pages)\n\n"
             + t.rendered() + "\n" + (details.isEmpty ? "" : "\n" + details.joined(separator: "\n") + "\n")
     }
 

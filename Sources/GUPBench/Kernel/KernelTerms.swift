@@ -155,7 +155,7 @@ public enum KernelTerms {
                 return Attribution(terms: [.fixedCost], detail: head
                     + "; over the \(points.count) sizes the gap per unregistration fits \(Fmt.ns(a / 1000)) µs + "
                     + "\(Fmt.ns(b)) ns a page: the fixed part is \(Fmt.percent(min(1, a / gapCall))) of the gap here, a cost "
-                    + "per call (the syscall, the buffer table's teardown) the model has no term for")
+                    + "per call beyond the one-page release measured apart (fixed), which the model has no term for")
             }
         }
         // 4. Counts agree: the events cost a different amount. Name a term only when it alone is

@@ -30,8 +30,9 @@ extension SameLoopRow {
         return (pfn ?? same(.sequential), pfn == nil ? nil : same(.sequential))
     }
 
-    /// Kernel release time over the same loop's model time: 1 = the model costs what the kernel does.
-    var kernelOverModel: Double? { sameLoop.map { kernel.unpin.median / $0.nsPerPage.median } }
+    /// The kernel's release loop (its release less the measured fixed cost, `loopNsPerPage`)
+    /// over the same loop's model time: 1 = the model costs what the kernel does.
+    var kernelOverModel: Double? { sameLoop.map { kernel.loop.median / $0.nsPerPage.median } }
 
     /// The measured terms of this row, with the same backing's other sizes among `rows`
     /// (KernelTerms.Inputs); nil without a same loop.
@@ -40,9 +41,9 @@ extension SameLoopRow {
         let k = kernel
         let others: [(pages: Int, kernelNs: Double, modelNs: Double)] = rows.compactMap { o in
             guard o.kernel.backing == k.backing, o.kernel.size != k.size, let m = o.sameLoop else { return nil }
-            return (o.kernel.pages, o.kernel.unpin.median, m.nsPerPage.median)
+            return (o.kernel.pages, o.kernel.loop.median, m.nsPerPage.median)
         }
-        return KernelSizes.inputs(kernel: k.unpin, pages: k.pages, releasedAtUnregister: releasedAtRelease,
+        return KernelSizes.inputs(kernel: k.loop, pages: k.pages, releasedAtUnregister: releasedAtRelease,
                                   model: same, sequential: sameLoopSequential, others: others)
     }
 
@@ -55,6 +56,28 @@ extension SameLoopRow {
         [sameLoopSequential.map { KernelComparison.ci($0.nsPerPage) } ?? "-",
          sameLoop.map { KernelComparison.ci($0.nsPerPage) + ($0.scenario.layout == .pfn ? " pfn" : "") } ?? "-",
          kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-"]
+    }
+
+    /// "fixed", "kernel loop": the release's fixed cost (µs per release, median) and the
+    /// kernel's loop (ns per page, median).
+    var loopCells: [String] {
+        [kernel.fixedReleaseNs.isEmpty ? "-" : Fmt.ns(kernel.fixedRelease.median / 1000) + " µs",
+         Fmt.ns(kernel.loop.median)]
+    }
+
+    /// The note under every table with a "kernel loop".
+    static func loopNote(release: String) -> String {
+        "fixed = the \(release) of the region's first page alone (median µs: the syscall and the "
+            + "teardown around the loop, and one unpin); kernel loop = the kernel's \(release) less that, "
+            + "spread over the region's pages: what the model's same loop models, and what kernel ÷ model divides"
+    }
+
+    /// The kernel row's release split into fixed cost and loop, for its JSON.
+    var loopJSON: [(String, JSON)] {
+        [("fixed_release_ns", kernel.fixedReleaseNs.isEmpty ? .null : kernel.fixedRelease.json),
+         ("fixed_release_samples", .array(kernel.fixedReleaseNs.map { JSON.num($0) })),
+         ("loop_ns_per_page", .num(kernel.loop.median)),
+         ("loop", kernel.loop.json)]
     }
 
     /// "differs": what differs, "agrees" inside the band, "-" without a same loop.
