@@ -5,8 +5,9 @@ import Testing
 
 /// Multi-size THP: the sysfs reading and the exit-1 line (from a fake sysfs tree), and a real
 /// region verified folio by folio from /proc/kpageflags (as root, with a size switched on for the
-/// test and switched back after).
-@Suite struct MTHPTests {
+/// test and switched back after). Serialized: one test switches hugepages-64kB for a moment,
+/// and another reads that setting and then runs the command that reads it again.
+@Suite(.serialized) struct MTHPTests {
     /// A sysfs tree in a temporary directory: top-level `enabled` and hugepages-<kB>kB/enabled.
     static func fakeSysfs(top: String, sizes: [Int: String]) throws -> String {
         let root = NSTemporaryDirectory() + "gupbench-thp-\(UUID().uuidString)"
