@@ -69,7 +69,6 @@ import Testing
         #expect(Alternation.test(ratios: [0.8, 0.82, 0.81, 0.79], threshold: 0.05).degreesOfFreedom == 3)
     }
 
-
     /// A process's time is the fast end of its samples, not a round's median: here each
     /// process's samples are 5.0 ns (fast) or 8.0 ns (the machine's slow mode), and how many are
     /// slow changes from process to process, up to every round's median being slow. B's loop is
@@ -87,6 +86,7 @@ import Testing
         #expect(g.entries.map(\.verdict) == [.slower])
         #expect(abs(1 / g.entries[0].speedup - 1.2) < 1e-9)
     }
+
     @Test func aScenarioMissingFromOneProcessIsListed() throws {
         let g = try Gate(pairs: Self.pairs(missing: true), baselineName: "build A", threshold: 0.10)
         #expect(g.unjudged.map(\.reason) == ["missing in 1 of 6 pairs"])
