@@ -2,6 +2,7 @@
  * (see gb_free.h). Nothing here runs inside a timed window except through the inline primitives. */
 #define _GNU_SOURCE
 #include "gb_free.h"
+#include "gb_kcalls.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -49,7 +50,7 @@ gb_free_model *gb_free_model_create(gb_page *memmap, size_t npages, int nr_lruve
         gb_list_init(&m->pcps[t].list);
         m->pcps[t].high = high;
         m->pcps[t].batch = batch;
-        m->ctxs[t] = (gb_free_ctx){m->lruvecs, m->zone, &m->pcps[t], m->memcg};
+        m->ctxs[t] = (gb_free_ctx){m->lruvecs, m->zone, &m->pcps[t], m->memcg, m->calls, 0};
     }
     return m;
 }
@@ -65,6 +66,11 @@ void gb_free_model_destroy(gb_free_model *m) {
 }
 
 gb_free_ctx *gb_free_model_ctx(gb_free_model *m, int thread) { return &m->ctxs[thread]; }
+
+void gb_free_model_set_calls(gb_free_model *m, const unsigned char *counts, int n) {
+    for (int site = 0; site < GB_FC_SITES; site++)
+        m->calls[site] = site < n ? counts[site] : 0;
+}
 
 int gb_free_model_set_members(gb_free_model *m, const long *indexes, long n) {
     unsigned char *members = calloc(m->npages ? m->npages : 1, 1);
@@ -124,6 +130,9 @@ static unsigned long flags_without_lru_state(gb_page *folio) {
 
 void gb_free_model_rebuild(gb_free_model *m, long lruvec_run) {
     reset_lists(m);
+    int saferet = gb_mitigation_thunks_returns(gb_mitigations());
+    for (int t = 0; t < m->nr_pcps; t++)
+        m->ctxs[t].saferet = saferet;
     if (lruvec_run < 1)
         lruvec_run = 1;
     long f = 0, charged = 0;

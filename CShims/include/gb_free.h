@@ -142,13 +142,67 @@ typedef struct gb_memcg {
     int memsw_on;
 } gb_memcg;
 
+/* Where the free path makes the kernel's out-of-line calls. The kernel's free path is a chain of
+ * real functions (and, in the running kernel's build, of static ones it did not inline); each
+ * such call and its return costs what a call costs in the run's mitigation mode (every return
+ * through the Safe-RET thunk on an SRSO-mitigated AMD host). The model's work is inline; at each
+ * of these places it makes as many out-of-line calls (gb_k_free_path_call) as the running kernel
+ * does there: FreePathCalls.swift names the kernel functions behind each count and keeps those
+ * the running kernel has as text symbols (/proc/kallsyms). */
+typedef enum gb_free_call_site {
+    GB_FC_FOLIO_PUT = 0,    /* __folio_put(), per folio it frees */
+    GB_FC_LARGE_FOLIO_PUT,  /* and for a folio of order > 1 (the deferred-split queue) */
+    GB_FC_RELEASE_BATCH,    /* folios_put_refs(), per batch of release_pages() */
+    GB_FC_LRU_LOCK,         /* each lruvec lock taken (folio_lruvec_lock_irqsave()) */
+    GB_FC_LRU_UNLOCK,       /* each lruvec lock dropped */
+    GB_FC_LRU_DEL,          /* each folio off the LRU: the LRU size statistics (update_lru_size()) */
+    GB_FC_UNCHARGE_ONE,     /* __mem_cgroup_uncharge(): one folio (__folio_put()) */
+    GB_FC_UNCHARGE_FOLIOS,  /* __mem_cgroup_uncharge_folios(): a batch (folios_put_refs()) */
+    GB_FC_UNCHARGE_GATHER,  /* the first folio of a gather: css_get() */
+    GB_FC_UNCHARGE_FOLIO,   /* each folio uncharged: uncharge_folio(), css_put() */
+    GB_FC_UNCHARGE_BATCH,   /* each uncharge_batch(): the page counters, level by level, and v1 events */
+    GB_FC_FREE_ONE,         /* free_frozen_pages(): one folio */
+    GB_FC_FREE_BATCH,       /* free_unref_folios(): a batch */
+    GB_FC_PREPARE,          /* free_pages_prepare(), per folio */
+    GB_FC_TAIL,             /* free_tail_page_prepare(), per tail page of a large folio */
+    GB_FC_PCP_LOCK,         /* each pcp lock taken (spin_trylock()) */
+    GB_FC_PCP_UNLOCK,       /* each pcp lock dropped */
+    GB_FC_COMMIT,           /* free_frozen_page_commit(), per folio onto a pcp list */
+    GB_FC_SPILL,            /* each free_pcppages_bulk(): the zone lock taken and dropped */
+    GB_FC_SPILL_FOLIO,      /* each folio it moves: __free_one_page(), the NR_FREE_PAGES update */
+    GB_FC_ZONE_FREE,        /* free_one_page(): an order the pcp does not take, to the zone */
+    GB_FC_SITES
+} gb_free_call_site;
+
 /* What one thread's release path needs: the lruvecs, the zone, its own pcp. */
 typedef struct gb_free_ctx {
     gb_lruvec *_Nonnull lruvecs;
     gb_zone *_Nonnull zone;
     gb_pcp *_Nonnull pcp;
     gb_memcg *_Nullable memcg; /* NULL: memory cgroups off (mem_cgroup_disabled()) */
+    /* Out-of-line calls per site (gb_free_call_site), the model's (gb_free_model_set_calls). */
+    const unsigned char *_Nonnull calls;
+    /* Whether they return through the Safe-RET thunk: the run's mode, read at each rebuild. */
+    int saferet;
 } gb_free_ctx;
+
+/* One out-of-line call and its return, in the two shapes the kernel's calls have (gb_kcalls.c). */
+void gb_k_free_path_call(void);
+void gb_k_free_path_call_saferet(void);
+
+/* The out-of-line calls the kernel makes at `site` (none when the model has none set). */
+GB_INLINE void gb_free_calls(gb_free_ctx *_Nonnull c, gb_free_call_site site, gb_tally *_Nonnull t) {
+    unsigned n = c->calls[site];
+    if (!n)
+        return;
+    t->kernel_calls += n;
+    if (c->saferet)
+        for (unsigned i = 0; i < n; i++)
+            gb_k_free_path_call_saferet();
+    else
+        for (unsigned i = 0; i < n; i++)
+            gb_k_free_path_call();
+}
 
 /* ---- spinlock: test-and-test-and-set ---- */
 
@@ -233,15 +287,22 @@ GB_INLINE gb_lruvec *_Nonnull gb_folio_lruvec(gb_page *_Nonnull folio, gb_free_c
     return &c->lruvecs[(gb_flags_read_relaxed(folio) >> GB_LRUVEC_SHIFT) & GB_LRUVEC_MASK];
 }
 
+/* kernel: unlock_page_lruvec_irqrestore() */
+GB_INLINE void gb_lruvec_unlock(gb_lruvec *_Nonnull lruvec, gb_free_ctx *_Nonnull c, gb_tally *_Nonnull t) {
+    gb_free_calls(c, GB_FC_LRU_UNLOCK, t);
+    gb_spin_unlock(&lruvec->lru_lock);
+}
+
 /* kernel: folio_lruvec_relock_irqsave() — keep the lock held when the folio's lruvec is the one
  * already locked, otherwise drop it and take the folio's. */
 GB_INLINE gb_lruvec *_Nonnull gb_folio_lruvec_relock(gb_page *_Nonnull folio, gb_lruvec *_Nullable locked,
-                                                     gb_free_ctx *_Nonnull c) {
+                                                     gb_free_ctx *_Nonnull c, gb_tally *_Nonnull t) {
     gb_lruvec *lruvec = gb_folio_lruvec(folio, c);
     if (lruvec == locked)
         return lruvec;
     if (locked)
-        gb_spin_unlock(&locked->lru_lock);
+        gb_lruvec_unlock(locked, c, t);
+    gb_free_calls(c, GB_FC_LRU_LOCK, t);
     c->pcp->counts.waits += gb_spin_lock(&lruvec->lru_lock);
     c->pcp->counts.lruvec++;
     return lruvec;
@@ -265,12 +326,13 @@ GB_INLINE void gb_lruvec_add_folio(gb_lruvec *_Nonnull lruvec, gb_page *_Nonnull
  * stays held for the caller (the batch keeps it across folios of one lruvec). PG_lru is cleared
  * with a plain store: the refcount is zero, nobody else can see the folio (__folio_clear_lru_flags). */
 GB_INLINE gb_lruvec *_Nullable gb_page_cache_release(gb_page *_Nonnull folio, gb_lruvec *_Nullable locked,
-                                                     gb_free_ctx *_Nonnull c) {
+                                                     gb_free_ctx *_Nonnull c, gb_tally *_Nonnull t) {
     unsigned long flags = gb_flags_read_relaxed(folio);
     if (!((flags >> GB_PG_lru) & 1UL))
         return locked;
-    locked = gb_folio_lruvec_relock(folio, locked, c);
+    locked = gb_folio_lruvec_relock(folio, locked, c, t);
     gb_lruvec_del_folio(locked, folio);
+    gb_free_calls(c, GB_FC_LRU_DEL, t);
     atomic_store_explicit(GB_ATOMIC(unsigned long, folio->flags), flags & ~(1UL << GB_PG_lru),
                           memory_order_relaxed);
     return locked;
@@ -302,8 +364,10 @@ typedef struct gb_uncharge_gather {
  * folio's memcg_data is cleared; css_put(). The css operations are per-CPU adds (percpu_ref in
  * percpu mode), no LOCK prefix. */
 GB_INLINE void gb_uncharge_folio(gb_page *_Nonnull folio, gb_uncharge_gather *_Nonnull ug,
-                                 gb_free_ctx *_Nonnull c) {
+                                 gb_free_ctx *_Nonnull c, gb_tally *_Nonnull t) {
+    gb_free_calls(c, GB_FC_UNCHARGE_FOLIO, t);
     if (!ug->started) {
+        gb_free_calls(c, GB_FC_UNCHARGE_GATHER, t);
         ug->started = true;
         c->pcp->css_ref++; /* css_get(), paired with uncharge_batch()'s css_put() */
     }
@@ -331,6 +395,7 @@ GB_INLINE void gb_page_counter_uncharge(gb_page_counter *_Nonnull counters, int 
 GB_INLINE void gb_uncharge_batch(const gb_uncharge_gather *_Nonnull ug, gb_free_ctx *_Nonnull c,
                                  gb_tally *_Nonnull t) {
     gb_memcg *m = c->memcg;
+    gb_free_calls(c, GB_FC_UNCHARGE_BATCH, t);
     if (ug->nr_memory) {
         gb_page_counter_uncharge(m->memory, m->levels, ug->nr_memory, t);
         if (m->memsw_on)
@@ -346,8 +411,9 @@ GB_INLINE void gb_uncharge_batch(const gb_uncharge_gather *_Nonnull ug, gb_free_
 GB_INLINE void gb_mem_cgroup_uncharge(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c, gb_tally *_Nonnull t) {
     if (!c->memcg || !gb_folio_memcg_data(folio))
         return;
+    gb_free_calls(c, GB_FC_UNCHARGE_ONE, t);
     gb_uncharge_gather ug = {0, 0, false};
-    gb_uncharge_folio(folio, &ug, c);
+    gb_uncharge_folio(folio, &ug, c, t);
     gb_uncharge_batch(&ug, c, t);
 }
 
@@ -357,10 +423,11 @@ GB_INLINE void gb_mem_cgroup_uncharge_folios(gb_page *_Nullable const *_Nonnull 
                                              gb_free_ctx *_Nonnull c, gb_tally *_Nonnull t) {
     if (!c->memcg)
         return;
+    gb_free_calls(c, GB_FC_UNCHARGE_FOLIOS, t);
     gb_uncharge_gather ug = {0, 0, false};
     for (unsigned i = 0; i < nr; i++)
         if (gb_folio_memcg_data(folios[i])) /* kernel: folio_memcg() NULL: skipped */
-            gb_uncharge_folio(folios[i], &ug, c);
+            gb_uncharge_folio(folios[i], &ug, c, t);
     if (ug.started)
         gb_uncharge_batch(&ug, c, t);
 }
@@ -379,9 +446,11 @@ GB_INLINE bool gb_pcp_allowed_order(unsigned order) {
  * written: 511 for a THP. The model writes each word back as the next repetition needs it
  * (compound_head = head | 1, page[1]'s order, _nr_pages and the counts at 24-31) where the kernel
  * clears it: the same lines dirtied, the folio's shape kept for the audit and the next rebuild. */
-GB_INLINE void gb_free_tail_pages_prepare(gb_page *_Nonnull folio, long nr) {
+GB_INLINE void gb_free_tail_pages_prepare(gb_page *_Nonnull folio, long nr, gb_free_ctx *_Nonnull c,
+                                         gb_tally *_Nonnull t) {
     for (long i = 1; i < nr; i++) {
         gb_page *p = folio + i;
+        gb_free_calls(c, GB_FC_TAIL, t);
         atomic_store_explicit(GB_ATOMIC(unsigned long, p->flags), gb_flags_read_relaxed(p), memory_order_relaxed);
         atomic_store_explicit(GB_ATOMIC(int, p->entire_mapcount),
                               atomic_load_explicit(GB_ATOMIC(int, p->entire_mapcount), memory_order_relaxed),
@@ -394,9 +463,10 @@ GB_INLINE void gb_free_tail_pages_prepare(gb_page *_Nonnull folio, long nr) {
 /* kernel: free_pages_prepare() — the tail walk above, and page_expected_state()'s check, the part
  * that applies here: a folio going to a free list must have _refcount 0 and must not be on an LRU
  * (bad_page()). */
-GB_INLINE void gb_free_pages_prepare(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c) {
+GB_INLINE void gb_free_pages_prepare(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c, gb_tally *_Nonnull t) {
     long nr = gb_folio_nr_pages(folio);
-    gb_free_tail_pages_prepare(folio, nr);
+    gb_free_calls(c, GB_FC_PREPARE, t);
+    gb_free_tail_pages_prepare(folio, nr, c, t);
     bool bad = gb_ref_read_relaxed(folio) != 0 || ((gb_flags_read_relaxed(folio) >> GB_PG_lru) & 1UL);
     c->pcp->counts.bad_frees += bad;
     c->pcp->counts.folios_freed++;
@@ -406,7 +476,10 @@ GB_INLINE void gb_free_pages_prepare(gb_page *_Nonnull folio, gb_free_ctx *_Nonn
 
 /* kernel: free_pcppages_bulk() — move `count` pages, oldest first (the list's tail), from the pcp
  * list to the zone's free list under zone->lock. Called with the pcp lock held. */
-GB_INLINE void gb_free_pcppages_bulk(gb_zone *_Nonnull zone, long count, gb_pcp *_Nonnull pcp) {
+GB_INLINE void gb_free_pcppages_bulk(gb_free_ctx *_Nonnull c, long count, gb_tally *_Nonnull t) {
+    gb_zone *zone = c->zone;
+    gb_pcp *pcp = c->pcp;
+    gb_free_calls(c, GB_FC_SPILL, t);
     pcp->counts.waits += gb_spin_lock(&zone->lock);
     pcp->counts.zone++;
     pcp->counts.spills++;
@@ -417,6 +490,7 @@ GB_INLINE void gb_free_pcppages_bulk(gb_zone *_Nonnull zone, long count, gb_pcp 
             break;
         gb_page *folio = gb_node_page(node);
         long nr = gb_folio_nr_pages(folio);
+        gb_free_calls(c, GB_FC_SPILL_FOLIO, t);
         gb_list_del(node);
         pcp->count -= nr;
         pcp->nr_folios--;
@@ -440,20 +514,23 @@ GB_INLINE long gb_nr_pcp_free(gb_pcp *_Nonnull pcp) {
 
 /* kernel: free_frozen_page_commit() — onto the pcp list (under the pcp lock); at the high-water
  * mark spill to the zone. The kernel's dynamic pcp->high tuning is left out: `high` is fixed. */
-GB_INLINE void gb_free_frozen_page_commit(gb_zone *_Nonnull zone, gb_pcp *_Nonnull pcp,
-                                          gb_page *_Nonnull folio) {
+GB_INLINE void gb_free_frozen_page_commit(gb_free_ctx *_Nonnull c, gb_page *_Nonnull folio, gb_tally *_Nonnull t) {
+    gb_pcp *pcp = c->pcp;
     long nr = gb_folio_nr_pages(folio);
+    gb_free_calls(c, GB_FC_COMMIT, t);
     gb_list_add(gb_lru_node(folio), &pcp->list);
     pcp->count += nr;
     pcp->nr_folios++;
     if (pcp->free_count < (pcp->batch << 5)) /* CONFIG_PCP_BATCH_SCALE_MAX = 5 */
         pcp->free_count += nr;
     if (pcp->count >= pcp->high)
-        gb_free_pcppages_bulk(zone, gb_nr_pcp_free(pcp), pcp);
+        gb_free_pcppages_bulk(c, gb_nr_pcp_free(pcp), t);
 }
 
 /* kernel: free_one_page() — straight to the zone under zone->lock (orders the pcp does not take). */
-GB_INLINE void gb_free_one_page(gb_zone *_Nonnull zone, gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c) {
+GB_INLINE void gb_free_one_page(gb_zone *_Nonnull zone, gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c,
+                                gb_tally *_Nonnull t) {
+    gb_free_calls(c, GB_FC_ZONE_FREE, t);
     c->pcp->counts.waits += gb_spin_lock(&zone->lock);
     c->pcp->counts.zone++;
     gb_list_add(gb_lru_node(folio), &zone->free_list);
@@ -463,15 +540,18 @@ GB_INLINE void gb_free_one_page(gb_zone *_Nonnull zone, gb_page *_Nonnull folio,
 }
 
 /* kernel: free_frozen_pages() / __free_frozen_pages() — one folio: pcp lock, commit, unlock. */
-GB_INLINE void gb_free_frozen_pages(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c) {
-    gb_free_pages_prepare(folio, c);
+GB_INLINE void gb_free_frozen_pages(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c, gb_tally *_Nonnull t) {
+    gb_free_calls(c, GB_FC_FREE_ONE, t);
+    gb_free_pages_prepare(folio, c, t);
     if (!gb_pcp_allowed_order(gb_folio_order(folio))) {
-        gb_free_one_page(c->zone, folio, c);
+        gb_free_one_page(c->zone, folio, c, t);
         return;
     }
+    gb_free_calls(c, GB_FC_PCP_LOCK, t);
     c->pcp->counts.waits += gb_spin_lock(&c->pcp->lock);
     c->pcp->counts.pcp++;
-    gb_free_frozen_page_commit(c->zone, c->pcp, folio);
+    gb_free_frozen_page_commit(c, folio, t);
+    gb_free_calls(c, GB_FC_PCP_UNLOCK, t);
     gb_spin_unlock(&c->pcp->lock);
 }
 
@@ -479,11 +559,14 @@ GB_INLINE void gb_free_frozen_pages(gb_page *_Nonnull folio, gb_free_ctx *_Nonnu
  * and dropped for this one folio), mem_cgroup_uncharge() (the page counters for this one
  * folio), then free_frozen_pages(). */
 GB_INLINE void gb__folio_put(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c, gb_tally *_Nonnull t) {
-    gb_lruvec *locked = gb_page_cache_release(folio, NULL, c);
+    gb_free_calls(c, GB_FC_FOLIO_PUT, t);
+    if (gb_folio_order(folio) > 1)
+        gb_free_calls(c, GB_FC_LARGE_FOLIO_PUT, t);
+    gb_lruvec *locked = gb_page_cache_release(folio, NULL, c, t);
     if (locked)
-        gb_spin_unlock(&locked->lru_lock);
+        gb_lruvec_unlock(locked, c, t);
     gb_mem_cgroup_uncharge(folio, c, t);
-    gb_free_frozen_pages(folio, c);
+    gb_free_frozen_pages(folio, c, t);
 }
 
 /* kernel: folio_put_refs() — folio_ref_sub_and_test() (`lock sub`, a branch on its flags), and
@@ -525,24 +608,28 @@ typedef struct gb_folio_batch {
 
 /* kernel: free_unref_folios() — the freed folios of a batch: the pcp lock taken once (one zone),
  * each committed under it; orders the pcp does not take go to the zone one by one. */
-GB_INLINE void gb_free_unref_folios(gb_folio_batch *_Nonnull fb, gb_free_ctx *_Nonnull c) {
+GB_INLINE void gb_free_unref_folios(gb_folio_batch *_Nonnull fb, gb_free_ctx *_Nonnull c, gb_tally *_Nonnull t) {
     bool locked = false;
+    gb_free_calls(c, GB_FC_FREE_BATCH, t);
     for (unsigned i = 0; i < fb->nr; i++) {
         gb_page *folio = fb->folios[i];
-        gb_free_pages_prepare(folio, c);
+        gb_free_pages_prepare(folio, c, t);
         if (!gb_pcp_allowed_order(gb_folio_order(folio))) {
-            gb_free_one_page(c->zone, folio, c);
+            gb_free_one_page(c->zone, folio, c, t);
             continue;
         }
         if (!locked) {
+            gb_free_calls(c, GB_FC_PCP_LOCK, t);
             c->pcp->counts.waits += gb_spin_lock(&c->pcp->lock);
             c->pcp->counts.pcp++;
             locked = true;
         }
-        gb_free_frozen_page_commit(c->zone, c->pcp, folio);
+        gb_free_frozen_page_commit(c, folio, t);
     }
-    if (locked)
+    if (locked) {
+        gb_free_calls(c, GB_FC_PCP_UNLOCK, t);
         gb_spin_unlock(&c->pcp->lock);
+    }
     fb->nr = 0;
 }
 
@@ -553,6 +640,8 @@ GB_INLINE void gb_folios_put_refs(gb_folio_batch *_Nonnull fb, gb_free_ctx *_Nul
                                   gb_tally *_Nonnull t) {
     unsigned j = 0;
     gb_lruvec *locked = NULL;
+    if (c)
+        gb_free_calls(c, GB_FC_RELEASE_BATCH, t);
     for (unsigned i = 0; i < fb->nr; i++) {
         gb_page *folio = fb->folios[i];
         gb_put_outcome o = gb_folio_put_refs_outcome(folio, fb->refs[i], t);
@@ -561,15 +650,15 @@ GB_INLINE void gb_folios_put_refs(gb_folio_batch *_Nonnull fb, gb_free_ctx *_Nul
         t->underflows += o == GB_PUT_NEGATIVE; /* the check --detect underflow makes, from the same flags */
         if (o != GB_PUT_FREED || !c)
             continue;
-        locked = gb_page_cache_release(folio, locked, c);
+        locked = gb_page_cache_release(folio, locked, c, t);
         fb->folios[j++] = folio;
     }
     if (locked)
-        gb_spin_unlock(&locked->lru_lock);
+        gb_lruvec_unlock(locked, c, t);
     fb->nr = j;
     if (j) {
         gb_mem_cgroup_uncharge_folios(fb->folios, j, c, t);
-        gb_free_unref_folios(fb, c);
+        gb_free_unref_folios(fb, c, t);
     }
     fb->nr = 0;
 }
@@ -613,6 +702,8 @@ typedef struct gb_free_model {
      * head of each folio the run's page array names: a frame-spaced memmap (`--layout pfn`) has
      * descriptors of other memory between them, which no release reaches and nothing frees. */
     unsigned char *_Nullable members;
+    /* Out-of-line calls per gb_free_call_site (all 0 until gb_free_model_set_calls). */
+    unsigned char calls[GB_FC_SITES];
 } gb_free_model;
 
 /* Allocate the model for a memmap: `nr_lruvecs` lruvecs (>= 1), one pcp per worker thread with
@@ -627,6 +718,10 @@ void gb_free_model_destroy(gb_free_model *_Nonnull m);
 /* Only the folios holding one of `indexes[0..n)` (descriptor indexes of the memmap) are the run's:
  * rebuild, restore and the audit leave every other descriptor alone. 0, or -ENOMEM. */
 int gb_free_model_set_members(gb_free_model *_Nonnull m, const long *_Nonnull indexes, long n);
+
+/* The out-of-line calls the free path makes at each site (gb_free_call_site): `n` counts, the
+ * rest 0. Takes effect for every worker. */
+void gb_free_model_set_calls(gb_free_model *_Nonnull m, const unsigned char *_Nonnull counts, int n);
 
 /* The context worker `thread` releases with. */
 gb_free_ctx *_Nonnull gb_free_model_ctx(gb_free_model *_Nonnull m, int thread);

@@ -21,10 +21,11 @@ import Testing
     /// reference (munmap while held), then releases every page except `forget` on one thread.
     static func lastRef(_ strategy: Strategy, _ impl: Impl = .swift, order: Int, pages: Int = 2048,
                         high: Int = 1 << 30, pcpBatch: Int = 63, lruvecs: Int = 1, lruvecRun: Int = 1,
-                        callBatch: Int? = nil, forget: Set<Int> = [], memcg: MemoryCgroup? = nil) throws -> Run {
+                        callBatch: Int? = nil, forget: Set<Int> = [], memcg: MemoryCgroup? = nil,
+                        calls: FreePathCalls = .none("none")) throws -> Run {
         let model = try makeModel(pages: pages, order: order)
         let free = FreeModel(model: model, threads: 1, lruvecs: lruvecs, lruvecRun: lruvecRun,
-                             high: high, batch: pcpBatch, memcg: memcg)
+                             high: high, batch: pcpBatch, memcg: memcg, calls: calls)
         free.rebuild()
         let all = PageList(model, indices: Array(0..<pages))
         _ = grab(strategy, all)

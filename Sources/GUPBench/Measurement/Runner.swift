@@ -194,7 +194,8 @@ public final class ReleaseRunner: @unchecked Sendable {
                                 batch: Int? = nil) -> FreeModel {
         if let freeModel { return freeModel }
         let m = FreeModel(model: model, threads: cpus.count, lruvecs: lruvecs, lruvecRun: lruvecRun,
-                          high: high, batch: batch, node: model.region.node, memcg: MemoryCgroup.current)
+                          high: high, batch: batch, node: model.region.node, memcg: MemoryCgroup.current,
+                          calls: .running)
         freeModel = m
         return m
     }

@@ -16,22 +16,30 @@ public final class FreeModel: @unchecked Sendable {
 
     /// The memory cgroup the frees uncharge (nil: none).
     public let memcg: MemoryCgroup?
+    /// The out-of-line calls the free path makes (none unless given: the path inline).
+    public let calls: FreePathCalls
 
     /// `high` and `batch` default to the machine's own pcp figures for the memory's node
-    /// (`PcpSettings.read`); `memcg` is the cgroup whose page counters a free subtracts from.
+    /// (`PcpSettings.read`); `memcg` is the cgroup whose page counters a free subtracts from;
+    /// `calls` the kernel's out-of-line calls at each site of the path (FreePathCalls.running for
+    /// the running kernel's).
     public init(model: PageModel, threads: Int, lruvecs: Int = 1, lruvecRun: Int = 1,
-                high: Int? = nil, batch: Int? = nil, node: Int = 0, memcg: MemoryCgroup? = nil) {
+                high: Int? = nil, batch: Int? = nil, node: Int = 0, memcg: MemoryCgroup? = nil,
+                calls: FreePathCalls = .none("none")) {
         let machine = PcpSettings.read(node: node)
         self.high = high ?? machine.high
         self.batch = batch ?? machine.batch
         self.lruvecRun = lruvecRun
         self.memcg = memcg
+        self.calls = calls
         guard let p = gb_free_model_create(model.memmap, model.pageCount, Int32(lruvecs), Int32(max(1, threads)),
                                            self.high, self.batch,
                                            Int32(memcg.map { min($0.levels, Int(GB_MEMCG_MAX_LEVELS)) } ?? -1),
                                            memcg?.memsw == true ? 1 : 0)
         else { preconditionFailure("gb_free_model_create: bad arguments or out of memory") }
         pointer = p
+        let counts = calls.counts.map { UInt8(clamping: $0) }
+        counts.withUnsafeBufferPointer { gb_free_model_set_calls(p, $0.baseAddress!, Int32($0.count)) }
         // A frame-spaced memmap (--layout pfn) holds descriptors of other memory between the
         // region's: only the folios the page array names are built, freed and audited.
         if let entries = model.pageArray {

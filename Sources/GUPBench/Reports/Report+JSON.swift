@@ -48,6 +48,7 @@ extension Report {
             ("kernel_layout", .string(KernelLayout.running.verdict.description)),
             ("kernel_thunks", .string(KernelThunks.running.summary)),
             ("memory_cgroup", MemoryCgroup.current.map { .string($0.summary) } ?? .null),
+            ("free_path_calls", .string(FreePathCalls.running.summary)),
             ("page_checks", .string(PageChecks.current.summary)),
         ])
     }
