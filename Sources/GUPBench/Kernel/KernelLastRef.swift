@@ -113,14 +113,14 @@ extension KernelProbe {
         for rep in 0..<(warmup + repetitions) {
             let region = try MemoryRegion(size: size, backing: backing, policy: .bind, node: node)
             pages = region.pageCount
-            if first == nil {
-                first = (try PinnedRegion(region, topology: topology), try? PfnOrder.read(region))
-                // The fixed cost on a page still mapped: the free of one folio is per-page work.
-                fixed = try fixedReleaseNs(pinner, region, repetitions: repetitions, warmup: warmup)
-            }
             func read() throws -> (FollPinCounters, UInt64) {
                 let pins = try FollPinCounters.read(refresh: exact)
                 return (pins, try VmEvents.pgfree())
+            }
+            if first == nil {
+                first = (try PinnedRegion(region, topology: topology), try? PfnOrder.read(region))
+                // The fixed cost on a page still mapped: the free of one folio is per-page work.
+                fixed = try fixedReleaseNs(pinner, region, repetitions: repetitions, warmup: warmup) { _ = try read() }
             }
             let before = try read()
             try pinner.pin(region)             // io_uring: pin_user_pages_fast(FOLL_LONGTERM)

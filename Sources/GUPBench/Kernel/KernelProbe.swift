@@ -77,12 +77,16 @@ public enum KernelProbe {
     /// loop over the pins (io_uring: the syscall, io_rsrc_data_free()'s resource node and the
     /// buffer table's kvfree; see io_uring/rsrc.c io_sqe_buffers_unregister()), plus one unpin.
     /// Measured rather than fitted, so the kernel's loop can be compared with the model's
-    /// same loop at every size (`loopNsPerPage`).
+    /// same loop at every size (`loopNsPerPage`). `beforeRelease` is what the region's own cycle
+    /// does between its pin and its timed release (the vmstat read, which folds every CPU's
+    /// counters and leaves the caches cold): done here too, so the fixed cost is measured in the
+    /// state the region's release starts from, not warm from the pin just before.
     static func fixedReleaseNs(_ pinner: any KernelPinner, _ region: MemoryRegion, repetitions: Int,
-                               warmup: Int) throws -> [Double] {
+                               warmup: Int, beforeRelease: () throws -> Void) throws -> [Double] {
         var ns: [Double] = []
         for rep in 0..<(warmup + repetitions) {
             try pinner.pin(region, bytes: 4096)
+            try beforeRelease()
             let t0 = gb_now_ns()
             try pinner.release()
             let t1 = gb_now_ns()
@@ -124,7 +128,9 @@ public enum KernelProbe {
             // SIGINT/SIGTERM: the cycle is complete (released, every pin dropped); stop here.
             if SignalStop.requested { break }
         }
-        let fixed = try fixedReleaseNs(pinner, region, repetitions: repetitions, warmup: warmup)
+        let fixed = try fixedReleaseNs(pinner, region, repetitions: repetitions, warmup: warmup) {
+            _ = try FollPinCounters.read(refresh: exact)
+        }
         return KernelMeasurement(
             path: path, region: pinned,
             framesAdjacentFraction: adjacent >= 0 && region.pageCount > 1
