@@ -30,6 +30,24 @@ import Testing
         #expect(model.audit().unbalanced_pages == 0)
     }
 
+    /// `gupbench kernel`'s model fixed cost: the first entry's release timed alone, the rest
+    /// released untimed after it, so every pin comes back, on every entry kind.
+    @Test(arguments: [Strategy.ioUringRelease, .unpinEach, .unpinFolios])
+    func theFirstEntryAloneIsTimedAndEveryPinComesBack(strategy: Strategy) throws {
+        for order in [0, 9] {
+            let model = try makeModel(pages: 2048, order: order)
+            let shares = PageShares(model: model, threads: 1, sharing: .disjoint, layout: .sequential)
+            let runner = try ReleaseRunner(model: model, shares: shares, cpus: [Self.cpus[0]])
+            for impl in [Impl.swift, .c] {
+                let ns = runner.firstEntryReleaseNs(LoopKey(strategy, impl), repetitions: 4, warmup: 1)
+                #expect(ns.count == 4, "\(strategy.rawValue) \(impl.rawValue) order \(order)")
+                #expect(ns.allSatisfy { $0 > 0 })
+            }
+            #expect(model.audit().unbalanced_pages == 0, "\(strategy.rawValue) order \(order)")
+        }
+        #expect(RoundSamples([[5, 7], [9]]).shifted(by: 2) == RoundSamples([[3, 5], [7]]))
+    }
+
     /// --min-time: the last untimed repetition (here the one made because warmup is 0) sizes
     /// the windows; every sample then adds up that many windows of pin and release.
     @Test func samplesAddUpTheWindowsMinTimeAsksFor() throws {

@@ -150,13 +150,16 @@ extension KernelComparison.Row {
                 .object([("strategy", .string(m.strategy.rawValue)),
                          ("mitigations", .string(m.scenario.mitigations.rawValue)),
                          ("descriptor_order", .string(m.scenario.layout == .pfn ? "pfn" : "virtual")),
-                         ("model_ns_per_page", .object([("median", .num(m.nsPerPage.median)),
-                                                        ("ci95_low", .num(m.nsPerPage.ci95Low)),
-                                                        ("ci95_high", .num(m.nsPerPage.ci95High))])),
+                         ("model_ns_per_page", .object([("median", .num(m.loop.median)),
+                                                        ("ci95_low", .num(m.loop.ci95Low)),
+                                                        ("ci95_high", .num(m.loop.ci95High))])),
+                         ("model_release_ns_per_page", .num(m.nsPerPage.median)),
+                         ("model_first_entry_release_ns",
+                          .num(m.firstEntryReleaseNs.isEmpty ? nil : Statistics.median(m.firstEntryReleaseNs))),
                          ("kernel_over_model", .num(kernelOverModel)),
-                         ("sequential_model_ns_per_page", .num(sameLoopSequential?.nsPerPage.median)),
+                         ("sequential_model_ns_per_page", .num(sameLoopSequential?.loop.median)),
                          ("kernel_over_sequential_model",
-                          .num(sameLoopSequential.map { k.loop.median / $0.nsPerPage.median }))])
+                          .num(sameLoopSequential.map { k.loop.median / $0.loop.median }))])
             } ?? .null),
             ("vmstat_other_pinning", .bool(k.vmstatOtherPinning)),
         ])

@@ -48,6 +48,8 @@ public struct KernelRun {
         } else {
             // Each backing's loop and the path's own (io-uring-release: the unregistration in the model).
             config.strategies = path.modelStrategies
+            // The same loop's fixed cost, as the kernel's is measured apart (its first entry alone).
+            config.firstEntryAloneOf = path.modelStrategy
             // Shuffled: descriptors in random order, the cost if the kernel's were scattered.
             config.layouts = [.sequential, .shuffled]
         }

@@ -62,13 +62,13 @@ public struct KernelSizes: Sendable {
             model.floors?.floors.first { $0.resource == r }?.nsPerPage ?? 0
         }
         var inputs = KernelTerms.Inputs(
-            kernelNs: kernel.median, modelNs: model.nsPerPage.median, modelSequentialNs: sequential?.nsPerPage.median,
+            kernelNs: kernel.median, modelNs: model.loop.median, modelSequentialNs: sequential?.loop.median,
             pages: pages, kernelUnpinsPerPage: Double(releasedAtUnregister) / Double(max(1, pages)),
             modelUnpinsPerPage: model.kernelCallsPerPage?.zeroFolioTests,
             callsNs: floor(.calls), memmapNs: floor(.lines), accountingNs: floor(.percpuCmpxchg),
             freePathNs: floor(.lockPairs), otherSizes: others)
         inputs.kernelCI = kernel.ci95Low...max(kernel.ci95Low, kernel.ci95High)
-        inputs.modelCI = model.nsPerPage.ci95Low...max(model.nsPerPage.ci95Low, model.nsPerPage.ci95High)
+        inputs.modelCI = model.loop.ci95Low...max(model.loop.ci95Low, model.loop.ci95High)
         return inputs
     }
 
@@ -97,7 +97,7 @@ public struct KernelSizes: Sendable {
             let k = row.kernel
             let verdict = attribution(row)
             t.add([ByteSize.format(k.size), k.backing.rawValue, Fmt.ns(k.unpin.median)] + row.loopCells + [
-                   row.sameLoop.map { Fmt.ns($0.nsPerPage.median) } ?? "-",
+                   row.sameLoop.map { Fmt.ns($0.loop.median) } ?? "-",
                    row.kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-", row.differsCell(verdict)])
             if let line = row.differsLine(verdict) { details.append(line) }
         }

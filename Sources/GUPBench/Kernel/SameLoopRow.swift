@@ -31,8 +31,9 @@ extension SameLoopRow {
     }
 
     /// The kernel's release loop (its release less the measured fixed cost, `loopNsPerPage`)
-    /// over the same loop's model time: 1 = the model costs what the kernel does.
-    var kernelOverModel: Double? { sameLoop.map { kernel.loop.median / $0.nsPerPage.median } }
+    /// over the same loop's (its release less its one-entry call, ResultRecord.loop): 1 = the
+    /// model's walk costs what the kernel's does.
+    var kernelOverModel: Double? { sameLoop.map { kernel.loop.median / $0.loop.median } }
 
     /// The measured terms of this row, with the same backing's other sizes among `rows`
     /// (KernelTerms.Inputs); nil without a same loop.
@@ -41,7 +42,7 @@ extension SameLoopRow {
         let k = kernel
         let others: [(pages: Int, kernelNs: Double, modelNs: Double)] = rows.compactMap { o in
             guard o.kernel.backing == k.backing, o.kernel.size != k.size, let m = o.sameLoop else { return nil }
-            return (o.kernel.pages, o.kernel.loop.median, m.nsPerPage.median)
+            return (o.kernel.pages, o.kernel.loop.median, m.loop.median)
         }
         return KernelSizes.inputs(kernel: k.loop, pages: k.pages, releasedAtUnregister: releasedAtRelease,
                                   model: same, sequential: sameLoopSequential, others: others)
@@ -53,8 +54,8 @@ extension SameLoopRow {
 
     /// "same loop seq.", "same loop", "kernel ÷ same": the model's medians [95% CI] and the ratio.
     var sameLoopCells: [String] {
-        [sameLoopSequential.map { KernelComparison.ci($0.nsPerPage) } ?? "-",
-         sameLoop.map { KernelComparison.ci($0.nsPerPage) + ($0.scenario.layout == .pfn ? " pfn" : "") } ?? "-",
+        [sameLoopSequential.map { KernelComparison.ci($0.loop) } ?? "-",
+         sameLoop.map { KernelComparison.ci($0.loop) + ($0.scenario.layout == .pfn ? " pfn" : "") } ?? "-",
          kernelOverModel.map { Fmt.ratio($0) + "x" } ?? "-"]
     }
 

@@ -37,6 +37,9 @@ public struct BenchConfig: Sendable {
     public var framePfns: [Backing: [UInt64]] = [:]
     /// Rounds the repetitions are spread over, each on freshly mapped regions (Experiment).
     public var rounds = BenchConfig.defaultRounds
+    /// The strategy whose one-thread loops also time the release of their first entry alone
+    /// (Runner.firstEntryReleaseNs): `gupbench kernel`'s same loop, for its fixed cost.
+    public var firstEntryAloneOf: Strategy?
     /// The least timed release a sample adds up, in windows of pin (untimed) + release (timed):
     /// `--min-time` (Runner.windows).
     public var minTimeNs = BenchConfig.defaultMinTimeNs

@@ -175,6 +175,7 @@ public struct Experiment {
         if last.lastRef { result.locksPerPage = LocksPerPage(last.lockCounts, pages: total) }
         result.kernelCallsPerPage = KernelCallsPerPage(last.releaseTally, pages: total)
         result.threadsRan = g.rounds.map(\.threadsRan)
+        result.firstEntryReleaseNs = g.rounds.flatMap(\.firstEntryReleaseNs)
         if let calibration, let lines = last.linesTouched {
             let events = FloorEvents(tally: last.releaseTally, locks: last.lastRef ? last.lockCounts : nil, lines: lines,
                                      threads: g.scenario.threads, pagesPerThread: context.maxPagesPerThread)
@@ -320,6 +321,12 @@ final class ExperimentPass {
             lastRef: config.lastRef, minTimeNs: config.minTimeNs, progress: { progress?.step() })
         // Stopped by a signal: what has timed repetitions is reported.
         if measured.contains(where: { $0.wallNs.count < repetitions }) { cut = true }
+        if let strategy = config.firstEntryAloneOf, s.pool.threads == 1, !strategy.needsContiguousPages, !cut {
+            for k in measured.indices where measured[k].key.strategy == strategy {
+                measured[k].firstEntryReleaseNs = runner.firstEntryReleaseNs(
+                    measured[k].key, repetitions: repetitions, warmup: max(1, config.warmup))
+            }
+        }
         for k in measured.indices {
             let strategy = measured[k].key.strategy
             if lines[strategy] == nil {

@@ -47,6 +47,9 @@ public struct LoopMeasurement: Sendable {
     public var lastRef = false
     /// The lines the most line-hungry thread's release touches (set by the experiment).
     public var linesTouched: LinesTouched?
+    /// ns of the loop's release of its first entry alone, per timed call (empty unless asked:
+    /// BenchConfig.firstEntryAloneOf).
+    public var firstEntryReleaseNs: [Double] = []
 
     public var balanced: Bool { auditFailure == nil && pinsAcquired == pinsReleased }
 }

@@ -19,6 +19,9 @@ public final class ReleaseRunner: @unchecked Sendable {
         var stop = false
         /// --last-ref: unmap after the grab, release through the free model.
         var lastRef = false
+        /// Time the release of the share's first entry alone; the rest is released untimed after
+        /// it (`firstEntryReleaseNs`).
+        var firstEntryAlone = false
     }
 
     /// Per-thread results, one 128-byte slot per thread so writers never share a line.
@@ -156,7 +159,10 @@ public final class ReleaseRunner: @unchecked Sendable {
             gb_spin_barrier_wait(barrier)
             let cpuStart = gb_thread_cpu_ns()
             let start = gb_now_ns()
-            if contiguous {
+            if job.firstEntryAlone {
+                calls.count = min(1, entries)
+                if entries > 0 { Self.release(job.key, input.entries, calls, &release) }
+            } else if contiguous {
                 for s in stretches {
                     calls.count = s.count
                     Self.release(job.key, ReleaseEntries(pages: base + s.lowerBound), calls, &release)
@@ -165,6 +171,10 @@ public final class ReleaseRunner: @unchecked Sendable {
                 Self.release(job.key, input.entries, calls, &release)
             }
             let end = gb_now_ns()
+            if job.firstEntryAlone && entries > 1 {  // untimed: the rest, so every reference goes
+                calls.count = entries - 1
+                Self.release(job.key, input.entries.dropping(1, of: job.key.strategy.walks), calls, &release)
+            }
             let cpuEnd = gb_thread_cpu_ns()
             let s = slot(t)
             s.pointee.startNs = start
@@ -253,6 +263,29 @@ public final class ReleaseRunner: @unchecked Sendable {
             if SignalStop.requested { break }
         }
         return results
+    }
+
+    /// The model's counterpart of the kernel's release measured apart (KernelProbe.fixedReleaseNs):
+    /// ns of one call of `key`'s loop releasing only the first entry of one thread's share,
+    /// `repetitions` times after `warmup` (untimed around each: the grab of every entry, and the
+    /// release of the rest after the timed one). What a release call costs beyond its walk: the
+    /// call into the loop, its set-up and, with `--mitigations retpoline`, the indirect call a
+    /// release begins with, and one entry's release. Only for loops that walk an array in one
+    /// call per batch (not a range release over stretches); one thread, as the kernel's is.
+    public func firstEntryReleaseNs(_ key: LoopKey, repetitions: Int, warmup: Int) -> [Double] {
+        precondition(cpus.count == 1 && !key.strategy.needsContiguousPages,
+                     "the first entry alone is timed on one thread, for loops over an array")
+        var ns: [Double] = []
+        for rep in 0..<(warmup + repetitions) {
+            job = Job(key: key, dirty: .none, batch: nil, stop: false, lastRef: false, firstEntryAlone: true)
+            runPhase()
+            let s = slot(0).pointee
+            precondition(s.release.pins_released + s.release.refs_released
+                         == s.grab.pins_acquired + s.grab.refs_acquired, "every reference taken is released")
+            if rep >= warmup { ns.append(Double(s.endNs &- s.startNs)) }
+            if SignalStop.requested { break }
+        }
+        return ns
     }
 
     /// The threads that had pages to release.

@@ -114,6 +114,7 @@ extension ResultRecord {
             ("pages_per_thread", .int(pagesPerThread)),
             ("repetitions", .int(repetitions)),
             ("windows_per_sample", .int(windowsPerSample)),
+            ("first_entry_release_ns", firstEntryReleaseNs.isEmpty ? .null : .num(Statistics.median(firstEntryReleaseNs))),
             ("ns_per_page", nsPerPageJSON),
             ("pages_per_second", .object([("median", .num(pagesPerSecond))])),
             ("atomics_per_page", .num(atomicsPerPage)),

@@ -46,6 +46,19 @@ public struct ResultRecord: Sendable {
     public var threadsRan: [[Double]] = []
     /// The kernel's per-call work per 4 KiB page (gb_kcalls.h).
     public var kernelCallsPerPage: KernelCallsPerPage? = nil
+    /// ns of one call releasing the first entry alone, per timed call (Runner.firstEntryReleaseNs;
+    /// `gupbench kernel`'s same loop only, else empty).
+    public var firstEntryReleaseNs: [Double] = []
+
+    /// ns per page of the walk: each sample less the median cost of a call releasing one entry
+    /// (`firstEntryReleaseNs`), spread over the thread's pages; as the kernel's loop is its release
+    /// less its release of one page (KernelPathMeasurement.loop). The plain ns per page where
+    /// the one-entry call was not measured.
+    public var loop: Summary {
+        guard !firstEntryReleaseNs.isEmpty else { return nsPerPage }
+        let fixed = Statistics.median(firstEntryReleaseNs)
+        return Summary(nsPerPageRounds.shifted(by: fixed / Double(max(1, pagesPerThread))))
+    }
 
     public var key: LoopKey { LoopKey(strategy, impl, detect) }
 

@@ -17,6 +17,8 @@ public struct RoundSamples: Sendable, Equatable {
 
     /// Each side scaled by `factor` (a saved report made to look faster or slower).
     public func scaled(by factor: Double) -> RoundSamples { RoundSamples(rounds.map { $0.map { $0 * factor } }) }
+    /// Each value less `amount`.
+    public func shifted(by amount: Double) -> RoundSamples { RoundSamples(rounds.map { $0.map { $0 - amount } }) }
 }
 
 /// The spread of one result, split where it comes from.

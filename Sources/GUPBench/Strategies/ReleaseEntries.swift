@@ -27,6 +27,16 @@ public struct ReleaseEntries {
         self.folios = folios
         self.bvecs = bvecs
     }
+
+    /// The entries after the first `n` of the array `walks` names (the others as they are: a
+    /// strategy walks one array).
+    public func dropping(_ n: Int, of walks: EntryKind) -> ReleaseEntries {
+        switch walks {
+        case .pages: return ReleaseEntries(pages: pages + n, folios: folios, bvecs: bvecs)
+        case .folios: return ReleaseEntries(pages: pages, folios: folios.map { $0 + n }, bvecs: bvecs)
+        case .bvecs: return ReleaseEntries(pages: pages, folios: folios, bvecs: bvecs.map { $0 + n })
+        }
+    }
 }
 
 /// Owns one thread's derived arrays: the folio pointers and the bvecs registration would build
