@@ -90,6 +90,26 @@ struct KernelSizesTests {
                            memmapNs: memmap, accountingNs: accounting, otherSizes: others)
     }
 
+    /// A release no longer than its fixed cost leaves a loop at or below zero: outside the band
+    /// (never "agrees"), and within noise when the CI, which carries the fixed cost's spread,
+    /// reaches the model's.
+    @Test func aLoopAtOrBelowZeroIsNeverAgreement() throws {
+        #expect(KernelTerms.attribute(inputs(kernel: -0.02, model: 0.05)) != nil)
+        var x = inputs(kernel: -0.02, model: 0.05)
+        x.kernelCI = -0.12...0.08
+        x.modelCI = 0.04...0.06
+        #expect(try #require(KernelTerms.attribute(x)).terms == [.noise])
+    }
+
+    @Test func theLoopsCIWidensByTheFixedCostsSpread() {
+        let loop = Summary([1, 1, 1, 1, 1, 1, 1, 1, 1, 1])  // CI [1, 1]
+        let fixed = Summary([800, 900, 1000, 1000, 1000, 1000, 1000, 1000, 1100, 1200])
+        let ci = KernelPathLoop.ci(loop: loop, fixed: fixed, pages: 100)
+        #expect(ci.lowerBound == 1 - (fixed.ci95High - 1000) / 100)
+        #expect(ci.upperBound == 1 + (1000 - fixed.ci95Low) / 100)
+        #expect(KernelPathLoop.ci(loop: loop, fixed: nil, pages: 100) == 1...1)
+    }
+
     @Test("inside 0.67-1.5 a row agrees and names nothing")
     func insideBand() {
         #expect(KernelTerms.attribute(inputs(kernel: 10, model: 10)) == nil)

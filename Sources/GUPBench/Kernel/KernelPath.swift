@@ -149,4 +149,24 @@ extension KernelPathMeasurement {
         return unpinNsPerPage.map { $0 - fixed / Double(max(1, region.pages)) }
     }
     public var loop: Summary { Summary(loopNsPerPage) }
+
+    /// The 95% CI of the loop's median with the fixed cost's own uncertainty in it: `loop`'s CI
+    /// takes the fixed cost's median as exact, but on a small region of large folios (16 MiB THP:
+    /// 8 folios) the release is little more than the fixed cost, and the run-to-run spread of
+    /// that median is as large as the loop itself.
+    public var loopCI: ClosedRange<Double> {
+        KernelPathLoop.ci(loop: loop, fixed: fixedReleaseNs.isEmpty ? nil : fixedRelease, pages: region.pages)
+    }
+}
+
+public enum KernelPathLoop {
+    /// `loop`'s CI (ns per page) widened by how far the fixed cost's CI (ns per release) reaches
+    /// from its median, spread over `pages`.
+    public static func ci(loop: Summary, fixed: Summary?, pages: Int) -> ClosedRange<Double> {
+        guard let f = fixed else { return loop.ci95Low...max(loop.ci95Low, loop.ci95High) }
+        let n = Double(max(1, pages))
+        let low = loop.ci95Low - (f.ci95High - f.median) / n
+        let high = loop.ci95High + (f.median - f.ci95Low) / n
+        return low...max(low, high)
+    }
 }

@@ -55,7 +55,8 @@ public struct KernelSizes: Sendable {
     public func inputs(_ row: KernelComparison.Row) -> KernelTerms.Inputs? { row.inputs(among: rows) }
 
     /// Inputs from a kernel time and the model's same-loop records (also `--last-ref`'s).
-    static func inputs(kernel: Summary, pages: Int, releasedAtUnregister: UInt64, model: ResultRecord,
+    static func inputs(kernel: Summary, kernelCI: ClosedRange<Double>, pages: Int, releasedAtUnregister: UInt64,
+                       model: ResultRecord,
                        sequential: ResultRecord?,
                        others: [(pages: Int, kernelNs: Double, modelNs: Double)]) -> KernelTerms.Inputs {
         func floor(_ r: FloorResource) -> Double {
@@ -67,7 +68,7 @@ public struct KernelSizes: Sendable {
             modelUnpinsPerPage: model.kernelCallsPerPage?.zeroFolioTests,
             callsNs: floor(.calls), memmapNs: floor(.lines), accountingNs: floor(.percpuCmpxchg),
             freePathNs: floor(.lockPairs), otherSizes: others)
-        inputs.kernelCI = kernel.ci95Low...max(kernel.ci95Low, kernel.ci95High)
+        inputs.kernelCI = kernelCI
         inputs.modelCI = model.loop.ci95Low...max(model.loop.ci95Low, model.loop.ci95High)
         return inputs
     }

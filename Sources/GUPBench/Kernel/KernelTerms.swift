@@ -100,7 +100,8 @@ public enum KernelTerms {
     }
 
     public static func attribute(_ x: Inputs) -> Attribution? {
-        guard x.modelNs > 0, x.kernelNs > 0 else { return nil }
+        // A kernel loop at or below zero (its release less the fixed cost) is outside the band too.
+        guard x.modelNs > 0 else { return nil }
         let ratio = x.ratio
         if band.contains(ratio) { return nil }
         let gap = x.kernelNs - x.modelNs

@@ -44,7 +44,7 @@ extension SameLoopRow {
             guard o.kernel.backing == k.backing, o.kernel.size != k.size, let m = o.sameLoop else { return nil }
             return (o.kernel.pages, o.kernel.loop.median, m.loop.median)
         }
-        return KernelSizes.inputs(kernel: k.loop, pages: k.pages, releasedAtUnregister: releasedAtRelease,
+        return KernelSizes.inputs(kernel: k.loop, kernelCI: k.loopCI, pages: k.pages, releasedAtUnregister: releasedAtRelease,
                                   model: same, sequential: sameLoopSequential, others: others)
     }
 
