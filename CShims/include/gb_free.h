@@ -151,7 +151,6 @@ typedef struct gb_memcg {
  * the running kernel has as text symbols (/proc/kallsyms). */
 typedef enum gb_free_call_site {
     GB_FC_FOLIO_PUT = 0,    /* __folio_put(), per folio it frees */
-    GB_FC_LARGE_FOLIO_PUT,  /* and for a folio of order > 1 (the deferred-split queue) */
     GB_FC_RELEASE_BATCH,    /* folios_put_refs(), per batch of release_pages() */
     GB_FC_LRU_LOCK,         /* each lruvec lock taken (folio_lruvec_lock_irqsave()) */
     GB_FC_LRU_UNLOCK,       /* each lruvec lock dropped */
@@ -560,8 +559,6 @@ GB_INLINE void gb_free_frozen_pages(gb_page *_Nonnull folio, gb_free_ctx *_Nonnu
  * folio), then free_frozen_pages(). */
 GB_INLINE void gb__folio_put(gb_page *_Nonnull folio, gb_free_ctx *_Nonnull c, gb_tally *_Nonnull t) {
     gb_free_calls(c, GB_FC_FOLIO_PUT, t);
-    if (gb_folio_order(folio) > 1)
-        gb_free_calls(c, GB_FC_LARGE_FOLIO_PUT, t);
     gb_lruvec *locked = gb_page_cache_release(folio, NULL, c, t);
     if (locked)
         gb_lruvec_unlock(locked, c, t);
