@@ -206,7 +206,8 @@ public struct KernelLastRefComparison: Sendable {
                 + "least the region's pages proves the unpin freed them; system-wide, so others' frees add to both",
             "model: \(strategy) with --last-ref (the mapping's reference dropped first, untimed), one thread, "
                 + "its descriptors on the kernel's frames ('pfn') when /proc/self/pagemap shows them; model seq. = "
-                + "the same loop over descriptors in virtual order",
+                + "the same loop over descriptors in virtual order; its free path makes this kernel's out-of-line "
+                + "calls: \(FreePathCalls.running.summary)",
             Row.loopNote(release: w.releaseNoun),
         ]
         for row in rows where row.kernel.proof != .ok {

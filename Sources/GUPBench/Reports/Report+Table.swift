@@ -244,19 +244,21 @@ extension Report {
             + (c.contendedLockPairNs.map { String(format: ", lock handoff %.1f ns", $0) } ?? "")
     }
 
-    /// --last-ref: the work per page behind each time — atomics, and the locks of the free path
-    /// (lruvec, pcp, zone) — one row per scenario and loop; nil when nothing was freed.
+    /// --last-ref: the work per page behind each time — atomics, out-of-line calls (the free
+    /// path's, FreePathCalls, among them), and the locks of the free path (lruvec, pcp, zone) — one
+    /// row per scenario and loop; nil when nothing was freed.
     public func lockTable() -> TextTable? {
         let freeing = results.filter { $0.locksPerPage != nil }
         guard !freeing.isEmpty else { return nil }
         let labels = varyingLabels()
-        var table = TextTable(header: labels.map(\.label) + ["loop", "atomics/page", "lruvec locks/page",
+        var table = TextTable(header: labels.map(\.label) + ["loop", "atomics/page", "calls/page", "lruvec locks/page",
                                                              "pcp locks/page", "zone locks/page"],
                               labelColumns: labels.count + 1)
         for r in freeing {
             let l = r.locksPerPage!
-            let numbers = [r.atomicsPerPage, l.lruvec, l.pcp, l.zone].map { String(format: "%.4g", $0) }
-            table.add(labels.map { $0.text(r.scenario) } + [label(r.key)] + numbers)
+            let numbers = [r.atomicsPerPage, r.kernelCallsPerPage?.calls ?? 0, l.lruvec, l.pcp, l.zone]
+                .map { String(format: "%.4g", $0) }
+            table.add(labels.map { $0.text(r.scenario) } + [fullLabel(r.key)] + numbers)
         }
         return table
     }
