@@ -320,13 +320,10 @@ int gb_calibrate_contended_lock_pair_ns(const int *cpus, int ncpus, long per_rou
 
 /* ---- calls and per-CPU counters: the out-of-line release calls (gb_kcalls.h) ---- */
 
-/* Empty out-of-line functions in the two return shapes of gb_kcalls.c's release calls. */
-GB_PLAIN void gb_k_empty_call(void) { __asm__ volatile("" ::: "memory"); }
-GB_SAFERET void gb_k_empty_call_saferet(void) { __asm__ volatile("" ::: "memory"); }
-
 /* The floor of the call resource: ns per out-of-line call and its return, in the shape the
  * mode gives returns (plain, or through the Safe-RET thunk), eight calls to a loop turn and
- * nothing depending on them, best of many short rounds. */
+ * nothing depending on them, best of many short rounds. It calls the empty functions the free
+ * path's calls are (gb_k_empty_call, gb_free.h), in the return shapes of gb_kcalls.c's. */
 double gb_calibrate_kcall_ns(gb_mitigation mode, long iterations) {
     long turns = iterations / 8 > 0 ? iterations / 8 : 1;
     bool thunked = gb_mitigation_thunks_returns(mode);

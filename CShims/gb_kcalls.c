@@ -137,12 +137,13 @@ GB_SAFERET gb_put_result gb_k_unpin_user_folio_last_saferet(gb_page *folio, long
     return gup_put_folio_pin_last(folio, (int)npages, true, c, t);
 }
 
-/* ---- the free path's calls (gb_free.h gb_free_calls) ---- */
+/* ---- an empty call: the free path's calls (gb_free.h gb_free_calls) and the calls floor ---- */
 
-/* An out-of-line call of the kernel's free path: the call and its return, in the mode's shape.
- * The callee's work is the model's inline code at that place (gb_free.h). */
-GB_PLAIN void gb_k_free_path_call(void) { __asm__ volatile("" ::: "memory"); }
-GB_SAFERET void gb_k_free_path_call_saferet(void) { __asm__ volatile("" ::: "memory"); }
+/* An out-of-line call and its return, nothing in it, in the two return shapes. The free path's
+ * callee's work is the model's inline code at that place (gb_free.h); the call calibration
+ * (gb_calibrate.c) times these very functions. */
+GB_PLAIN void gb_k_empty_call(void) { __asm__ volatile("" ::: "memory"); }
+GB_SAFERET void gb_k_empty_call_saferet(void) { __asm__ volatile("" ::: "memory"); }
 
 /* ---- the indirect call of retpoline mode ---- */
 

@@ -146,7 +146,7 @@ typedef struct gb_memcg {
  * real functions (and, in the running kernel's build, of static ones it did not inline); each
  * such call and its return costs what a call costs in the run's mitigation mode (every return
  * through the Safe-RET thunk on an SRSO-mitigated AMD host). The model's work is inline; at each
- * of these places it makes as many out-of-line calls (gb_k_free_path_call) as the running kernel
+ * of these places it makes as many out-of-line calls (gb_k_empty_call) as the running kernel
  * does there: FreePathCalls.swift names the kernel functions behind each count and keeps those
  * the running kernel has as text symbols (/proc/kallsyms). */
 typedef enum gb_free_call_site {
@@ -185,9 +185,10 @@ typedef struct gb_free_ctx {
     int saferet;
 } gb_free_ctx;
 
-/* One out-of-line call and its return, in the two shapes the kernel's calls have (gb_kcalls.c). */
-void gb_k_free_path_call(void);
-void gb_k_free_path_call_saferet(void);
+/* One out-of-line call and its return, nothing in it, in the two shapes the kernel's calls have
+ * (gb_kcalls.c); the calls floor's calibration times the same two. */
+void gb_k_empty_call(void);
+void gb_k_empty_call_saferet(void);
 
 /* The out-of-line calls the kernel makes at `site` (none when the model has none set). */
 GB_INLINE void gb_free_calls(gb_free_ctx *_Nonnull c, gb_free_call_site site, gb_tally *_Nonnull t) {
@@ -197,10 +198,10 @@ GB_INLINE void gb_free_calls(gb_free_ctx *_Nonnull c, gb_free_call_site site, gb
     t->kernel_calls += n;
     if (c->saferet)
         for (unsigned i = 0; i < n; i++)
-            gb_k_free_path_call_saferet();
+            gb_k_empty_call_saferet();
     else
         for (unsigned i = 0; i < n; i++)
-            gb_k_free_path_call();
+            gb_k_empty_call();
 }
 
 /* ---- spinlock: test-and-test-and-set ---- */

@@ -156,11 +156,11 @@ public final class ReleaseRunner: @unchecked Sendable {
             let contiguous = count > 0 && job.key.strategy.needsContiguousPages && !stretches.isEmpty
             var release = gb_tally()
             release.thread = Int64(t)
+            if job.firstEntryAlone { calls.count = min(1, entries) }
             gb_spin_barrier_wait(barrier)
             let cpuStart = gb_thread_cpu_ns()
             let start = gb_now_ns()
             if job.firstEntryAlone {
-                calls.count = min(1, entries)
                 if entries > 0 { Self.release(job.key, input.entries, calls, &release) }
             } else if contiguous {
                 for s in stretches {
@@ -171,11 +171,11 @@ public final class ReleaseRunner: @unchecked Sendable {
                 Self.release(job.key, input.entries, calls, &release)
             }
             let end = gb_now_ns()
+            let cpuEnd = gb_thread_cpu_ns()
             if job.firstEntryAlone && entries > 1 {  // untimed: the rest, so every reference goes
                 calls.count = entries - 1
                 Self.release(job.key, input.entries.dropping(1, of: job.key.strategy.walks), calls, &release)
             }
-            let cpuEnd = gb_thread_cpu_ns()
             let s = slot(t)
             s.pointee.startNs = start
             s.pointee.endNs = end

@@ -16,8 +16,6 @@ public final class FreeModel: @unchecked Sendable {
 
     /// The memory cgroup the frees uncharge (nil: none).
     public let memcg: MemoryCgroup?
-    /// The out-of-line calls the free path makes (none unless given: the path inline).
-    public let calls: FreePathCalls
 
     /// `high` and `batch` default to the machine's own pcp figures for the memory's node
     /// (`PcpSettings.read`); `memcg` is the cgroup whose page counters a free subtracts from;
@@ -31,7 +29,6 @@ public final class FreeModel: @unchecked Sendable {
         self.batch = batch ?? machine.batch
         self.lruvecRun = lruvecRun
         self.memcg = memcg
-        self.calls = calls
         guard let p = gb_free_model_create(model.memmap, model.pageCount, Int32(lruvecs), Int32(max(1, threads)),
                                            self.high, self.batch,
                                            Int32(memcg.map { min($0.levels, Int(GB_MEMCG_MAX_LEVELS)) } ?? -1),
