@@ -100,8 +100,14 @@ public enum KernelTerms {
     }
 
     public static func attribute(_ x: Inputs) -> Attribution? {
-        // A kernel loop at or below zero (its release less the fixed cost) is outside the band too.
-        guard x.modelNs > 0 else { return nil }
+        // Either loop at or below zero (a release no longer than its fixed cost, which it is
+        // computed against): no ratio to judge, and never agreement.
+        guard x.modelNs > 0, x.kernelNs > 0 else {
+            let side = x.modelNs > 0 ? "the kernel's" : "the model's"
+            return Attribution(terms: [.noise], detail: "\(side) loop is \(Fmt.ns(min(x.kernelNs, x.modelNs))) ns a "
+                + "page: its release is no longer than the fixed cost measured apart, so this run cannot resolve "
+                + "the loop on this region (kernel \(Fmt.ns(x.kernelNs)), model \(Fmt.ns(x.modelNs)) ns a page)")
+        }
         let ratio = x.ratio
         if band.contains(ratio) { return nil }
         let gap = x.kernelNs - x.modelNs

@@ -93,7 +93,8 @@ extension SameLoopRow {
 
     /// "within_band" and "attribution", the last keys of every kernel row's JSON.
     func bandJSON(_ a: KernelTerms.Attribution?) -> [(String, JSON)] {
-        [("within_band", .bool(kernelOverModel.map { KernelTerms.band.contains($0) } ?? false)),
+        // Inside the band exactly when there is nothing to attribute (KernelTerms.attribute).
+        [("within_band", .bool(sameLoop != nil && a == nil)),
          ("attribution", a.map { a in
              .object([("terms", .array(a.terms.map { .string($0.rawValue) })), ("measured", .bool(a.measured)),
                       ("detail", .string(a.detail))])
