@@ -48,6 +48,23 @@ import Testing
         #expect(budget.headroomBytes == 256 << 20)
     }
 
+    /// gupbench kernel holds its own region of each backing beside the model's: its data (not
+    /// for hugetlb, which comes from the pool, twice), its memmap and the kernel's 88 per page.
+    @Test func regionsHeldBesideAreCountedInTheBudgetAndThePool() {
+        let held = MemoryBudget.Shape(heldBeside: [.fourK, .thp])
+        let one: Int64 = (1 << 30) + (16 << 20) + 262_144 * 88
+        #expect(budget.regionNeed(size: 1 << 30, backing: .thp, shape: held)
+                == budget.regionNeed(size: 1 << 30, backing: .thp, shape: .init()) + 2 * one)
+        let pooled = MemoryBudget(availableBytes: 8 * Self.gib, totalBytes: 16 * Self.gib, hugetlbFreeBytes: Self.gib)
+        let hugetlbBeside = MemoryBudget.Shape(heldBeside: [.hugetlb])
+        #expect(pooled.hugetlbNeed(size: 1 << 29, backing: .hugetlb, shape: hugetlbBeside) == 1 << 30)
+        #expect((try? pooled.check(sizes: [1 << 29], backings: [.hugetlb], shape: hugetlbBeside)) != nil)
+        #expect(throws: GUPBenchError.self) {
+            try pooled.check(sizes: [1 << 30], backings: [.hugetlb], shape: hugetlbBeside)
+        }
+        #expect(pooled.largestSize(backing: .hugetlb, shape: hugetlbBeside) == 1 << 29)
+    }
+
     @Test func peakIsTheLargerPhaseOnTopOfWhatTheRunHoldsThroughout() {
         // Two sizes: one memmap-sized calibration buffer each (16 MiB + 4 MiB) held all run; the
         // chase buffers (136 MiB) and the largest region (1056 MiB) never at once.

@@ -31,17 +31,24 @@ import Testing
     }
 
     /// `gupbench kernel`'s model fixed cost: the first entry's release timed alone, the rest
-    /// released untimed after it, so every pin comes back, on every entry kind.
+    /// released untimed after it, so every pin comes back, on every entry kind; one such sample
+    /// after each of the same loop's own, none for the other loops.
     @Test(arguments: [Strategy.ioUringRelease, .unpinEach, .unpinFolios])
     func theFirstEntryAloneIsTimedAndEveryPinComesBack(strategy: Strategy) throws {
         for order in [0, 9] {
             let model = try makeModel(pages: 2048, order: order)
             let shares = PageShares(model: model, threads: 1, sharing: .disjoint, layout: .sequential)
             let runner = try ReleaseRunner(model: model, shares: shares, cpus: [Self.cpus[0]])
-            for impl in [Impl.swift, .c] {
-                let ns = runner.firstEntryReleaseNs(LoopKey(strategy, impl), repetitions: 4, warmup: 1)
-                #expect(ns.count == 4, "\(strategy.rawValue) \(impl.rawValue) order \(order)")
-                #expect(ns.allSatisfy { $0 > 0 })
+            let other: Strategy = strategy == .putPage ? .unpinEach : .putPage
+            let keys = [Impl.swift, .c].map { LoopKey(strategy, $0) } + [LoopKey(other, .swift)]
+            let results = runner.measure(keys, dirty: .none, batch: nil, repetitions: 4, warmup: 1,
+                                         minTimeNs: 20_000, firstEntryAloneOf: strategy)
+            for m in results {
+                let what = "\(m.key.strategy.rawValue) \(m.key.impl.rawValue) order \(order)"
+                #expect(m.firstEntryReleaseNs.count == (m.key.strategy == strategy ? 4 : 0), "\(what)")
+                #expect(m.firstEntryReleaseNs.allSatisfy { $0 > 0 }, "\(what)")
+                #expect(m.auditFailure == nil, "\(what)")
+                #expect(m.pinsReleased == m.pinsAcquired, "\(what)")
             }
             #expect(model.audit().unbalanced_pages == 0, "\(strategy.rawValue) order \(order)")
         }
@@ -82,6 +89,37 @@ import Testing
         #expect(Set(indices) == Set(0..<1024))
         #expect(indices != Array(0..<1024))
         #expect(!shares.contiguous)
+    }
+
+    /// A companion (gupbench kernel's kernel side) makes one cycle after every repetition of the
+    /// scenarios it pairs with, untimed for the warm-ups, and none for the others.
+    @Test func aCompanionTakesTurnsWithItsScenarioOnly() throws {
+        final class Counter: SampleCompanion {
+            var timed = 0, untimed = 0
+            func pairs(with s: ScenarioPlan.Scenario) -> Bool { s.pool.layout == .sequential }
+            func cycle(backing: Backing, timed: Bool) {
+                #expect(backing == .fourK)
+                if timed { self.timed += 1 } else { untimed += 1 }
+            }
+        }
+        var config = BenchConfig()
+        config.sizes = [4 << 20]
+        config.backings = [.fourK]
+        config.threads = [1]
+        config.layouts = [.sequential, .shuffled]
+        config.strategies = [.unpinEach, .ioUringRelease]
+        config.impls = [.swift]
+        config.repetitions = 6
+        config.rounds = 2
+        config.warmup = 1
+        config.minTimeNs = 0
+        let counter = Counter()
+        var experiment = Experiment(config: config, topology: Topology.read())
+        experiment.companion = counter
+        let report = try experiment.run(command: "test")
+        #expect(report.allBalanced)
+        #expect(counter.timed == 6)    // the repetitions, over both rounds
+        #expect(counter.untimed == 2)  // one warm-up a round
     }
 
     @Test func experimentSkipsUnpinRangeOnShuffledPages() throws {

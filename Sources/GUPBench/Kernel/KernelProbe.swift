@@ -77,40 +77,95 @@ public enum KernelProbe {
     /// loop over the pins (io_uring: the syscall, io_rsrc_data_free()'s resource node and the
     /// buffer table's kvfree; see io_uring/rsrc.c io_sqe_buffers_unregister()), plus one unpin.
     /// Measured rather than fitted, so the kernel's loop can be compared with the model's
-    /// same loop at every size (`loopNsPerPage`). `beforeRelease` is what the region's own cycle
-    /// does between its pin and its timed release (the vmstat read, which folds every CPU's
-    /// counters and leaves the caches cold): done here too, so the fixed cost is measured in the
-    /// state the region's release starts from, not warm from the pin just before.
+    /// same loop at every size (`loopNsPerPage`).
     static func fixedReleaseNs(_ pinner: any KernelPinner, _ region: MemoryRegion, repetitions: Int,
                                warmup: Int, beforeRelease: () throws -> Void) throws -> [Double] {
         var ns: [Double] = []
         for rep in 0..<(warmup + repetitions) {
-            try pinner.pin(region, bytes: 4096)
-            try beforeRelease()
-            let t0 = gb_now_ns()
-            try pinner.release()
-            let t1 = gb_now_ns()
-            if rep >= warmup { ns.append(Double(t1 - t0)) }
+            let one = try fixedReleaseNs(pinner, region, beforeRelease: beforeRelease)
+            if rep >= warmup { ns.append(one) }
             if SignalStop.requested { break }
         }
         return ns
     }
 
+    /// One cycle of the fixed cost: pin the region's first page, do `beforeRelease` (what the
+    /// region's own cycle does between its pin and its timed release: the vmstat read, which
+    /// folds every CPU's counters and leaves the caches cold), then release it, timed; ns. Done
+    /// alike so the fixed cost is measured in the state the region's release starts from.
+    static func fixedReleaseNs(_ pinner: any KernelPinner, _ region: MemoryRegion,
+                               beforeRelease: () throws -> Void) throws -> Double {
+        try pinner.pin(region, bytes: 4096)
+        try beforeRelease()
+        let t0 = gb_now_ns()
+        try pinner.release()
+        let t1 = gb_now_ns()
+        return Double(t1 - t0)
+    }
+
+    /// The kernel's cycles on a region of their own, one after another (`KernelCycler`);
+    /// `gupbench kernel` instead takes turns with the model's samples (KernelCompanion).
     public static func measure(size: Int, backing: Backing, node: Int, cpu: Int?, repetitions: Int,
                                warmup: Int, topology: Topology,
                                path: any KernelPath = KernelPaths.ioUring) throws -> KernelMeasurement {
-        try check(size: size, backing: backing, node: node, path: path, topology: topology)
-        let region = try MemoryRegion(size: size, backing: backing, policy: .bind, node: node)
-        let pinned = try PinnedRegion(region, topology: topology)
-        let adjacent = gb_pfn_adjacent_pairs(region.unsafeData, region.pageCount)
-        let pinner = try path.makePinner()
-        if let cpu { _ = gb_pin_current_thread(Int32(cpu)) }
-        defer { Calibration.restoreAffinity(topology) }
+        let cycler = try KernelCycler(size: size, backing: backing, node: node, cpu: cpu, warmup: warmup,
+                                      topology: topology, path: path)
+        for _ in 0..<repetitions {
+            cycler.cycle(timed: true)
+            if SignalStop.requested { break }
+        }
+        return try cycler.measurement()
+    }
+}
 
-        let exact = FollPinCounters.canRefresh
-        let pages = Double(region.pageCount)
-        var pinNs: [Double] = [], unpinNs: [Double] = [], cycles: [PinCycle] = []
-        for rep in 0..<(warmup + repetitions) {
+/// The kernel's side of `gupbench kernel` on one region: mapped, faulted in and verified at
+/// once, with `warmup` cycles made and its page frames read (after a pin, which may have moved
+/// them); then one cycle per `cycle(timed:)`: /proc/vmstat read, the region pinned (timed),
+/// vmstat read, released (timed), vmstat read, and right after it the fixed cost's cycle of its
+/// first page alone (`KernelProbe.fixedReleaseNs`). The two are subtracted (loopNsPerPage), so
+/// they are measured in turn, in the same phases of the machine.
+public final class KernelCycler {
+    let path: any KernelPath
+    let region: MemoryRegion
+    let pinned: PinnedRegion
+    let pinner: any KernelPinner
+    let topology: Topology
+    let cpu: Int?
+    let warmup: Int
+    let exact = FollPinCounters.canRefresh
+    let framesAdjacentFraction: Double?
+    /// The region's page frames after the warm-up (nil: PFNs hidden).
+    public private(set) var framePfns: [UInt64]? = nil
+    private var pinNs: [Double] = [], unpinNs: [Double] = [], fixed: [Double] = [], cycles: [PinCycle] = []
+    private var cpuUsed = 0
+    /// The first error a cycle met; no cycle runs after it, and `measurement()` throws it.
+    private var failure: Error?
+
+    public init(size: Int, backing: Backing, node: Int, cpu: Int?, warmup: Int, topology: Topology,
+                path: any KernelPath) throws {
+        try KernelProbe.check(size: size, backing: backing, node: node, path: path, topology: topology)
+        region = try MemoryRegion(size: size, backing: backing, policy: .bind, node: node)
+        pinned = try PinnedRegion(region, topology: topology)
+        let adjacent = gb_pfn_adjacent_pairs(region.unsafeData, region.pageCount)
+        framesAdjacentFraction = adjacent >= 0 && region.pageCount > 1
+            ? Double(adjacent) / Double(region.pageCount - 1) : nil
+        pinner = try path.makePinner()
+        (self.path, self.topology, self.cpu, self.warmup) = (path, topology, cpu, warmup)
+        for _ in 0..<warmup { cycle(timed: false) }
+        if let failure { throw failure }
+        framePfns = try? PfnOrder.read(region)
+    }
+
+    /// Timed cycles so far.
+    public var timedCycles: Int { unpinNs.count }
+
+    /// One cycle, on `cpu` (the calling thread's affinity restored after).
+    public func cycle(timed: Bool) {
+        guard failure == nil else { return }
+        if let cpu { _ = gb_pin_current_thread(Int32(cpu)) }
+        defer { if cpu != nil { Calibration.restoreAffinity(topology) } }
+        do {
+            let pages = Double(region.pageCount)
             let before = try FollPinCounters.read(refresh: exact)
             let t0 = gb_now_ns()
             try pinner.pin(region)             // io_uring: pin_user_pages_fast(FOLL_LONGTERM)
@@ -121,22 +176,24 @@ public enum KernelProbe {
             let t3 = gb_now_ns()
             let after = try FollPinCounters.read(refresh: exact)
             cycles.append(PinCycle(register: pinnedCounts - before, unregister: after - pinnedCounts))
-            if rep >= warmup {
+            let oneFixed = try KernelProbe.fixedReleaseNs(pinner, region) { _ = try FollPinCounters.read(refresh: exact) }
+            cpuUsed = Int(gb_current_cpu())
+            if timed {
                 pinNs.append(Double(t1 - t0) / pages)
                 unpinNs.append(Double(t3 - t2) / pages)
+                fixed.append(oneFixed)
             }
-            // SIGINT/SIGTERM: the cycle is complete (released, every pin dropped); stop here.
-            if SignalStop.requested { break }
+        } catch {
+            failure = error
         }
-        let fixed = try fixedReleaseNs(pinner, region, repetitions: repetitions, warmup: warmup) {
-            _ = try FollPinCounters.read(refresh: exact)
-        }
+    }
+
+    /// Every cycle so far; throws the error a cycle met.
+    public func measurement() throws -> KernelMeasurement {
+        if let failure { throw failure }
         return KernelMeasurement(
-            path: path, region: pinned,
-            framesAdjacentFraction: adjacent >= 0 && region.pageCount > 1
-                ? Double(adjacent) / Double(region.pageCount - 1) : nil,
+            path: path, region: pinned, framesAdjacentFraction: framesAdjacentFraction,
             warmup: warmup, pinNsPerPage: pinNs, unpinNsPerPage: unpinNs, fixedReleaseNs: fixed, cycles: cycles,
-            vmstatExact: exact,
-            cpu: Int(gb_current_cpu()), framePfns: try? PfnOrder.read(region))
+            vmstatExact: exact, cpu: cpuUsed, framePfns: framePfns)
     }
 }

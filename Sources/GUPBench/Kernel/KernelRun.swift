@@ -52,8 +52,18 @@ public struct KernelRun {
             config.firstEntryAloneOf = path.modelStrategy
             // Shuffled: descriptors in random order, the cost if the kernel's were scattered.
             config.layouts = [.sequential, .shuffled]
+            // The kernel's regions stay mapped while the model runs (KernelCompanion).
+            config.kernelRegionsBeside = true
         }
         return config
+    }
+
+    /// The progress line of the model's run on `config`'s size.
+    func modelProgress(_ config: BenchConfig) -> String {
+        let names = config.strategies.map(\.rawValue)
+        return "model: " + (names.count > 1 ? names.dropLast().joined(separator: ", ") + " and " : "")
+            + names.last! + (lastRef ? " --last-ref" : "") + " on \(ByteSize.format(config.sizes[0])), "
+            + "mitigations \(mitigations.rawValue)"
     }
 
     /// Before anything is mapped: every size at once (memory: the largest decides, and is named
@@ -84,11 +94,8 @@ public struct KernelRun {
                            result: .lastRef(KernelLastRefComparison(kernel: sized.flatMap(\.kernel), reports: reports,
                                                                     path: path)))
         }
-        let sized = try perSize(topology: topology, calibration: calibration, progress: progress) { size, b in
-            progress("kernel: \(w.pinning) and \(w.releasing) \(ByteSize.format(size)) of \(b.rawValue) memory")
-            return try KernelProbe.measure(size: size, backing: b, node: node, cpu: cpu, repetitions: repetitions,
-                                           warmup: warmup, topology: topology, path: path)
-        }
+        let sized = try perSizeInTurn(topology: topology, node: node, cpu: cpu, calibration: calibration,
+                                      progress: progress)
         let sizes = KernelSizes(sized.map {
             KernelSizes.Entry(size: $0.size, comparison: KernelComparison(kernel: $0.kernel, model: $0.report, path: path),
                               report: $0.report)
@@ -106,16 +113,49 @@ public struct KernelRun {
         for size in sizes {
             let kernel = try backings.map { try measure(size, $0) }
             var config = modelConfig(size: size)
-            let names = config.strategies.map(\.rawValue)
-            progress("model: " + (names.count > 1 ? names.dropLast().joined(separator: ", ") + " and " : "")
-                + names.last! + (lastRef ? " --last-ref" : "") + " on \(ByteSize.format(size)), "
-                + "mitigations \(mitigations.rawValue)")
-            if kernel.allSatisfy({ $0.framePfns != nil }) {
-                config.layouts.append(.pfn)
-                for k in kernel { config.framePfns[k.backing] = k.framePfns }
-            }
+            progress(modelProgress(config))
+            config.layOnFrames(kernel.map { ($0.backing, $0.framePfns) })
             let report = try Experiment(config: config, topology: topology, calibration: calibration,
                                         progress: Progress()).run(command: "kernel")
+            out.append((size, kernel, report))
+            if SignalStop.requested { break }
+        }
+        return out
+    }
+
+    /// Per size, the plain run: the kernel's region of each backing mapped and warmed up first
+    /// (KernelCycler), then the model's run, during which the kernel makes one cycle after each
+    /// repetition of the same loop's scenario on that backing (KernelCompanion): the machine
+    /// here has slow and fast phases lasting seconds, and the kernel's ten cycles in a row fell
+    /// into one phase while the model's samples fell into another (kernel ÷ model on THP moved
+    /// 0.83-1.73x between runs). A kernel left with fewer than `repetitions` timed cycles (its
+    /// scenario skipped, or stopped by a signal) makes the rest on its own after.
+    func perSizeInTurn(topology: Topology, node: Int, cpu: Int?, calibration: CalibrationFigures,
+                       progress: (String) -> Void) throws -> [(size: Int, kernel: [KernelMeasurement], report: Report)] {
+        let w = path.words
+        var out: [(size: Int, kernel: [KernelMeasurement], report: Report)] = []
+        for size in sizes {
+            var cyclers: [(backing: Backing, cycler: KernelCycler)] = []
+            for b in backings {
+                progress("kernel: \(w.pinning) and \(w.releasing) \(ByteSize.format(size)) of \(b.rawValue) memory, "
+                    + "in turn with the model's same loop")
+                cyclers.append((b, try KernelCycler(size: size, backing: b, node: node, cpu: cpu, warmup: warmup,
+                                                    topology: topology, path: path)))
+            }
+            var config = modelConfig(size: size)
+            progress(modelProgress(config))
+            config.layOnFrames(cyclers.map { ($0.backing, $0.cycler.framePfns) })
+            var experiment = Experiment(config: config, topology: topology, calibration: calibration,
+                                        progress: Progress())
+            experiment.companion = KernelCompanion(
+                cyclers: Dictionary(uniqueKeysWithValues: cyclers.map { ($0.backing, $0.cycler) }),
+                strategy: path.modelStrategy, layout: config.layouts.contains(.pfn) ? .pfn : .sequential)
+            let report = try experiment.run(command: "kernel")
+            var kernel: [KernelMeasurement] = []
+            for c in cyclers {
+                while c.cycler.timedCycles < repetitions && !SignalStop.requested { c.cycler.cycle(timed: true) }
+                kernel.append(try c.cycler.measurement())
+            }
             out.append((size, kernel, report))
             if SignalStop.requested { break }
         }
@@ -173,5 +213,47 @@ public struct KernelRun {
                 }
             }
         }
+    }
+}
+
+/// The kernel's cycles taking turns with the model's same loop (SampleCompanion): after each
+/// repetition of the one-thread scenario that runs `strategy` over `layout` (the same-loop
+/// row's, SameLoopRow.sameLoop), `warmCycles` untimed cycles of the backing's KernelCycler and
+/// `timedCycles` timed ones. The model's sample is up to a thousand releases in a row; a kernel
+/// cycle right after it is the kernel's release cold (on the AMD EPYC host 16 MiB THP came out
+/// 0.43-0.67 ns a page instead of 0.04-0.08; with one warm cycle 0.095, with three 0.055-0.066).
+/// Four timed cycles a turn: `--repetitions` 10 gives the kernel 40 samples, which its 16 MiB
+/// THP loop, 7 unpins beside a fixed cost of 1-2 µs, needs (ten moved it 0.036-0.105 ns a page).
+final class KernelCompanion: SampleCompanion {
+    let cyclers: [Backing: KernelCycler]
+    let strategy: Strategy
+    let layout: Layout
+
+    init(cyclers: [Backing: KernelCycler], strategy: Strategy, layout: Layout) {
+        (self.cyclers, self.strategy, self.layout) = (cyclers, strategy, layout)
+    }
+
+    func pairs(with s: ScenarioPlan.Scenario) -> Bool {
+        s.pool.threads == 1 && s.pool.layout == layout && cyclers[s.region.backing] != nil
+            && s.loops.contains { $0.strategy == strategy }
+    }
+
+    static let warmCycles = 3
+    static let timedCycles = 4
+
+    func cycle(backing: Backing, timed: Bool) {
+        guard let cycler = cyclers[backing] else { return }
+        for _ in 0..<Self.warmCycles { cycler.cycle(timed: false) }
+        for _ in 0..<Self.timedCycles { cycler.cycle(timed: timed) }
+    }
+}
+
+extension BenchConfig {
+    /// The same loop on the kernel's frames (layout pfn, `framePfns`) when every backing's were
+    /// readable (root); otherwise the model keeps its own layouts.
+    mutating func layOnFrames(_ frames: [(Backing, [UInt64]?)]) {
+        guard frames.allSatisfy({ $0.1 != nil }) else { return }
+        layouts.append(.pfn)
+        for (backing, pfns) in frames { framePfns[backing] = pfns }
     }
 }

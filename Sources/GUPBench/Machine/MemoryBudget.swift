@@ -63,14 +63,20 @@ public struct MemoryBudget: Sendable, Equatable {
         /// `gupbench kernel`: the kernel's side of a fixed-buffer registration, a 16-byte bio_vec
         /// and an 8-byte page pointer per page (io_uring/rsrc.c io_sqe_buffer_register()).
         public var kernel = false
+        /// Regions of the run's size held beside each region phase, one per backing listed:
+        /// `gupbench kernel`'s own regions, pinned and released in turn with the model's samples
+        /// (KernelCompanion). Each holds its data (hugetlb: from the pool), its memmap and the
+        /// kernel's side of the registration.
+        public var heldBeside: [Backing] = []
 
         public init(scattered: Bool = false, ledger: Bool = false, lastRef: Bool = false,
-                    frameSpaced: Bool = false, kernel: Bool = false) {
+                    frameSpaced: Bool = false, kernel: Bool = false, heldBeside: [Backing] = []) {
             self.scattered = scattered
             self.ledger = ledger
             self.lastRef = lastRef
             self.frameSpaced = frameSpaced
             self.kernel = kernel
+            self.heldBeside = heldBeside
         }
     }
 
@@ -97,8 +103,17 @@ public struct MemoryBudget: Sendable, Equatable {
         let chunk: Int64 = 2 << 20
         let memmap = (pages * 64 + chunk - 1) / chunk * chunk
         let frameMemmap = shape.frameSpaced ? min(totalBytes / 64, pages * chunk) : 0
+        let held = shape.heldBeside.reduce(Int64(0)) {
+            $0 + ($1 == .hugetlb ? 0 : Int64(size)) + memmap + pages * Self.arrayBytesPerPage(Shape(kernel: true))
+        }
         return (backing == .hugetlb ? 0 : Int64(size)) + memmap + frameMemmap
-            + pages * Self.arrayBytesPerPage(shape)
+            + pages * Self.arrayBytesPerPage(shape) + held
+    }
+
+    /// Huge pages a region phase of `size` takes from the pool: the region's own and those of
+    /// the regions held beside it.
+    func hugetlbNeed(size: Int, backing: Backing, shape: Shape) -> Int64 {
+        Int64(size) * Int64((backing == .hugetlb ? 1 : 0) + shape.heldBeside.filter { $0 == .hugetlb }.count)
     }
 
     /// The calibrator's memmap-sized buffer for `size` bytes of data: one descriptor per page.
@@ -141,8 +156,10 @@ public struct MemoryBudget: Sendable, Equatable {
         // The need grows with the size: start from the linear estimate and step down to one that fits.
         let perPage = Int64(backing == .hugetlb ? 0 : 4096) + 64 + Self.arrayBytesPerPage(shape)
             + (shape.frameSpaced ? 64 : 0) + (calibrationBytes > 0 ? 64 : 0)
+            + shape.heldBeside.reduce(Int64(0)) { $0 + ($1 == .hugetlb ? 0 : 4096) + 64 + Self.arrayBytesPerPage(Shape(kernel: true)) }
         var size = usable / perPage * 4096 / unit * unit
-        if backing == .hugetlb { size = min(size, hugetlbFreeBytes / unit * unit) }
+        let pooled = hugetlbNeed(size: 1, backing: backing, shape: shape)
+        if pooled > 0 { size = min(size, hugetlbFreeBytes / pooled / unit * unit) }
         while size > 0 && !fits(size) { size -= unit }
         return Int(max(0, size))
     }
@@ -156,14 +173,15 @@ public struct MemoryBudget: Sendable, Equatable {
             for backing in backings {
                 let need = need(sizes: sizes, size: size, backing: backing, shape: shape,
                                 calibrationBytes: calibrationBytes)
-                let hugetlbShort = backing == .hugetlb && Int64(size) > hugetlbFreeBytes
+                let pooled = hugetlbNeed(size: size, backing: backing, shape: shape)
+                let hugetlbShort = pooled > 0 && pooled > hugetlbFreeBytes
                 guard need > usable || hugetlbShort else { continue }
                 let largest = largestSize(backing: backing, shape: shape, calibrationBytes: calibrationBytes)
                 let fits = largest > 0 ? "the largest --size that fits is \(ByteSize.format(largest))"
                     : "nothing fits now; free some memory first"
                 if hugetlbShort {
                     throw GUPBenchError.environment(
-                        "--size \(ByteSize.format(size)) --backing hugetlb needs \(ByteSize.format(size)) of "
+                        "--size \(ByteSize.format(size)) --backing \(backing.rawValue) needs \(ByteSize.format(Int(pooled))) of "
                         + "huge pages but only \(Self.gib(hugetlbFreeBytes)) are free (HugePages_Free); \(fits)")
                 }
                 throw GUPBenchError.environment(

@@ -35,10 +35,14 @@ public struct BenchConfig: Sendable {
     /// pinned, so its same loop walks descriptors spaced exactly as the kernel's were. Not a
     /// command-line option.
     public var framePfns: [Backing: [UInt64]] = [:]
+    /// `gupbench kernel` holds its own region of each backing beside the model's, pinned and
+    /// released in turn with the same loop's samples (KernelCompanion): counted in the memory
+    /// budget. Not a command-line option.
+    public var kernelRegionsBeside = false
     /// Rounds the repetitions are spread over, each on freshly mapped regions (Experiment).
     public var rounds = BenchConfig.defaultRounds
     /// The strategy whose one-thread loops also time the release of their first entry alone
-    /// (Runner.firstEntryReleaseNs): `gupbench kernel`'s same loop, for its fixed cost.
+    /// (ReleaseRunner.firstEntrySample): `gupbench kernel`'s same loop, for its fixed cost.
     public var firstEntryAloneOf: Strategy?
     /// The least timed release a sample adds up, in windows of pin (untimed) + release (timed):
     /// `--min-time` (Runner.windows).
@@ -117,7 +121,8 @@ public struct BenchConfig: Sendable {
     public var memoryShape: MemoryBudget.Shape {
         MemoryBudget.Shape(
             scattered: layoutFile != nil || sharings.contains(.interleaved) || layouts.contains { $0 != .sequential },
-            ledger: detects.contains(.ledger), lastRef: lastRef, frameSpaced: layouts.contains(.pfn))
+            ledger: detects.contains(.ledger), lastRef: lastRef, frameSpaced: layouts.contains(.pfn),
+            heldBeside: kernelRegionsBeside ? backings : [])
     }
 
     /// Threads for a CPU node: the option's list, or 1 and all of the node's CPUs.

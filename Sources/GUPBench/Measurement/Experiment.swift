@@ -18,6 +18,9 @@ public struct Experiment {
     public var calibration: CalibrationFigures?
     public var calibrator: Calibrator?
     public var progress: Progress?
+    /// Timed in turn with one kind of scenario's repetitions (`gupbench kernel`: the kernel's
+    /// own release, beside its same loop).
+    public var companion: (any SampleCompanion)?
 
     public init(config: BenchConfig, topology: Topology, calibration: CalibrationFigures? = nil,
                 calibrator: Calibrator? = nil, progress: Progress? = nil) {
@@ -316,17 +319,18 @@ final class ExperimentPass {
             lastRef: config.lastRef, layoutDigest: model.layoutFile?.sha256, mitigations: s.mitigations)
         skipped += s.skipped
         let progress = self.progress
+        // gupbench kernel's same loop on one thread: its one-entry call too (its fixed cost).
+        let firstEntry = config.firstEntryAloneOf.flatMap {
+            s.pool.threads == 1 && !$0.needsContiguousPages && !config.lastRef ? $0 : nil
+        }
+        let companion = experiment.companion.flatMap { $0.pairs(with: s) ? $0 : nil }
         var measured = runner.measure(
             s.loops, dirty: s.dirty, batch: s.batch, repetitions: repetitions, warmup: config.warmup,
-            lastRef: config.lastRef, minTimeNs: config.minTimeNs, progress: { progress?.step() })
+            lastRef: config.lastRef, minTimeNs: config.minTimeNs, firstEntryAloneOf: firstEntry,
+            afterRepetition: companion.map { c in { timed in c.cycle(backing: s.region.backing, timed: timed) } },
+            progress: { progress?.step() })
         // Stopped by a signal: what has timed repetitions is reported.
         if measured.contains(where: { $0.wallNs.count < repetitions }) { cut = true }
-        if let strategy = config.firstEntryAloneOf, s.pool.threads == 1, !strategy.needsContiguousPages, !cut {
-            for k in measured.indices where measured[k].key.strategy == strategy {
-                measured[k].firstEntryReleaseNs = runner.firstEntryReleaseNs(
-                    measured[k].key, repetitions: repetitions, warmup: max(1, config.warmup))
-            }
-        }
         for k in measured.indices {
             let strategy = measured[k].key.strategy
             if lines[strategy] == nil {
@@ -337,4 +341,16 @@ final class ExperimentPass {
         }
         for m in measured where !m.wallNs.isEmpty { ledger.add(m, scenario: scenario, context: context) }
     }
+}
+
+/// Something timed in turn with a scenario's repetitions, one cycle after each, so both are
+/// measured at the same moments of the machine (whose slow and fast phases last seconds): a
+/// ratio of the two is then not a ratio of two phases. `gupbench kernel`'s kernel side
+/// (KernelCompanion).
+public protocol SampleCompanion: AnyObject {
+    /// Whether `scenario`'s repetitions are the ones to take turns with.
+    func pairs(with scenario: ScenarioPlan.Scenario) -> Bool
+    /// One cycle of the companion for `backing`; `timed` false during warm-up. Errors are kept
+    /// by the companion (the runner's loop cannot throw) and reported when it is read.
+    func cycle(backing: Backing, timed: Bool)
 }

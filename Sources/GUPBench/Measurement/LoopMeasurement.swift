@@ -47,8 +47,8 @@ public struct LoopMeasurement: Sendable {
     public var lastRef = false
     /// The lines the most line-hungry thread's release touches (set by the experiment).
     public var linesTouched: LinesTouched?
-    /// ns of the loop's release of its first entry alone, per timed call (empty unless asked:
-    /// BenchConfig.firstEntryAloneOf).
+    /// ns of the loop's release of its first entry alone, per timed sample (empty unless asked:
+    /// BenchConfig.firstEntryAloneOf; ReleaseRunner.firstEntrySample).
     public var firstEntryReleaseNs: [Double] = []
 
     public var balanced: Bool { auditFailure == nil && pinsAcquired == pinsReleased }

@@ -20,7 +20,7 @@ public final class ReleaseRunner: @unchecked Sendable {
         /// --last-ref: unmap after the grab, release through the free model.
         var lastRef = false
         /// Time the release of the share's first entry alone; the rest is released untimed after
-        /// it (`firstEntryReleaseNs`).
+        /// it (`firstEntrySample`).
         var firstEntryAlone = false
     }
 
@@ -233,10 +233,16 @@ public final class ReleaseRunner: @unchecked Sendable {
     /// A repetition (one sample) is one or more windows of pin (untimed) + release (timed), as
     /// many as make `minTimeNs` of timed release (`windows`), sized from each loop's last
     /// untimed repetition (one is made when `warmup` is 0). `progress` is called after each
-    /// repetition of each loop.
+    /// repetition of each loop. `firstEntryAloneOf`: that strategy's loop is also timed
+    /// releasing its first entry alone (`firstEntrySample`), one sample right after each of its
+    /// own, one thread only. `afterRepetition` is called after each repetition of every loop
+    /// (true once the repetitions are timed): what is timed in turn with the loops.
     public func measure(_ keys: [LoopKey], dirty: DirtyMode, batch: Int?, repetitions: Int,
                         warmup: Int, lastRef: Bool = false, minTimeNs: Double = 0,
+                        firstEntryAloneOf: Strategy? = nil, afterRepetition: ((Bool) -> Void)? = nil,
                         progress: (() -> Void)? = nil) -> [LoopMeasurement] {
+        precondition(firstEntryAloneOf == nil || (cpus.count == 1 && !lastRef),
+                     "the first entry alone is timed on one thread, without --last-ref")
         precondition(!lastRef || keys.allSatisfy { $0.strategy.lastRefLoop($0.impl) != nil },
                      "--last-ref needs every strategy's last-reference loop")
         let free = lastRef ? ensureFreeModel() : nil
@@ -255,9 +261,14 @@ public final class ReleaseRunner: @unchecked Sendable {
                     sample.add(window: (0..<cpus.count).map { slot($0).pointee }, active: activeThreads)
                 }
                 record(sample, into: &results[k], timed: rep >= untimed)
+                if key.strategy == firstEntryAloneOf {
+                    let ns = firstEntrySample(key, windows: windows[k])
+                    if rep >= untimed { results[k].firstEntryReleaseNs.append(ns) }
+                }
                 if rep == untimed - 1 { windows[k] = Self.windows(minTimeNs: minTimeNs, windowNs: sample.meanWallNs) }
                 if rep >= untimed || warmup > 0 { progress?() }
             }
+            afterRepetition?(rep >= untimed)
             // Ctrl-C / SIGTERM: stop after a whole repetition of every loop, so each keeps as
             // many samples as the others and every pin taken has been released and audited.
             if SignalStop.requested { break }
@@ -266,26 +277,25 @@ public final class ReleaseRunner: @unchecked Sendable {
     }
 
     /// The model's counterpart of the kernel's release measured apart (KernelProbe.fixedReleaseNs):
-    /// ns of one call of `key`'s loop releasing only the first entry of one thread's share,
-    /// `repetitions` times after `warmup` (untimed around each: the grab of every entry, and the
-    /// release of the rest after the timed one). What a release call costs beyond its walk: the
-    /// call into the loop, its set-up and, with `--mitigations retpoline`, the indirect call a
-    /// release begins with, and one entry's release. Only for loops that walk an array in one
-    /// call per batch (not a range release over stretches); one thread, as the kernel's is.
-    public func firstEntryReleaseNs(_ key: LoopKey, repetitions: Int, warmup: Int) -> [Double] {
+    /// one sample of `key`'s loop releasing only the first entry of one thread's share, in as
+    /// many windows as the loop's own sample has (untimed around each: the grab of every entry,
+    /// and the release of the rest after the timed one); ns per call, the windows' mean. What a
+    /// release call costs beyond its walk: the call into the loop, its set-up and, with
+    /// `--mitigations retpoline`, the indirect call a release begins with, and one entry's
+    /// release. Sampled as the loop is and right after it, so the difference of the two
+    /// (ResultRecord.loop) is not the difference of two statistics or two moments. Only for loops
+    /// that walk an array in one call per batch (not a range release over stretches).
+    func firstEntrySample(_ key: LoopKey, windows: Int) -> Double {
         precondition(cpus.count == 1 && !key.strategy.needsContiguousPages,
                      "the first entry alone is timed on one thread, for loops over an array")
-        var ns: [Double] = []
-        for rep in 0..<(warmup + repetitions) {
-            job = Job(key: key, dirty: .none, batch: nil, stop: false, lastRef: false, firstEntryAlone: true)
+        job = Job(key: key, dirty: .none, batch: nil, stop: false, lastRef: false, firstEntryAlone: true)
+        var sample = Sample()
+        for _ in 0..<max(1, windows) {
             runPhase()
-            let s = slot(0).pointee
-            precondition(s.release.pins_released + s.release.refs_released
-                         == s.grab.pins_acquired + s.grab.refs_acquired, "every reference taken is released")
-            if rep >= warmup { ns.append(Double(s.endNs &- s.startNs)) }
-            if SignalStop.requested { break }
+            sample.add(window: [slot(0).pointee], active: [true])
         }
-        return ns
+        precondition(sample.released == sample.acquired, "every reference taken is released")
+        return sample.meanWallNs
     }
 
     /// The threads that had pages to release.

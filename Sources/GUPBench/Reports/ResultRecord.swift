@@ -46,8 +46,8 @@ public struct ResultRecord: Sendable {
     public var threadsRan: [[Double]] = []
     /// The kernel's per-call work per 4 KiB page (gb_kcalls.h).
     public var kernelCallsPerPage: KernelCallsPerPage? = nil
-    /// ns of one call releasing the first entry alone, per timed call (Runner.firstEntryReleaseNs;
-    /// `gupbench kernel`'s same loop only, else empty).
+    /// ns of one call releasing the first entry alone, per timed sample (the mean of the sample's
+    /// windows, ReleaseRunner.firstEntrySample; `gupbench kernel`'s same loop only, else empty).
     public var firstEntryReleaseNs: [Double] = []
 
     /// ns per page of the walk: each sample less the median cost of a call releasing one entry
