@@ -222,8 +222,9 @@ public struct KernelRun {
 /// `timedCycles` timed ones. The model's sample is up to a thousand releases in a row; a kernel
 /// cycle right after it is the kernel's release cold (on the AMD EPYC host 16 MiB THP came out
 /// 0.43-0.67 ns a page instead of 0.04-0.08; with one warm cycle 0.095, with three 0.055-0.066).
-/// Four timed cycles a turn: `--repetitions` 10 gives the kernel 40 samples, which its 16 MiB
-/// THP loop, 7 unpins beside a fixed cost of 1-2 µs, needs (ten moved it 0.036-0.105 ns a page).
+/// At least four timed cycles a turn (`timedCycles`): `--repetitions` 10 gave the kernel's
+/// 16 MiB THP loop, 7 unpins beside a fixed cost of 1-2 µs, a median moving 0.036-0.105 ns a
+/// page between runs with ten samples, 0.039-0.088 with forty.
 final class KernelCompanion: SampleCompanion {
     let cyclers: [Backing: KernelCycler]
     let strategy: Strategy
@@ -239,12 +240,18 @@ final class KernelCompanion: SampleCompanion {
     }
 
     static let warmCycles = 3
-    static let timedCycles = 4
+
+    /// Timed cycles a turn for a region of `folios` folios: four, and more the fewer folios it
+    /// has, up to 32 at 8 folios (16 MiB THP). The kernel's loop is the region's release less
+    /// the one-page release, a difference of two medians of 1-2 µs calls whose own spread does
+    /// not shrink with the region, while the loop does; a median's error shrinks as one over
+    /// the root of the samples. A cycle of so small a region costs about a millisecond.
+    static func timedCycles(folios: Int) -> Int { min(32, max(4, 256 / max(1, folios))) }
 
     func cycle(backing: Backing, timed: Bool) {
         guard let cycler = cyclers[backing] else { return }
         for _ in 0..<Self.warmCycles { cycler.cycle(timed: false) }
-        for _ in 0..<Self.timedCycles { cycler.cycle(timed: timed) }
+        for _ in 0..<Self.timedCycles(folios: cycler.pinned.folios) { cycler.cycle(timed: timed) }
     }
 }
 
