@@ -124,7 +124,7 @@ public struct KernelRun {
     }
 
     /// Per size, the plain run: the kernel's region of each backing mapped and warmed up first
-    /// (KernelCycler), then the model's run, during which the kernel makes one cycle after each
+    /// (KernelCycler), then the model's run, during which the kernel makes its cycles after each
     /// repetition of the same loop's scenario on that backing (KernelCompanion): the machine
     /// here has slow and fast phases lasting seconds, and the kernel's ten cycles in a row fell
     /// into one phase while the model's samples fell into another (kernel ÷ model on THP moved
