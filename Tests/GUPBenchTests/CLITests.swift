@@ -26,10 +26,11 @@ import Testing
     }
 
     /// Runs the built executable (posix_spawn, see Spawn: no Foundation Process leak under
-    /// AddressSanitizer), killed after two minutes: a hang fails the test instead of the suite.
-    static func run(_ args: [String]) throws -> Outcome {
-        let r = try Spawn.run(executable.path, args, timeout: 120)
-        #expect(!r.timedOut, "gupbench \(args.joined(separator: " ")) did not finish in 120 s")
+    /// AddressSanitizer), killed after `timeout` seconds (two minutes unless said): a hang fails
+    /// the test instead of the suite.
+    static func run(_ args: [String], timeout: Double = 120) throws -> Outcome {
+        let r = try Spawn.run(executable.path, args, timeout: timeout)
+        #expect(!r.timedOut, "gupbench \(args.joined(separator: " ")) did not finish in \(Int(timeout)) s")
         #expect(r.signal == nil, "gupbench \(args.joined(separator: " ")) ended by signal \(r.signal ?? 0)")
         return Outcome(status: r.status ?? 128 + (r.signal ?? 0), stdout: r.stdout, stderr: r.stderr)
     }
