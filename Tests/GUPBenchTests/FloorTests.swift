@@ -86,14 +86,26 @@ import Testing
         #expect(r.efficiency == nil)  // no floors without a calibration
     }
 
+    /// The windows a sizing sample adds up before `filled` holds, for windows of these lengths.
+    private func windowsToFill(_ minTimeNs: Double, _ lengths: [Double]) -> Int {
+        var wall = 0.0, windows = 0
+        repeat {
+            wall += lengths[min(windows, lengths.count - 1)]
+            windows += 1
+        } while !ReleaseRunner.filled(minTimeNs: minTimeNs, wallNs: wall, windows: windows)
+        return windows
+    }
+
     @Test func minTimeImpliesTheWindowsPerSample() {
-        #expect(ReleaseRunner.windows(minTimeNs: 0, windowNs: 10_000) == 1)
-        #expect(ReleaseRunner.windows(minTimeNs: 1e6, windowNs: 2e6) == 1)
-        #expect(ReleaseRunner.windows(minTimeNs: 1e6, windowNs: 1e6) == 1)
-        #expect(ReleaseRunner.windows(minTimeNs: 1e6, windowNs: 300_000) == 4)
-        #expect(ReleaseRunner.windows(minTimeNs: 1e6, windowNs: 10_000) == 100)
-        #expect(ReleaseRunner.windows(minTimeNs: 1e6, windowNs: 10) == ReleaseRunner.maxWindows)
-        #expect(ReleaseRunner.windows(minTimeNs: 1e6, windowNs: 0) == ReleaseRunner.maxWindows)
+        #expect(windowsToFill(0, [10_000]) == 1)
+        #expect(windowsToFill(1e6, [2e6]) == 1)
+        #expect(windowsToFill(1e6, [1e6]) == 1)
+        #expect(windowsToFill(1e6, [300_000]) == 4)
+        #expect(windowsToFill(1e6, [10_000]) == 100)
+        #expect(windowsToFill(1e6, [10]) == ReleaseRunner.maxWindows)
+        #expect(windowsToFill(1e6, [0]) == ReleaseRunner.maxWindows)
+        // One window 25 times the others costs the sample a quarter of its windows, not 96%.
+        #expect(windowsToFill(1e6, [250_000, 10_000]) == 76)
     }
 
     @Test func minTimeIsParsedWithItsUnit() throws {

@@ -55,8 +55,8 @@ import Testing
         #expect(RoundSamples([[5, 7], [9]]).shifted(by: 2) == RoundSamples([[3, 5], [7]]))
     }
 
-    /// --min-time: the last untimed repetition (here the one made because warmup is 0) sizes
-    /// the windows; every sample then adds up that many windows of pin and release.
+    /// --min-time: the last untimed repetition (here the one made because warmup is 0) adds
+    /// windows until they last that long; every sample then adds up as many of pin and release.
     @Test func samplesAddUpTheWindowsMinTimeAsksFor() throws {
         let model = try makeModel(pages: 1024, order: 0)
         let shares = PageShares(model: model, threads: 1, sharing: .disjoint, layout: .sequential)
@@ -68,7 +68,7 @@ import Testing
                                minTimeNs: 200_000)[0]
         #expect(m.windowsPerSample >= 1 && m.windowsPerSample <= ReleaseRunner.maxWindows)
         #expect(m.wallNs.count == 3)
-        #expect(m.pinsAcquired == UInt64(1024 * (1 + 3 * m.windowsPerSample)))  // the sizing repetition, then 3 samples
+        #expect(m.pinsAcquired == UInt64(1024 * 4 * m.windowsPerSample))  // the sizing repetition, then 3 samples
         #expect(m.pinsReleased == m.pinsAcquired)
         #expect(m.auditFailure == nil)
         #expect(model.audit().unbalanced_pages == 0)

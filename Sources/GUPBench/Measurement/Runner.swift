@@ -1,5 +1,6 @@
 import CShims
 import Foundation
+import Synchronization
 
 /// Worker threads pinned one per CPU, started together by a spin barrier, releasing the pages
 /// of their share while the main thread waits; the main thread audits between repetitions.
@@ -43,6 +44,8 @@ public final class ReleaseRunner: @unchecked Sendable {
     private let slots: UnsafeMutableRawPointer
     private let go = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
+    /// Workers yet to finish the current phase; the one that takes it to zero signals `done`.
+    private let unfinished = Atomic<Int>(0)
     /// Start-up handshake: each worker signals it once, after writing its own pinError. The main
     /// thread waits for every one of them before reading any slot. (Handing out `go` tokens for
     /// this would not do: a fast worker could take two while a slow one had not yet pinned.)
@@ -108,10 +111,19 @@ public final class ReleaseRunner: @unchecked Sendable {
         (slots + t * Self.slotStride).assumingMemoryBound(to: Slot.self)
     }
 
-    /// Hands the current job to every worker and waits for all to finish it.
+    /// Hands the current job to every worker and waits for all to finish it. Only the last
+    /// worker to finish wakes this thread: woken by the first, it could be scheduled onto the
+    /// CPU of a worker still inside its timed window (with as many workers as CPUs there is no
+    /// idle one), and that window would take the wake-up and the switches in and out.
     private func runPhase() {
+        unfinished.store(threads.count, ordering: .relaxed)  // published by `go`
         for _ in threads { go.signal() }
-        for _ in threads { done.wait() }
+        done.wait()
+    }
+
+    /// A worker's end of a phase (after its slot is written).
+    private func finishPhase() {
+        if unfinished.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { done.signal() }
     }
 
     private func workerLoop(_ t: Int) {
@@ -133,7 +145,7 @@ public final class ReleaseRunner: @unchecked Sendable {
             // A worker that could not pin itself is only ever asked to stop: init throws before
             // handing out work, so no other worker is left spinning at the barrier for it.
             if job.stop {
-                done.signal()
+                finishPhase()
                 return
             }
             let count = pages.count
@@ -184,7 +196,7 @@ public final class ReleaseRunner: @unchecked Sendable {
             s.pointee.release = release
             s.pointee.grab = grab
             s.pointee.cpu = Int(gb_current_cpu())
-            done.signal()
+            finishPhase()
         }
     }
 
@@ -219,20 +231,21 @@ public final class ReleaseRunner: @unchecked Sendable {
         ledger = l
     }
 
-    /// The timed windows one sample sums so that it lasts at least `minTimeNs`, given how long
-    /// one window took: a THP release of a few microseconds is dominated by noise alone, and a
-    /// sample of many such windows is not. At most `maxWindows`.
-    public static func windows(minTimeNs: Double, windowNs: Double) -> Int {
-        guard minTimeNs > 0 else { return 1 }
-        guard windowNs > 0 else { return maxWindows }
-        return max(1, min(maxWindows, Int((minTimeNs / windowNs).rounded(.up))))
+    /// Whether a sizing sample has windows enough: they add up to `minTimeNs` (at least one,
+    /// at most `maxWindows`). A THP release of a few microseconds is dominated by noise alone,
+    /// and a sample of many such windows is not. The last untimed repetition of each loop adds
+    /// windows until this holds and every timed sample of the loop then has as many: the count
+    /// is measured over `minTimeNs` of windows, not extrapolated from one window (one that met
+    /// an interrupt or a descheduling once sized a loop's samples at 4 windows where 150 fit).
+    public static func filled(minTimeNs: Double, wallNs: Double, windows: Int) -> Bool {
+        windows >= maxWindows || (windows >= 1 && wallNs >= minTimeNs)
     }
     public static let maxWindows = 1000
 
     /// Times `keys` with their repetitions interleaved (A B A B …) so drift hits all alike.
     /// A repetition (one sample) is one or more windows of pin (untimed) + release (timed), as
-    /// many as make `minTimeNs` of timed release (`windows`), sized from each loop's last
-    /// untimed repetition (one is made when `warmup` is 0). `progress` is called after each
+    /// many as made `minTimeNs` of timed release in each loop's last untimed repetition
+    /// (`filled`; one is made when `warmup` is 0). `progress` is called after each
     /// repetition of each loop. `firstEntryAloneOf`: that strategy's loop is also timed
     /// releasing its first entry alone (`firstEntrySample`), one sample right after each of its
     /// own, one thread only. `afterRepetition` is called after each repetition of every loop
@@ -254,18 +267,20 @@ public final class ReleaseRunner: @unchecked Sendable {
         for rep in 0..<(untimed + repetitions) {
             for (k, key) in keys.enumerated() {
                 job = Job(key: key, dirty: dirty, batch: batch, stop: false, lastRef: lastRef)
+                let sizing = rep == untimed - 1
                 var sample = Sample()
-                for _ in 0..<windows[k] {
+                repeat {
                     free?.rebuild()  // untimed: every folio mapped and on the LRU again
                     runPhase()
                     sample.add(window: (0..<cpus.count).map { slot($0).pointee }, active: activeThreads)
-                }
+                } while sizing ? !Self.filled(minTimeNs: minTimeNs, wallNs: sample.wallNs, windows: sample.windows)
+                               : sample.windows < windows[k]
                 record(sample, into: &results[k], timed: rep >= untimed)
                 if key.strategy == firstEntryAloneOf {
                     let ns = firstEntrySample(key, windows: windows[k])
                     if rep >= untimed { results[k].firstEntryReleaseNs.append(ns) }
                 }
-                if rep == untimed - 1 { windows[k] = Self.windows(minTimeNs: minTimeNs, windowNs: sample.meanWallNs) }
+                if sizing { windows[k] = sample.windows }
                 if rep >= untimed || warmup > 0 { progress?() }
             }
             afterRepetition?(rep >= untimed)

@@ -30,7 +30,7 @@ public struct ResultRecord: Sendable {
     /// Median over repetitions of the time all threads ran together ÷ the section's wall time
     /// (`ThreadOverlap`); nil for one thread.
     public let threadOverlap: Double?
-    /// Timed windows each sample added up (the fewest of any round; Runner.windows).
+    /// Timed windows each sample added up (the fewest of any round; ReleaseRunner.filled).
     public let windowsPerSample: Int
     public let balanced: Bool
     public let auditDetail: String?
