@@ -75,6 +75,13 @@ struct KernelSizesTests {
             let within = try #require(row["within_band"] as? Bool)
             // Outside the band a row says what differs; inside it says nothing.
             #expect((row["attribution"] is NSNull) == within)
+            // With no warm-up asked, the untimed cycles are the warm ones of each turn, and each
+            // turn timed as many as the region's folios call for (more than --repetitions 2: no
+            // top-up).
+            let warmup = try #require(row["warmup"] as? Int), timed = try #require(row["repetitions"] as? Int)
+            let folios = try #require(row["folios"] as? Int)
+            #expect(warmup > 0 && warmup % KernelCompanion.warmCycles == 0)
+            #expect(timed == warmup / KernelCompanion.warmCycles * KernelCompanion.timedCycles(folios: folios))
         }
         let speedups = try #require(json["kernel_speedups"] as? [[String: Any]])
         #expect(speedups.map { $0["size_bytes"] as? Int } == [4 << 20, 16 << 20])

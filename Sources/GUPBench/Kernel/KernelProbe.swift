@@ -131,7 +131,8 @@ public final class KernelCycler {
     let pinner: any KernelPinner
     let topology: Topology
     let cpu: Int?
-    let warmup: Int
+    /// Untimed cycles so far: the warm-up, and those made before each turn's timed ones.
+    private var untimedCycles = 0
     let exact = FollPinCounters.canRefresh
     let framesAdjacentFraction: Double?
     /// The region's page frames after the warm-up (nil: PFNs hidden).
@@ -150,7 +151,7 @@ public final class KernelCycler {
         framesAdjacentFraction = adjacent >= 0 && region.pageCount > 1
             ? Double(adjacent) / Double(region.pageCount - 1) : nil
         pinner = try path.makePinner()
-        (self.path, self.topology, self.cpu, self.warmup) = (path, topology, cpu, warmup)
+        (self.path, self.topology, self.cpu) = (path, topology, cpu)
         for _ in 0..<warmup { cycle(timed: false) }
         if let failure { throw failure }
         framePfns = try? PfnOrder.read(region)
@@ -178,6 +179,7 @@ public final class KernelCycler {
             cycles.append(PinCycle(register: pinnedCounts - before, unregister: after - pinnedCounts))
             let oneFixed = try KernelProbe.fixedReleaseNs(pinner, region) { _ = try FollPinCounters.read(refresh: exact) }
             cpuUsed = Int(gb_current_cpu())
+            if !timed { untimedCycles += 1 }
             if timed {
                 pinNs.append(Double(t1 - t0) / pages)
                 unpinNs.append(Double(t3 - t2) / pages)
@@ -193,7 +195,7 @@ public final class KernelCycler {
         if let failure { throw failure }
         return KernelMeasurement(
             path: path, region: pinned, framesAdjacentFraction: framesAdjacentFraction,
-            warmup: warmup, pinNsPerPage: pinNs, unpinNsPerPage: unpinNs, fixedReleaseNs: fixed, cycles: cycles,
+            warmup: untimedCycles, pinNsPerPage: pinNs, unpinNsPerPage: unpinNs, fixedReleaseNs: fixed, cycles: cycles,
             vmstatExact: exact, cpu: cpuUsed, framePfns: framePfns)
     }
 }
