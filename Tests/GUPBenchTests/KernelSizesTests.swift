@@ -99,9 +99,6 @@ struct KernelSizesTests {
                            memmapNs: memmap, accountingNs: accounting, otherSizes: others)
     }
 
-    /// A release no longer than its fixed cost leaves a loop at or below zero, on either side
-    /// (the model's is its release less its one-entry call): never "agrees", and the row says the
-    /// run cannot resolve it.
     /// The kernel's timed cycles a turn: four on regions of many folios, more the fewer folios,
     /// 32 at most (16 MiB THP: 8 folios).
     @Test func timedCyclesGrowAsTheFoliosFall() {
@@ -113,6 +110,9 @@ struct KernelSizesTests {
         #expect(KernelCompanion.timedCycles(folios: 0) == 32)
     }
 
+    /// A release no longer than its fixed cost leaves a loop at or below zero, on either side
+    /// (the model's is its release less its one-entry call): never "agrees", and the row says the
+    /// run cannot resolve it.
     @Test func aLoopAtOrBelowZeroIsNeverAgreement() throws {
         for (kernel, model) in [(-0.02, 0.05), (0.05, -0.01), (0.05, 0), (0, 0.05)] {
             let a = try #require(KernelTerms.attribute(inputs(kernel: kernel, model: model)), "\(kernel) \(model)")

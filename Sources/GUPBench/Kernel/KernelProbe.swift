@@ -179,11 +179,12 @@ public final class KernelCycler {
             cycles.append(PinCycle(register: pinnedCounts - before, unregister: after - pinnedCounts))
             let oneFixed = try KernelProbe.fixedReleaseNs(pinner, region) { _ = try FollPinCounters.read(refresh: exact) }
             cpuUsed = Int(gb_current_cpu())
-            if !timed { untimedCycles += 1 }
             if timed {
                 pinNs.append(Double(t1 - t0) / pages)
                 unpinNs.append(Double(t3 - t2) / pages)
                 fixed.append(oneFixed)
+            } else {
+                untimedCycles += 1
             }
         } catch {
             failure = error
