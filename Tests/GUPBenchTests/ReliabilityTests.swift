@@ -67,14 +67,13 @@ import Testing
 
     @Test func peakIsTheLargerPhaseOnTopOfWhatTheRunHoldsThroughout() {
         // Two sizes: one memmap-sized calibration buffer each (16 MiB + 4 MiB) held all run; the
-        // chase buffers (136 MiB) and the largest size's regions (4k and THP, 1056 MiB each,
-        // held together) never at once.
+        // chase buffers (136 MiB) and the largest region (1056 MiB) never at once.
         let p = budget.predictPeak(sizes: [1 << 30, 256 << 20], backings: [.fourK, .thp], shape: .init(),
                                    calibrationBytes: 136 << 20, processBytes: 30 << 20)
         #expect(p == PeakPrediction(processBytes: (30 << 20) + MemoryBudget.runtimeAllowanceBytes,
                                     memmapBufferBytes: 20 << 20, calibrationBytes: 136 << 20,
-                                    regionBytes: 2 * ((1 << 30) + (32 << 20))))
-        #expect(p.totalBytes == (46 + 20 + 2112) << 20)
+                                    regionBytes: (1 << 30) + (32 << 20)))
+        #expect(p.totalBytes == (46 + 20 + 1056) << 20)
         // A run small enough that calibrating is its larger phase.
         let small = budget.predictPeak(sizes: [64 << 20], backings: [.fourK], shape: .init(),
                                        calibrationBytes: 136 << 20, processBytes: 30 << 20)
@@ -83,28 +82,6 @@ import Testing
         let bare = budget.predictPeak(sizes: [64 << 20], backings: [.fourK], shape: .init(), calibrationBytes: 0,
                                       processBytes: 0)
         #expect(bare.totalBytes == MemoryBudget.runtimeAllowanceBytes + (67 << 20))
-    }
-
-    /// The regions of one size are held together when they fit, their own needs added up and
-    /// what is held beside them once; otherwise one at a time, the largest of them the peak.
-    @Test func regionsOfOneSizeAreHeldTogetherOnlyWhenTheyFit() {
-        let held = MemoryBudget.Shape(heldBeside: [.fourK, .thp])
-        let beside = budget.regionNeed(size: 1 << 30, backing: .thp, shape: held)
-            - budget.regionNeed(size: 1 << 30, backing: .thp, shape: .init())
-        #expect(budget.groupNeed(size: 1 << 30, backings: [.fourK, .thp], shape: held)
-                == 2 * ((1 << 30) + (32 << 20)) + beside)
-        // 8 GiB available: 2 x 1056 MiB and the 16 MiB calibration buffer fit in 7.75 GiB.
-        #expect(budget.holdsTogether(size: 1 << 30, sizes: [1 << 30], backings: [.fourK, .thp], shape: .init(),
-                                     calibrationBytes: 136 << 20))
-        #expect(!budget.holdsTogether(size: 1 << 30, sizes: [1 << 30], backings: [.thp], shape: .init(),
-                                      calibrationBytes: 136 << 20))  // one region: nothing to hold together
-        // 2 GiB available (1.75 GiB usable): 2128 MiB do not fit, 1072 MiB do.
-        let tight = MemoryBudget(availableBytes: 2 * Self.gib, totalBytes: 16 * Self.gib, hugetlbFreeBytes: 0)
-        #expect(!tight.holdsTogether(size: 1 << 30, sizes: [1 << 30], backings: [.fourK, .thp], shape: .init(),
-                                     calibrationBytes: 136 << 20))
-        let p = tight.predictPeak(sizes: [1 << 30], backings: [.fourK, .thp], shape: .init(),
-                                  calibrationBytes: 136 << 20, processBytes: 0)
-        #expect(p.regionBytes == (1 << 30) + (32 << 20))
     }
 
     @Test func sizeBeyondWhatIsAvailableNamesTheLargestThatFits() throws {

@@ -122,35 +122,6 @@ import Testing
         #expect(counter.untimed == 2)  // one warm-up a round
     }
 
-    /// The regions of one size are mapped together and measured in turn, one repetition of
-    /// each at a time, warm-up included; the next size's after them.
-    @Test func regionsOfOneSizeTakeTurnsRepetitionByRepetition() throws {
-        final class Recorder: SampleCompanion {
-            var turns: [String] = []
-            func pairs(with s: ScenarioPlan.Scenario) -> Bool { true }
-            func cycle(backing: Backing, timed: Bool) { turns.append(backing.rawValue + (timed ? "" : " warm-up")) }
-        }
-        var config = BenchConfig()
-        config.sizes = [2 << 20, 4 << 20]
-        config.backings = [.fourK, .thp]
-        config.threads = [1]
-        config.strategies = [.unpinEach]
-        config.impls = [.c]
-        config.repetitions = 2
-        config.rounds = 1
-        config.warmup = 1
-        config.minTimeNs = 0
-        let recorder = Recorder()
-        var experiment = Experiment(config: config, topology: Topology.read())
-        experiment.companion = recorder
-        let report = try experiment.run(command: "test")
-        #expect(report.allBalanced)
-        let oneSize = ["4k warm-up", "thp warm-up", "4k", "thp", "4k", "thp"]
-        #expect(recorder.turns == oneSize + oneSize)
-        #expect(report.results.map { "\(ByteSize.format($0.scenario.size)) \($0.scenario.backing.rawValue)" }
-                == ["2MiB 4k", "2MiB thp", "4MiB 4k", "4MiB thp"])
-    }
-
     @Test func experimentSkipsUnpinRangeOnShuffledPages() throws {
         var config = BenchConfig()
         config.sizes = [4 << 20]

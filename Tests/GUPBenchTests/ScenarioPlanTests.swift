@@ -85,19 +85,6 @@ import Testing
         #expect(plan.scenarios.allSatisfy { $0.loopNames == ["unpin-each/c"] && $0.skipped.isEmpty })
     }
 
-    /// A site (size and placement) lists its backings one after the other: the regions a run
-    /// may hold at once.
-    @Test func sitesGroupTheBackingsOfOneSizeAndPlacement() throws {
-        var c = Self.config()
-        c.sizes = [4 << 20, 8 << 20]
-        c.backings = [.thp, .fourK]
-        c.memPolicies = [.bind, .interleave]
-        let sites = try Self.plan(c).sites
-        #expect(sites.map { $0.map { "\(ByteSize.format($0[0].region.size)) \($0[0].region.memPolicy.rawValue) \($0[0].region.backing.rawValue)" } }
-            == [["4MiB bind thp", "4MiB bind 4k"], ["4MiB interleave thp", "4MiB interleave 4k"],
-                ["8MiB bind thp", "8MiB bind 4k"], ["8MiB interleave thp", "8MiB interleave 4k"]])
-    }
-
     @Test func nodesResolveToTheThreadsNodeUnlessGiven() throws {
         var c = Self.config()
         c.cpuNodes = [nil, 1]

@@ -3,12 +3,10 @@ import Foundation
 
 /// What a run holds at its peak, term by term, predicted before anything is mapped.
 ///
-/// A run holds one size's regions at a time: a round maps, measures and unmaps the regions of
-/// each size in turn (all its backings at once when they fit, `MemoryBudget.holdsTogether`;
-/// else one backing at a time), and the runners that borrow them end with the round.
-/// Calibration maps its chase buffers only while it calibrates, between regions. So the peak is
-/// what the process held before the run, plus what it holds all run long, plus the larger of
-/// the two phases.
+/// A run holds one region at a time: a round maps, measures and unmaps each (size, backing)
+/// in turn, and the runner that borrows it ends with its round. Calibration maps its chase
+/// buffers only while it calibrates, between regions. So the peak is what the process held
+/// before the run, plus what it holds all run long, plus the larger of the two phases.
 public struct PeakPrediction: Sendable, Equatable {
     /// Resident before the run: the binary, the Swift runtime, libraries (VmRSS when predicted).
     public var processBytes: Int64
@@ -16,8 +14,7 @@ public struct PeakPrediction: Sendable, Equatable {
     public var memmapBufferBytes: Int64
     /// Held only while calibrating: the chase buffers beyond and inside the LLC.
     public var calibrationBytes: Int64
-    /// The largest region phase: data, memmap and the arrays built from them (`regionNeed`,
-    /// or `groupNeed` for regions held together).
+    /// The largest region phase: data, memmap and the arrays built from them (`regionNeed`).
     public var regionBytes: Int64
 
     public var totalBytes: Int64 { processBytes + memmapBufferBytes + max(calibrationBytes, regionBytes) }
@@ -98,41 +95,19 @@ public struct MemoryBudget: Sendable, Equatable {
     /// (docs/scaling.md) peaked 12-43 MiB below.
     public static let runtimeAllowanceBytes: Int64 = 16 << 20
 
-    /// Ordinary memory one region phase of `size` bytes of `backing` holds: the region itself
-    /// (`ownNeed`) and the regions held beside it.
+    /// Ordinary memory one region phase of `size` bytes of `backing` holds: the data (unless it
+    /// is hugetlb, which comes from its pool), the memmap in whole 2 MiB mappings, the arrays,
+    /// and for `--layout pfn` the frame-spaced memmap.
     public func regionNeed(size: Int, backing: Backing, shape: Shape) -> Int64 {
-        ownNeed(size: size, backing: backing, shape: shape) + besideNeed(size: size, shape: shape)
-    }
-
-    /// Ordinary memory the regions of `size` bytes, one per backing, hold when mapped at once
-    /// (`holdsTogether`): each its own, and the regions beside them once.
-    public func groupNeed(size: Int, backings: [Backing], shape: Shape) -> Int64 {
-        backings.reduce(besideNeed(size: size, shape: shape)) { $0 + ownNeed(size: size, backing: $1, shape: shape) }
-    }
-
-    /// One region of `size` bytes of `backing`: the data (unless it is hugetlb, which comes from
-    /// its pool), the memmap in whole 2 MiB mappings, the arrays, and for `--layout pfn` the
-    /// frame-spaced memmap.
-    func ownNeed(size: Int, backing: Backing, shape: Shape) -> Int64 {
         let pages = Int64(size) / 4096
-        let frameMemmap = shape.frameSpaced ? min(totalBytes / 64, pages * (2 << 20)) : 0
-        return (backing == .hugetlb ? 0 : Int64(size)) + Self.memmapNeed(size: size) + frameMemmap
-            + pages * Self.arrayBytesPerPage(shape)
-    }
-
-    /// The regions `shape` holds beside a region phase (`Shape.heldBeside`).
-    func besideNeed(size: Int, shape: Shape) -> Int64 {
-        let pages = Int64(size) / 4096
-        return shape.heldBeside.reduce(Int64(0)) {
-            $0 + ($1 == .hugetlb ? 0 : Int64(size)) + Self.memmapNeed(size: size)
-                + pages * Self.arrayBytesPerPage(Shape(kernel: true))
-        }
-    }
-
-    /// A memmap of `size` bytes of data, in whole 2 MiB mappings.
-    static func memmapNeed(size: Int) -> Int64 {
         let chunk: Int64 = 2 << 20
-        return (Int64(size) / 4096 * 64 + chunk - 1) / chunk * chunk
+        let memmap = (pages * 64 + chunk - 1) / chunk * chunk
+        let frameMemmap = shape.frameSpaced ? min(totalBytes / 64, pages * chunk) : 0
+        let held = shape.heldBeside.reduce(Int64(0)) {
+            $0 + ($1 == .hugetlb ? 0 : Int64(size)) + memmap + pages * Self.arrayBytesPerPage(Shape(kernel: true))
+        }
+        return (backing == .hugetlb ? 0 : Int64(size)) + memmap + frameMemmap
+            + pages * Self.arrayBytesPerPage(shape) + held
     }
 
     /// Huge pages a region phase of `size` takes from the pool: the region's own and those of
@@ -157,30 +132,14 @@ public struct MemoryBudget: Sendable, Equatable {
             + max(calibrationBytes, regionNeed(size: size, backing: backing, shape: shape))
     }
 
-    /// Whether a run maps the regions of `size` (one per backing) at once, to measure them in
-    /// turn repetition by repetition (Experiment): when there are two or more and they fit
-    /// together with every size's calibration buffer. Otherwise it maps them one at a time, as
-    /// the largest size that fits (`largestSize`) assumes.
-    public func holdsTogether(size: Int, sizes: [Int], backings: [Backing], shape: Shape,
-                              calibrationBytes: Int64) -> Bool {
-        guard backings.count > 1 else { return false }
-        return Self.memmapBufferBytes(sizes: sizes, calibrationBytes: calibrationBytes)
-            + max(calibrationBytes, groupNeed(size: size, backings: backings, shape: shape))
-            <= max(0, availableBytes - headroomBytes)
-    }
-
     /// The peak of a run over `sizes` × `backings`, with the calibrator's buffers
     /// (`calibrationBytes`: the chase buffers, 0 without a calibrator; then also one
-    /// memmap-sized buffer per size) and what the process holds now. A size's region phase is
-    /// its regions together when `holdsTogether`, else the largest of them.
+    /// memmap-sized buffer per size) and what the process holds now.
     public func predictPeak(sizes: [Int], backings: [Backing], shape: Shape, calibrationBytes: Int64,
                             processBytes: Int64) -> PeakPrediction {
         let buffers = Self.memmapBufferBytes(sizes: sizes, calibrationBytes: calibrationBytes)
-        let region = sizes.map { size in
-            holdsTogether(size: size, sizes: sizes, backings: backings, shape: shape, calibrationBytes: calibrationBytes)
-                ? groupNeed(size: size, backings: backings, shape: shape)
-                : backings.map { regionNeed(size: size, backing: $0, shape: shape) }.max() ?? 0
-        }.max() ?? 0
+        var region: Int64 = 0
+        for size in sizes { for backing in backings { region = max(region, regionNeed(size: size, backing: backing, shape: shape)) } }
         return PeakPrediction(processBytes: processBytes + Self.runtimeAllowanceBytes, memmapBufferBytes: buffers,
                               calibrationBytes: calibrationBytes, regionBytes: region)
     }

@@ -73,12 +73,8 @@ public struct Experiment {
         KernelCallSettings.applyThreshold()
         defer { Mitigations.off.apply() }
         progress?.start(total: plan.steps)
-        let budget = MemoryBudget.read()
-        let predicted = predictedPeak(budget)
-        let pass = ExperimentPass(experiment: self, plan: plan) { site in
-            budget.holdsTogether(size: site.size, sizes: config.sizes, backings: config.backings,
-                                 shape: config.memoryShape, calibrationBytes: calibrationBytes)
-        }
+        let predicted = predictedPeak()
+        let pass = ExperimentPass(experiment: self, plan: plan)
         try pass.measureRounds()
         progress?.finish()
         return report(of: pass, command: command, predicted: predicted)
@@ -89,21 +85,17 @@ public struct Experiment {
     public func dryRun(command: String) throws -> String {
         try config.validate(on: topology)
         let plan = try ScenarioPlan(config: config, topology: topology)
-        let budget = MemoryBudget.read()
-        return plan.rendered(command: command, budget: budget, shape: config.memoryShape,
-                             peak: predictedPeak(budget), calibrationBytes: calibrationBytes,
+        return plan.rendered(command: command, budget: MemoryBudget.read(), shape: config.memoryShape,
+                             peak: predictedPeak(),
                              nsPerPage: ScenarioPlan.nsPerPage(calibration ?? calibrator?.samples.first))
     }
 
     /// The run's peak memory, predicted before anything is mapped (MemoryBudget).
-    func predictedPeak(_ budget: MemoryBudget) -> PeakPrediction {
-        budget.predictPeak(sizes: config.sizes, backings: config.backings, shape: config.memoryShape,
-                           calibrationBytes: calibrationBytes, processBytes: ProcessMemory.residentBytes)
-    }
-
-    /// The calibrator's chase buffers (none without a calibrator).
-    var calibrationBytes: Int64 {
-        calibrator == nil ? 0 : Calibrator.chaseBufferBytes(llcBytes: topology.llcBytes)
+    func predictedPeak() -> PeakPrediction {
+        MemoryBudget.read().predictPeak(
+            sizes: config.sizes, backings: config.backings, shape: config.memoryShape,
+            calibrationBytes: calibrator == nil ? 0 : Calibrator.chaseBufferBytes(llcBytes: topology.llcBytes),
+            processBytes: ProcessMemory.residentBytes)
     }
 
     /// The report of a finished (or stopped) pass: results and comparisons in the order first
@@ -119,7 +111,7 @@ public struct Experiment {
                 + "scenario asked for was measured"
         }
         if let combined = calibrator?.combined { report.calibration = combined }
-        report.skipped = uniqueValues(pass.skipped)
+        report.skipped = uniqueStrings(pass.skipped)
         let records = pass.ledger.items.map { record($0, calibration: report.calibration) }
         report.results = records
         var scenarios: [ScenarioKey] = []
@@ -210,30 +202,24 @@ final class ExperimentPass {
     var estimated = false
     /// SIGINT/SIGTERM (SignalStop): set when the stop left something asked for unmeasured.
     var cut = false
-    /// Whether the regions of a site are mapped at once (`MemoryBudget.holdsTogether`).
-    let together: (ScenarioPlan.Site) -> Bool
 
-    init(experiment: Experiment, plan: ScenarioPlan, together: @escaping (ScenarioPlan.Site) -> Bool) {
+    init(experiment: Experiment, plan: ScenarioPlan) {
         self.experiment = experiment
         self.plan = plan
-        self.together = together
     }
 
     var config: BenchConfig { experiment.config }
     var progress: Progress? { experiment.progress }
 
     /// Every round maps each region afresh; the machine is calibrated before the first round
-    /// and after each one. The regions of one site (size and placement) are mapped at once when
-    /// memory allows (`MemoryBudget.holdsTogether`) and measured in turn, repetition by
-    /// repetition; otherwise one after the other.
+    /// and after each one.
     func measureRounds() throws {
         try calibrate()
+        let regions = plan.entries.runs(by: \.region)
         for repetitions in plan.repetitionsPerRound {
-            for site in plan.sites {
-                for regions in together(site.first![0].region.site) ? [site] : site.map({ [$0] }) {
-                    try measureRegions(regions, repetitions: repetitions)
-                    if cut { return }
-                }
+            for entries in regions {
+                try measureRegion(entries, repetitions: repetitions)
+                if cut { return }
             }
             try calibrate()
         }
@@ -243,37 +229,10 @@ final class ExperimentPass {
         if let calibrator = experiment.calibrator { _ = try phases.time(\.calibrate) { try calibrator.sample() } }
     }
 
-    /// Regions mapped together: each mapped, faulted in and verified, a page model per folio
-    /// order, its pools and scenarios set up; then every scenario's repetitions in turn
-    /// (`interleave`). The regions are unmapped when this returns.
-    func measureRegions(_ regions: [[ScenarioPlan.Entry]], repetitions: Int) throws {
-        var stations: [Station] = []
-        var models: [PageModel] = []
-        for entries in regions {
-            guard let (region, placement) = try mapRegion(entries[0].region) else { return }
-            for entries in entries.runs(by: \.folioOrder) {
-                if SignalStop.requested { cut = true; return }
-                let model = try phases.time(\.verify) {
-                    try experiment.makeModel(region: region, forcedOrder: entries[0].folioOrder)
-                }
-                if !estimated {
-                    estimated = true
-                    experiment.announceEstimate(plan, firstRegionSeconds: phases.map + phases.verify,
-                                                firstRegionBytes: region.size)
-                }
-                models.append(model)
-                stations += try phases.time(\.measure) {
-                    try setUp(entries, model: model, placement: placement, repetitions: repetitions)
-                }
-            }
-        }
-        phases.time(\.measure) { interleave(stations, repetitions: repetitions) }
-        for model in models { phases.time(\.calibrate) { experiment.calibrator?.sampleOwnMemmap(model) } }
-    }
-
-    /// One region mapped, faulted in and verified; nil when a signal stopped it first.
-    func mapRegion(_ r: ScenarioPlan.Region) throws -> (MemoryRegion, PlacementReport)? {
-        if SignalStop.requested { cut = true; return nil }
+    /// One region: mapped, faulted in and verified once, then measured with each folio order.
+    func measureRegion(_ entries: [ScenarioPlan.Entry], repetitions: Int) throws {
+        let r = entries[0].region
+        if SignalStop.requested { cut = true; return }
         let region: MemoryRegion
         progress?.phase("mapping and faulting in \(ByteSize.format(r.size)) \(r.backing.rawValue)")
         do {
@@ -282,49 +241,33 @@ final class ExperimentPass {
             }
         } catch where SignalStop.requested {
             cut = true  // the first touch gave up: nothing stays mapped
-            return nil
+            return
         }
         progress?.phase("verifying \(ByteSize.format(r.size)) \(r.backing.rawValue) page by page")
         let placement = phases.time(\.verify) { region.verifyPlacement(maxNode: experiment.topology.maxNode) }
-        return (region, placement)
-    }
-
-    /// One scenario being measured: its session on its pool's runner, and what its results record.
-    struct Station {
-        let scenario: ScenarioPlan.Scenario
-        let key: ScenarioKey
-        let pool: PoolRun
-        let session: ReleaseRunner.Session
-    }
-
-    /// One pool: the page arrays and pinned threads built once for every scenario on them.
-    final class PoolRun {
-        let runner: ReleaseRunner
-        let context: Experiment.RoundContext
-        /// The same for every dirty, batch and mitigation.
-        private var lines: [Strategy: LinesTouched] = [:]
-
-        init(runner: ReleaseRunner, context: Experiment.RoundContext) {
-            (self.runner, self.context) = (runner, context)
-        }
-
-        /// The descriptor and array lines `strategy` touches, the most of any thread's.
-        func linesTouched(_ strategy: Strategy) -> LinesTouched {
-            if let known = lines[strategy] { return known }
-            let most = runner.shares.arrays.map { LinesTouched(strategy: strategy, pages: $0, model: runner.model) }
-                .max { $0.descriptorLines + $0.arrayLines < $1.descriptorLines + $1.arrayLines }!
-            lines[strategy] = most
-            return most
+        for entries in entries.runs(by: \.folioOrder) {
+            if SignalStop.requested { cut = true; return }
+            let model = try phases.time(\.verify) {
+                try experiment.makeModel(region: region, forcedOrder: entries[0].folioOrder)
+            }
+            if !estimated {
+                estimated = true
+                experiment.announceEstimate(plan, firstRegionSeconds: phases.map + phases.verify, firstRegionBytes: r.size)
+            }
+            try phases.time(\.measure) {
+                try measureModel(entries, model: model, placement: placement, repetitions: repetitions)
+            }
+            if cut { return }
+            phases.time(\.calibrate) { experiment.calibrator?.sampleOwnMemmap(model) }
         }
     }
 
-    /// One page model's scenarios set up: each pool's page arrays and threads, a session per
-    /// scenario; the reason when none runs.
-    func setUp(_ entries: [ScenarioPlan.Entry], model: PageModel, placement: PlacementReport,
-               repetitions: Int) throws -> [Station] {
+    /// One page model: each pool of page arrays and threads in turn, or the reason none runs.
+    func measureModel(_ entries: [ScenarioPlan.Entry], model: PageModel, placement: PlacementReport,
+                      repetitions: Int) throws {
         if case .skip(_, _, let reason) = entries[0] {
             skipped.append(reason)
-            return []
+            return
         }
         // --layout pfn: this region's folios on a memmap spaced as its frames, once per region.
         var frameModel: PageModel? = nil
@@ -334,32 +277,42 @@ final class ExperimentPass {
         let scenarios = entries.compactMap { entry -> ScenarioPlan.Scenario? in
             if case .scenario(let s) = entry { return s } else { return nil }
         }
-        var stations: [Station] = []
-        for scenarios in scenarios.runs(by: \.pool) {
-            let pool = try makePool(scenarios[0], model: scenarios[0].pool.layout == .pfn ? frameModel! : model,
-                                    placement: placement)
-            stations += scenarios.map { station($0, pool: pool, repetitions: repetitions) }
+        for pool in scenarios.runs(by: \.pool) {
+            try measurePool(pool, model: pool[0].pool.layout == .pfn ? frameModel! : model,
+                            placement: placement, repetitions: repetitions)
+            if cut { return }
         }
-        return stations
     }
 
-    func makePool(_ s: ScenarioPlan.Scenario, model: PageModel, placement: PlacementReport) throws -> PoolRun {
-        let p = s.pool
-        let nodeCPUs = experiment.topology.node(s.region.cpuNode)?.cpus ?? []
+    /// One pool: the page arrays and pinned threads built once, then every scenario on them.
+    func measurePool(_ scenarios: [ScenarioPlan.Scenario], model: PageModel, placement: PlacementReport,
+                     repetitions: Int) throws {
+        if SignalStop.requested { cut = true; return }
+        let p = scenarios[0].pool
+        let nodeCPUs = experiment.topology.node(scenarios[0].region.cpuNode)?.cpus ?? []
         let shares = PageShares(model: model, threads: p.threads, sharing: p.sharing, layout: p.layout)
         let runner = try ReleaseRunner(model: model, shares: shares, cpus: Array(nodeCPUs.prefix(p.threads)))
-        return PoolRun(runner: runner, context: Experiment.RoundContext(
+        let context = Experiment.RoundContext(
             totalPages: shares.totalPages, threadPages: shares.arrays.map(\.count),
             thpBackedFraction: model.thpBackedFraction,
             folioBackedFraction: model.folioBackedFraction, placement: placement,
             // pfn: the descriptors the array names, not the frame-spaced span around them
-            memmapBytes: (p.layout == .pfn ? shares.totalPages : model.pageCount) * 64))
+            memmapBytes: (p.layout == .pfn ? shares.totalPages : model.pageCount) * 64)
+        var lines: [Strategy: LinesTouched] = [:]  // the same for every dirty, batch and mitigation
+        for s in scenarios {
+            measureScenario(s, runner: runner, shares: shares, model: model, context: context,
+                            lines: &lines, repetitions: repetitions)
+            if cut { return }
+        }
     }
 
-    /// One scenario's session: its loops timed together, interleaved repetition by repetition.
-    func station(_ s: ScenarioPlan.Scenario, pool: PoolRun, repetitions: Int) -> Station {
-        let r = s.region, model = pool.runner.model
-        let key = ScenarioKey(
+    /// One scenario: its loops timed together, interleaved repetition by repetition.
+    func measureScenario(_ s: ScenarioPlan.Scenario, runner: ReleaseRunner, shares: PageShares, model: PageModel,
+                         context: Experiment.RoundContext, lines: inout [Strategy: LinesTouched], repetitions: Int) {
+        if SignalStop.requested { cut = true; return }
+        s.mitigations.apply()
+        let r = s.region
+        let scenario = ScenarioKey(
             size: r.size, backing: r.backing, folioOrder: model.folioOrder, forcedOrder: model.forcedOrder != nil,
             threads: s.pool.threads, sharing: s.pool.sharing, layout: s.pool.layout, dirty: s.dirty, batch: s.batch,
             memNode: r.memPolicy == .interleave ? nil : r.memNode, cpuNode: r.cpuNode, memPolicy: r.memPolicy,
@@ -371,35 +324,22 @@ final class ExperimentPass {
             s.pool.threads == 1 && !$0.needsContiguousPages && !config.lastRef ? $0 : nil
         }
         let companion = experiment.companion.flatMap { $0.pairs(with: s) ? $0 : nil }
-        let session = ReleaseRunner.Session(
-            runner: pool.runner, keys: s.loops, dirty: s.dirty, batch: s.batch, repetitions: repetitions,
-            warmup: config.warmup, lastRef: config.lastRef, minTimeNs: config.minTimeNs,
-            firstEntryAloneOf: firstEntry,
-            afterRepetition: companion.map { c in { timed in c.cycle(backing: r.backing, timed: timed) } },
+        var measured = runner.measure(
+            s.loops, dirty: s.dirty, batch: s.batch, repetitions: repetitions, warmup: config.warmup,
+            lastRef: config.lastRef, minTimeNs: config.minTimeNs, firstEntryAloneOf: firstEntry,
+            afterRepetition: companion.map { c in { timed in c.cycle(backing: s.region.backing, timed: timed) } },
             progress: { progress?.step() })
-        return Station(scenario: s, key: key, pool: pool, session: session)
-    }
-
-    /// Every scenario's repetitions in turn, one repetition of each at a time, so the rows of
-    /// every region and pool held meet the same phases of the machine (which last from tenths
-    /// of a second to seconds here). What has timed repetitions is then recorded.
-    func interleave(_ stations: [Station], repetitions: Int) {
-        var left = stations.filter { !$0.session.isFinished }
-        while !left.isEmpty && !SignalStop.requested {
-            for station in left {
-                station.scenario.mitigations.apply()
-                station.session.step()
-                if SignalStop.requested { break }
+        // Stopped by a signal: what has timed repetitions is reported.
+        if measured.contains(where: { $0.wallNs.count < repetitions }) { cut = true }
+        for k in measured.indices {
+            let strategy = measured[k].key.strategy
+            if lines[strategy] == nil {
+                lines[strategy] = shares.arrays.map { LinesTouched(strategy: strategy, pages: $0, model: model) }
+                    .max { $0.descriptorLines + $0.arrayLines < $1.descriptorLines + $1.arrayLines }
             }
-            left.removeAll { $0.session.isFinished }
+            measured[k].linesTouched = lines[strategy]
         }
-        for station in stations {
-            var measured = station.session.finish()
-            // Stopped by a signal: what has timed repetitions is reported.
-            if measured.contains(where: { $0.wallNs.count < repetitions }) { cut = true }
-            for k in measured.indices { measured[k].linesTouched = station.pool.linesTouched(measured[k].key.strategy) }
-            for m in measured where !m.wallNs.isEmpty { ledger.add(m, scenario: station.key, context: station.pool.context) }
-        }
+        for m in measured where !m.wallNs.isEmpty { ledger.add(m, scenario: scenario, context: context) }
     }
 }
 

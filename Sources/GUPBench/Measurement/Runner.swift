@@ -223,7 +223,7 @@ public final class ReleaseRunner: @unchecked Sendable {
     }
 
     /// Allocates the ledger for --detect ledger (once; reused and balanced between runs).
-    fileprivate func ensureLedger() {
+    private func ensureLedger() {
         guard ledger == nil else { return }
         let l = LedgerPointer.allocate(capacity: 1)
         l.initialize(to: gb_ledger())
@@ -242,116 +242,53 @@ public final class ReleaseRunner: @unchecked Sendable {
     }
     public static let maxWindows = 1000
 
-    /// Times `keys` with their repetitions interleaved (A B A B …) so drift hits all alike: a
-    /// `Session` stepped to its end.
-    public func measure(_ keys: [LoopKey], dirty: DirtyMode, batch: Int?, repetitions: Int,
-                        warmup: Int, lastRef: Bool = false, minTimeNs: Double = 0,
-                        firstEntryAloneOf: Strategy? = nil, afterRepetition: ((Bool) -> Void)? = nil,
-                        progress: (() -> Void)? = nil) -> [LoopMeasurement] {
-        let session = Session(runner: self, keys: keys, dirty: dirty, batch: batch, repetitions: repetitions,
-                              warmup: warmup, lastRef: lastRef, minTimeNs: minTimeNs,
-                              firstEntryAloneOf: firstEntryAloneOf, afterRepetition: afterRepetition,
-                              progress: progress)
-        while session.step() {}
-        return session.finish()
-    }
-
-    /// One scenario's loops on this runner, measured a repetition at a time, so that the
-    /// repetitions of scenarios on other runners (other pools, other regions) can be taken in
-    /// turn with its own (Experiment: every row of a round meets the same phases of the machine).
-    ///
-    /// A repetition (one sample) of a loop is one or more windows of pin (untimed) + release
-    /// (timed), as many as made `minTimeNs` of timed release in the loop's last untimed
-    /// repetition (`filled`; one is made when `warmup` is 0). `progress` is called after each
+    /// Times `keys` with their repetitions interleaved (A B A B …) so drift hits all alike.
+    /// A repetition (one sample) is one or more windows of pin (untimed) + release (timed), as
+    /// many as made `minTimeNs` of timed release in each loop's last untimed repetition
+    /// (`filled`; one is made when `warmup` is 0). `progress` is called after each
     /// repetition of each loop. `firstEntryAloneOf`: that strategy's loop is also timed
     /// releasing its first entry alone (`firstEntrySample`), one sample right after each of its
     /// own, one thread only. `afterRepetition` is called after each repetition of every loop
     /// (true once the repetitions are timed): what is timed in turn with the loops.
-    public final class Session {
-        let runner: ReleaseRunner
-        let keys: [LoopKey]
-        let dirty: DirtyMode
-        let batch: Int?
-        let lastRef: Bool
-        let minTimeNs: Double
-        let warmup: Int
-        let firstEntryAloneOf: Strategy?
-        let afterRepetition: ((Bool) -> Void)?
-        let progress: (() -> Void)?
-        /// Untimed repetitions first, the last of which sizes the samples; then the timed ones.
-        let untimed: Int
-        let total: Int
-        private(set) var done = 0
-        private var stopped = false
-        private var results: [LoopMeasurement]
-        private var windows: [Int]
-        private let free: FreeModel?
-
-        init(runner: ReleaseRunner, keys: [LoopKey], dirty: DirtyMode, batch: Int?, repetitions: Int,
-             warmup: Int, lastRef: Bool, minTimeNs: Double, firstEntryAloneOf: Strategy?,
-             afterRepetition: ((Bool) -> Void)?, progress: (() -> Void)?) {
-            precondition(firstEntryAloneOf == nil || (runner.cpus.count == 1 && !lastRef),
-                         "the first entry alone is timed on one thread, without --last-ref")
-            precondition(!lastRef || keys.allSatisfy { $0.strategy.lastRefLoop($0.impl) != nil },
-                         "--last-ref needs every strategy's last-reference loop")
-            (self.runner, self.keys, self.dirty, self.batch, self.lastRef) = (runner, keys, dirty, batch, lastRef)
-            (self.minTimeNs, self.warmup, self.firstEntryAloneOf) = (minTimeNs, warmup, firstEntryAloneOf)
-            (self.afterRepetition, self.progress) = (afterRepetition, progress)
-            untimed = minTimeNs > 0 ? max(1, warmup) : warmup
-            total = untimed + repetitions
-            results = keys.map { LoopMeasurement(key: $0) }
-            windows = [Int](repeating: 1, count: keys.count)
-            free = lastRef ? runner.ensureFreeModel() : nil
-            if keys.contains(where: { $0.detect == .ledger }) { runner.ensureLedger() }
-        }
-
-        /// Whether repetitions are left (none once a signal has stopped the session).
-        public var isFinished: Bool { stopped || done >= total }
-
-        /// One repetition of every loop, in order; false once none is left. Ctrl-C / SIGTERM
-        /// stops after a whole repetition of every loop, so each keeps as many samples as the
-        /// others and every pin taken has been released and audited.
-        @discardableResult
-        public func step() -> Bool {
-            guard !isFinished else { return false }
-            let rep = done
+    public func measure(_ keys: [LoopKey], dirty: DirtyMode, batch: Int?, repetitions: Int,
+                        warmup: Int, lastRef: Bool = false, minTimeNs: Double = 0,
+                        firstEntryAloneOf: Strategy? = nil, afterRepetition: ((Bool) -> Void)? = nil,
+                        progress: (() -> Void)? = nil) -> [LoopMeasurement] {
+        precondition(firstEntryAloneOf == nil || (cpus.count == 1 && !lastRef),
+                     "the first entry alone is timed on one thread, without --last-ref")
+        precondition(!lastRef || keys.allSatisfy { $0.strategy.lastRefLoop($0.impl) != nil },
+                     "--last-ref needs every strategy's last-reference loop")
+        let free = lastRef ? ensureFreeModel() : nil
+        defer { free?.restore() }
+        if keys.contains(where: { $0.detect == .ledger }) { ensureLedger() }
+        var results = keys.map { LoopMeasurement(key: $0) }
+        let untimed = minTimeNs > 0 ? max(1, warmup) : warmup
+        var windows = [Int](repeating: 1, count: keys.count)
+        for rep in 0..<(untimed + repetitions) {
             for (k, key) in keys.enumerated() {
+                job = Job(key: key, dirty: dirty, batch: batch, stop: false, lastRef: lastRef)
                 let sizing = rep == untimed - 1
-                let sample = runner.sample(key, dirty: dirty, batch: batch, lastRef: lastRef, free: free,
-                                           windows: sizing ? nil : windows[k], minTimeNs: minTimeNs)
-                runner.record(sample, into: &results[k], timed: rep >= untimed)
+                var sample = Sample()
+                repeat {
+                    free?.rebuild()  // untimed: every folio mapped and on the LRU again
+                    runPhase()
+                    sample.add(window: (0..<cpus.count).map { slot($0).pointee }, active: activeThreads)
+                } while sizing ? !Self.filled(minTimeNs: minTimeNs, wallNs: sample.wallNs, windows: sample.windows)
+                               : sample.windows < windows[k]
+                record(sample, into: &results[k], timed: rep >= untimed)
                 if key.strategy == firstEntryAloneOf {
-                    let ns = runner.firstEntrySample(key, windows: windows[k])
+                    let ns = firstEntrySample(key, windows: windows[k])
                     if rep >= untimed { results[k].firstEntryReleaseNs.append(ns) }
                 }
                 if sizing { windows[k] = sample.windows }
                 if rep >= untimed || warmup > 0 { progress?() }
             }
             afterRepetition?(rep >= untimed)
-            done += 1
-            if SignalStop.requested { stopped = true }
-            return !isFinished
+            // Ctrl-C / SIGTERM: stop after a whole repetition of every loop, so each keeps as
+            // many samples as the others and every pin taken has been released and audited.
+            if SignalStop.requested { break }
         }
-
-        /// What the loops measured; the last-reference model back at its baseline.
-        public func finish() -> [LoopMeasurement] {
-            free?.restore()
-            return results
-        }
-    }
-
-    /// One sample of `key`: `windows` windows, or (nil) as many as fill `minTimeNs` (`filled`).
-    fileprivate func sample(_ key: LoopKey, dirty: DirtyMode, batch: Int?, lastRef: Bool, free: FreeModel?,
-                            windows: Int?, minTimeNs: Double) -> Sample {
-        job = Job(key: key, dirty: dirty, batch: batch, stop: false, lastRef: lastRef)
-        var sample = Sample()
-        repeat {
-            free?.rebuild()  // untimed: every folio mapped and on the LRU again
-            runPhase()
-            sample.add(window: (0..<cpus.count).map { slot($0).pointee }, active: activeThreads)
-        } while windows.map { sample.windows < $0 }
-            ?? !Self.filled(minTimeNs: minTimeNs, wallNs: sample.wallNs, windows: sample.windows)
-        return sample
+        return results
     }
 
     /// The model's counterpart of the kernel's release measured apart (KernelProbe.fixedReleaseNs):
@@ -434,7 +371,7 @@ public final class ReleaseRunner: @unchecked Sendable {
         }
     }
 
-    fileprivate func record(_ sample: Sample, into m: inout LoopMeasurement, timed: Bool) {
+    private func record(_ sample: Sample, into m: inout LoopMeasurement, timed: Bool) {
         m.pinsAcquired += sample.acquired
         m.pinsReleased += sample.released
         m.releaseTally = sample.release

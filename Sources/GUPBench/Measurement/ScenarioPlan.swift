@@ -9,8 +9,7 @@ import Foundation
 /// `skipped` come from it, and `--dry-run` prints it. The list is grouped as it is measured: the
 /// scenarios of one `Region` follow each other (it is mapped once per round), within it those
 /// of one folio order (one page model), within that those of one `Pool` (one set of page
-/// arrays and threads); the regions of one `Site` (size and placement: every backing) follow
-/// each other too.
+/// arrays and threads).
 public struct ScenarioPlan: Sendable {
     /// One mapped region: every scenario on it shares its memory for the round.
     public struct Region: Hashable, Sendable {
@@ -19,17 +18,6 @@ public struct ScenarioPlan: Sendable {
         /// The node of the threads.
         public let cpuNode: Int
         /// The node the region is placed on (the node of the threads unless --mem-node says otherwise).
-        public let memNode: Int
-        public let memPolicy: MemPolicy
-
-        /// Everything but the backing: the regions of one site can be held at once.
-        public var site: Site { Site(size: size, cpuNode: cpuNode, memNode: memNode, memPolicy: memPolicy) }
-    }
-
-    /// A size and placement, whatever the backing.
-    public struct Site: Hashable, Sendable {
-        public let size: Int
-        public let cpuNode: Int
         public let memNode: Int
         public let memPolicy: MemPolicy
     }
@@ -123,14 +111,12 @@ public struct ScenarioPlan: Sendable {
                 + "it cannot be combined with --layout-file (use sequential or shuffled)")
         }
         var entries: [Entry] = []
-        // The backings of one site (size and placement) follow each other: a run may map them
-        // at once and measure them in turn (`sites`).
         for size in c.sizes {
-            for cpuNodeOption in c.cpuNodes {
-                let cpuNode = cpuNodeOption ?? localNode
-                for memNodeOption in c.memNodes {
-                    for policy in c.memPolicies {
-                        for backing in c.backings {
+            for backing in c.backings {
+                for cpuNodeOption in c.cpuNodes {
+                    let cpuNode = cpuNodeOption ?? localNode
+                    for memNodeOption in c.memNodes {
+                        for policy in c.memPolicies {
                             let region = Region(size: size, backing: backing, cpuNode: cpuNode,
                                                 memNode: memNodeOption ?? cpuNode, memPolicy: policy)
                             for order in c.folioOrders {
@@ -219,14 +205,9 @@ public struct ScenarioPlan: Sendable {
     /// The distinct regions, each mapped once per round, in the order they are mapped.
     public var regions: [Region] { entries.runs(by: \.region).map { $0.first!.region } }
 
-    /// The plan's lines by site, then by region: the regions a run may hold at once.
-    public var sites: [[[Entry]]] {
-        entries.runs(by: \.region.site).map { $0.runs(by: \.region) }
-    }
-
     /// Every reason a loop is left out, once each, in the order a run meets them: the report's
     /// `skipped` when the run is not stopped.
-    public var skipped: [String] { uniqueValues(entries.flatMap(\.skipReasons)) }
+    public var skipped: [String] { uniqueStrings(entries.flatMap(\.skipReasons)) }
 
     /// Progress steps: one per loop per repetition, warm-up included, over every round.
     public var steps: Int {
@@ -292,21 +273,12 @@ extension ScenarioPlan {
     /// last line the predicted peak and the estimate a run announces when it passes a minute,
     /// here with the nominal mapping rate instead of the first region's.
     public func rendered(command: String, budget: MemoryBudget, shape: MemoryBudget.Shape, peak: PeakPrediction,
-                         calibrationBytes: Int64 = 0, nsPerPage: Double,
-                         mappingSecondsPerByte: Double = nominalMappingSecondsPerByte) -> String {
+                         nsPerPage: Double, mappingSecondsPerByte: Double = nominalMappingSecondsPerByte) -> String {
         func seconds(_ s: Double) -> String { String(format: s < 10 ? "%.2f s" : "%.0f s", s) }
         let rounds = repetitionsPerRound.count
         var lines = ["gupbench \(command) --dry-run: \(scenarios.count) scenario(s) on \(regions.count) region(s), "
             + "\(rounds) round(s) of \(repetitionsPerRound.map(String.init).joined(separator: "+")) repetitions"
             + (warmup > 0 ? " after \(warmup) warm-up each" : "") + "; nothing mapped or measured"]
-        let sizes = uniqueValues(regions.map(\.size)), backings = uniqueValues(regions.map(\.backing))
-        for site in sites where budget.holdsTogether(size: site[0][0].region.size, sizes: sizes, backings: backings,
-                                                     shape: shape, calibrationBytes: calibrationBytes) {
-            let names = site.map { $0[0].region.backing.rawValue }.joined(separator: ", ")
-            let need = budget.groupNeed(size: site[0][0].region.size, backings: site.map { $0[0].region.backing }, shape: shape)
-            lines.append("regions \(ByteSize.format(site[0][0].region.size)) \(names) on node \(site[0][0].region.memNode): "
-                + "mapped at once (\(MemoryBudget.gib(need))) and measured in turn, repetition by repetition")
-        }
         for group in entries.runs(by: \.region) {
             let r = group[0].region
             let need = MemoryBudget.gib(budget.regionNeed(size: r.size, backing: r.backing, shape: shape))

@@ -1,5 +1,9 @@
-/// `xs` without repeats, each kept where it first occurs.
-func uniqueValues<T: Hashable>(_ xs: [T]) -> [T] {
-    var seen = Set<T>()
+func uniqueStrings(_ xs: [String]) -> [String] {
+    var seen = Set<String>()
+    return xs.filter { seen.insert($0).inserted }
+}
+
+func uniqueKeys(_ xs: [LoopKey]) -> [LoopKey] {
+    var seen = Set<LoopKey>()
     return xs.filter { seen.insert($0).inserted }
 }
