@@ -111,7 +111,7 @@ public struct Experiment {
                 + "scenario asked for was measured"
         }
         if let combined = calibrator?.combined { report.calibration = combined }
-        report.skipped = uniqueStrings(pass.skipped)
+        report.skipped = uniqueValues(pass.skipped)
         let records = pass.ledger.items.map { record($0, calibration: report.calibration) }
         report.results = records
         var scenarios: [ScenarioKey] = []

@@ -207,7 +207,7 @@ public struct ScenarioPlan: Sendable {
 
     /// Every reason a loop is left out, once each, in the order a run meets them: the report's
     /// `skipped` when the run is not stopped.
-    public var skipped: [String] { uniqueStrings(entries.flatMap(\.skipReasons)) }
+    public var skipped: [String] { uniqueValues(entries.flatMap(\.skipReasons)) }
 
     /// Progress steps: one per loop per repetition, warm-up included, over every round.
     public var steps: Int {

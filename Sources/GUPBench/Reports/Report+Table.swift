@@ -80,9 +80,9 @@ extension Report {
     public func compareTable() -> TextTable {
         let labels = varyingLabels()
         // With the C reference, the Swift loops and their comparisons; the ratios go to cTable().
-        let loops = uniqueKeys(results.map(\.key)).filter { !cReference || $0.impl == .swift }
+        let loops = uniqueValues(results.map(\.key)).filter { !cReference || $0.impl == .swift }
         let shown = comparisons.filter { !cReference || ($0.baseline.impl == .swift && $0.candidate.impl == .swift) }
-        let comparisonKinds = uniqueStrings(shown.map(comparisonLabel))
+        let comparisonKinds = uniqueValues(shown.map(comparisonLabel))
         var header = labels.map(\.label) + loops.map(label)
         header += comparisonKinds + ["THP", "folios", "placed", "audit"]
         var table = TextTable(header: header, labelColumns: labels.count)
@@ -184,7 +184,7 @@ extension Report {
             lines.append("AUDIT FAILED: \(r.strategy.rawValue)/\(r.impl.rawValue) \(r.scenario.backingLabel) "
                 + "\(r.scenario.threads) threads: \(r.auditDetail ?? "")")
         }
-        for s in uniqueStrings(skipped) { lines.append("note: " + s) }
+        for s in uniqueValues(skipped) { lines.append("note: " + s) }
         if let layoutFile { lines += layoutFile.reportLines }
         return lines.joined(separator: "\n")
     }
@@ -221,7 +221,7 @@ extension Report {
     public func cTable() -> TextTable? {
         guard cReference else { return nil }
         let labels = varyingLabels()
-        let strategies = uniqueStrings(results.map(\.strategy.rawValue))
+        let strategies = uniqueValues(results.map(\.strategy.rawValue))
         var table = TextTable(header: labels.map(\.label) + strategies, labelColumns: labels.count)
         for row in rows {
             var cells = labels.map { $0.text(row.scenario) }

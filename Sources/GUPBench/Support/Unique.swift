@@ -1,9 +1,5 @@
-func uniqueStrings(_ xs: [String]) -> [String] {
-    var seen = Set<String>()
-    return xs.filter { seen.insert($0).inserted }
-}
-
-func uniqueKeys(_ xs: [LoopKey]) -> [LoopKey] {
-    var seen = Set<LoopKey>()
+/// `xs` without repeats, each kept where it first occurs.
+func uniqueValues<T: Hashable>(_ xs: [T]) -> [T] {
+    var seen = Set<T>()
     return xs.filter { seen.insert($0).inserted }
 }
