@@ -61,19 +61,22 @@ public enum CalibrationFigure: String, CaseIterable, Sendable {
 
     /// How far the figure may move between two processes of the same binary on an unchanged
     /// machine (a factor; the gate allows now/before in [1/t, t]): exp(3·√2·σ), σ the robust
-    /// standard deviation (1.4826 × median absolute deviation) of the figure's log over 12
-    /// default `compare` runs on the AMD EPYC host, so a pair differs beyond three standard
-    /// deviations of a difference; never under 1.10, the gate's default threshold
-    /// (`scripts/machine_tolerance.py`, docs/gate.md). nil: not compared — the contended figures
-    /// (two CPUs of a shared guest rarely run together).
+    /// standard deviation (1.4826 × median absolute deviation) of the figure's log over A/A
+    /// runs, so a pair differs beyond three standard deviations of a difference; never under
+    /// 1.10, the gate's default threshold (`scripts/machine_tolerance.py`, docs/gate.md). Each
+    /// is the wider of two sets of default `compare` runs on the AMD EPYC host: 12 with a
+    /// compiler on the other vCPU, and 25 of a day when another tenant loaded the host (the
+    /// in-cache figures and the atomic move most then). nil: not compared — the contended
+    /// figures (two CPUs of a shared guest rarely run together).
     public var tolerance: Double? {
         switch self {
-        case .atomic: return 1.104
-        case .kernelCall, .kernelCallSafeRet, .localCmpxchg, .streamInCache: return 1.1
+        case .atomic: return 1.309
+        case .kernelCall, .kernelCallSafeRet, .localCmpxchg: return 1.1
+        case .streamInCache: return 1.497
         case .latency: return 1.622
-        case .latencyInCache: return 1.697
+        case .latencyInCache: return 3.456
         case .lockPair: return 1.101
-        case .memmapLine: return 1.446
+        case .memmapLine: return 1.845
         case .stream: return 1.556
         case .contendedAtomic, .contendedLockPair: return nil
         }
