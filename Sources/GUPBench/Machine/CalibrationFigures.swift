@@ -64,7 +64,7 @@ public enum CalibrationFigure: String, CaseIterable, Sendable {
     /// standard deviation (1.4826 × median absolute deviation) of the figure's log over A/A
     /// runs, so a pair differs beyond three standard deviations of a difference; never under
     /// 1.10, the gate's default threshold (`scripts/machine_tolerance.py`, docs/gate.md). Each
-    /// is the wider of two sets of default `compare` runs on the AMD EPYC host: 12 with a
+    /// is the wider of two sets of `compare` runs on the AMD EPYC host: 12 with a
     /// compiler on the other vCPU, and 25 of a day when another tenant loaded the host (the
     /// in-cache figures and the atomic move most then). nil: not compared — the contended
     /// figures (two CPUs of a shared guest rarely run together).
