@@ -6,9 +6,9 @@ figure's median, so the runs a busy neighbour disturbed do not set it), and the 
 pair of runs gets, exp(3 x sqrt(2) x that): a difference of two runs beyond three of its
 standard deviations. Never below 1 + FLOOR (the gate's default threshold, 10%): a figure that
 hardly moves in A/A runs is not called changed for moving less than the change the gate looks
-for. MachineState.tolerance (Sources/GUPBench/Statistics/MachineState.swift) holds these for
-the host the gate was tuned on; docs/gate.md says how they were made and how they held on
-reports they were not taken from.
+for. CalibrationFigure.tolerance (Sources/GUPBench/Machine/CalibrationFigures.swift) holds, per
+figure, the wider of what this gave on the A/A sets of the host the gate was tuned on;
+docs/gate.md says how they were made and how they held on reports they were not taken from.
 
     scripts/machine_tolerance.py REPORT.json...            # the table
     scripts/machine_tolerance.py --check TOL.json REPORT...  # pairs that would exit 4
